@@ -1,10 +1,8 @@
+using MiniLb.Operator.Cli;
+
 namespace MiniLb.Operator;
 
 public static class Program
 {
-    public static int Main(string[] args)
-    {
-        Console.Error.WriteLine("minilb: not built yet");
-        return 2;
-    }
+    public static Task<int> Main(string[] args) => CommandLine.RunAsync(args, Console.Out, Console.Error);
 }
