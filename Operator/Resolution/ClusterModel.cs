@@ -1,0 +1,441 @@
+using System.Collections.Immutable;
+using ARSoft.Tools.Net;
+using k8s.Models;
+
+namespace MiniLb.Operator.Resolution;
+
+/// <summary>
+/// The Kubernetes objects DNS depends on, and the zone built from them. Mutable with a single writer
+/// (the snapshot reader, or later the informer loop); every <see cref="Publish"/> hands out an immutable
+/// <see cref="Zone"/>. Upserts only mark what they touch, and <see cref="Publish"/> rebuilds only those
+/// names, on persistent dictionaries, so its cost follows the size of the change, not of the cluster.
+/// </summary>
+public sealed class ClusterModel
+{
+    private readonly ZoneSettings settings;
+    private readonly TimeProvider time;
+
+    private readonly Dictionary<string, V1Service> services = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, V1EndpointSlice> slices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> serviceOfSlice = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> slicesOfService = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, V1Node> nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, V1Ingress> ingresses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, V1Gateway> gateways = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GatewayRoute> routes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> routesOfGateway = new(StringComparer.Ordinal);
+
+    // What the current zone holds per served Service, and the reverse indexes aliases need.
+    private readonly Dictionary<string, ServiceRecords> published = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> serviceOfHostname = new(StringComparer.Ordinal);
+    private readonly Dictionary<DomainName, int> servicesInNamespace = new();
+    private readonly Dictionary<string, AliasClaim[]> claimsOfSource = new(StringComparer.Ordinal);
+    private readonly Dictionary<AliasPattern, Dictionary<string, AliasClaim>> claimsOfPattern = new();
+    private readonly Dictionary<string, HashSet<(AliasPattern Pattern, string Source)>> claimsOfTarget = new(StringComparer.Ordinal);
+
+    private readonly HashSet<string> dirtyServices = new(StringComparer.Ordinal);
+    private readonly HashSet<AliasPattern> dirtyPatterns = [];
+
+    private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder names = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
+    private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder aliases = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
+    private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder oneLabelWildcards = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
+    private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder multiLabelWildcards = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
+    private readonly DomainName nameServer;
+    private Zone current;
+
+    public ClusterModel(ZoneSettings settings, TimeProvider? time = null)
+    {
+        this.settings = settings;
+        this.time = time ?? TimeProvider.System;
+        nameServer = settings.NameServer;
+        if (settings.NameServerAddresses.Count > 0)
+            names[nameServer] = ZoneNode.Addresses(settings.NameServerAddresses);
+        current = Snapshot(SerialAfter(0));
+    }
+
+    public ZoneSettings Settings => settings;
+
+    /// <summary>The zone of the last <see cref="Publish"/>.</summary>
+    public Zone Current => current;
+
+    public IReadOnlyCollection<V1Node> Nodes => nodes.Values;
+
+    public IReadOnlyCollection<V1Service> Services => services.Values;
+
+    /// <summary>Adds or replaces a Service, EndpointSlice, Node, Ingress, Gateway, HTTPRoute, GRPCRoute or TLSRoute.</summary>
+    public void Upsert(object item)
+    {
+        switch (item)
+        {
+            case V1Service service:
+                var key = KeyOf(service.Metadata);
+                services[key] = service;
+                dirtyServices.Add(key);
+                SetClaims("Service/" + key, ServiceClaims(service));
+                break;
+            case V1EndpointSlice slice:
+                UpsertSlice(slice);
+                break;
+            case V1Node node:
+                nodes[node.Metadata.Name] = node;
+                break;
+            case V1Ingress ingress:
+                var ingressKey = KeyOf(ingress.Metadata);
+                ingresses[ingressKey] = ingress;
+                SetClaims("Ingress/" + ingressKey, IngressClaims(ingress));
+                break;
+            case V1Gateway gateway:
+                var gatewayKey = KeyOf(gateway.Metadata);
+                gateways[gatewayKey] = gateway;
+                RefreshRoutesOf(gatewayKey);
+                break;
+            case GatewayRoute route:
+                UpsertRoute(route);
+                break;
+            default:
+                throw new ArgumentException($"ClusterModel does not keep objects of type {item.GetType().Name}", nameof(item));
+        }
+    }
+
+    /// <summary>Removes an object; only its kind, namespace and name are read.</summary>
+    public void Delete(object item)
+    {
+        switch (item)
+        {
+            case V1Service service:
+                var key = KeyOf(service.Metadata);
+                services.Remove(key);
+                dirtyServices.Add(key);
+                SetClaims("Service/" + key, []);
+                break;
+            case V1EndpointSlice slice:
+                var sliceKey = KeyOf(slice.Metadata);
+                slices.Remove(sliceKey);
+                DetachSlice(sliceKey);
+                break;
+            case V1Node node:
+                nodes.Remove(node.Metadata.Name);
+                break;
+            case V1Ingress ingress:
+                var ingressKey = KeyOf(ingress.Metadata);
+                ingresses.Remove(ingressKey);
+                SetClaims("Ingress/" + ingressKey, []);
+                break;
+            case V1Gateway gateway:
+                var gatewayKey = KeyOf(gateway.Metadata);
+                gateways.Remove(gatewayKey);
+                RefreshRoutesOf(gatewayKey);
+                break;
+            case GatewayRoute route:
+                var routeKey = RouteKey(route);
+                if (routes.Remove(routeKey, out var old))
+                    ForgetRouteParents(routeKey, old);
+                SetClaims(routeKey, []);
+                break;
+            default:
+                throw new ArgumentException($"ClusterModel does not keep objects of type {item.GetType().Name}", nameof(item));
+        }
+    }
+
+    /// <summary>
+    /// The zone after the changes since the last call. Returns the same zone when no answer changed, so the
+    /// SOA serial moves only with the data.
+    /// </summary>
+    public Zone Publish()
+    {
+        var changed = false;
+        foreach (var key in dirtyServices)
+            changed |= RepublishService(key);
+        dirtyServices.Clear();
+        foreach (var pattern in dirtyPatterns)
+            changed |= RepublishPattern(pattern);
+        dirtyPatterns.Clear();
+
+        if (changed)
+            current = Snapshot(SerialAfter(current.Serial));
+        return current;
+    }
+
+    private Zone Snapshot(uint serial) =>
+        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable());
+
+    /// <summary>Seconds since 1970 when they are ahead, so a restarted server does not go back in serials.</summary>
+    private uint SerialAfter(uint previous) =>
+        Math.Max(previous + 1, (uint)Math.Clamp(time.GetUtcNow().ToUnixTimeSeconds(), 1, uint.MaxValue));
+
+    private void UpsertSlice(V1EndpointSlice slice)
+    {
+        var key = KeyOf(slice.Metadata);
+        slices[key] = slice;
+        DetachSlice(key);
+        if (slice.Metadata.Labels?.TryGetValue(ServiceRecords.ServiceNameLabel, out var serviceName) == true && !string.IsNullOrEmpty(serviceName))
+        {
+            var serviceKey = Key(slice.Metadata.NamespaceProperty, serviceName);
+            serviceOfSlice[key] = serviceKey;
+            if (!slicesOfService.TryGetValue(serviceKey, out var set))
+                slicesOfService[serviceKey] = set = new(StringComparer.Ordinal);
+            set.Add(key);
+            dirtyServices.Add(serviceKey);
+        }
+    }
+
+    private void DetachSlice(string sliceKey)
+    {
+        if (!serviceOfSlice.Remove(sliceKey, out var serviceKey))
+            return;
+        if (slicesOfService.TryGetValue(serviceKey, out var set) && set.Remove(sliceKey) && set.Count == 0)
+            slicesOfService.Remove(serviceKey);
+        dirtyServices.Add(serviceKey);
+    }
+
+    private bool RepublishService(string key)
+    {
+        published.TryGetValue(key, out var before);
+        ServiceRecords? after = null;
+        if (services.TryGetValue(key, out var service) && ServedService.IsServed(service, settings))
+        {
+            var hostname = ServedService.HostnameOf(service, settings);
+            var serviceSlices = slicesOfService.TryGetValue(key, out var set) ? set.Select(k => slices[k]) : [];
+            after = ServiceRecords.Build(service, hostname, serviceSlices);
+        }
+
+        var changed = false;
+        var keep = after?.Names.Select(n => n.Key).ToHashSet() ?? [];
+        foreach (var (name, _) in before?.Names ?? [])
+        {
+            if (!keep.Contains(name))
+                changed |= names.Remove(name);
+        }
+        foreach (var (name, node) in after?.Names ?? [])
+        {
+            if (!names.TryGetValue(name, out var existing) || !existing.SameAs(node))
+            {
+                names[name] = node;
+                changed = true;
+            }
+        }
+
+        if (before is not null)
+        {
+            published.Remove(key);
+            serviceOfHostname.Remove(before.Hostname);
+            CountNamespace(before.Hostname, -1);
+        }
+        if (after is not null)
+        {
+            published[key] = after;
+            serviceOfHostname[after.Hostname] = key;
+            CountNamespace(after.Hostname, +1);
+        }
+
+        // Aliases pointing at this Service follow its addresses.
+        if (before?.Hostname != after?.Hostname || before is null || after is null || !before.Node.SameAs(after.Node))
+        {
+            foreach (var hostname in new[] { before?.Hostname, after?.Hostname })
+            {
+                if (hostname is not null && claimsOfTarget.TryGetValue(hostname, out var claims))
+                    dirtyPatterns.UnionWith(claims.Select(c => c.Pattern));
+            }
+        }
+        return changed;
+    }
+
+    /// <summary><c>&lt;namespace&gt;.&lt;domain&gt;</c> exists while it holds a served Service (an empty non-terminal, RFC 8020).</summary>
+    private void CountNamespace(string hostname, int delta)
+    {
+        var ns = DomainName.Parse(hostname).GetParentName();
+        var count = servicesInNamespace.GetValueOrDefault(ns) + delta;
+        if (count > 0)
+        {
+            servicesInNamespace[ns] = count;
+            names.TryAdd(ns, ZoneNode.Empty);
+        }
+        else
+        {
+            servicesInNamespace.Remove(ns);
+            if (!ns.Equals(nameServer))
+                names.Remove(ns);
+        }
+    }
+
+    private bool RepublishPattern(AliasPattern pattern)
+    {
+        var targets = claimsOfPattern.TryGetValue(pattern, out var claims)
+            ? claims.Values.SelectMany(c => c.Targets).Distinct().Where(serviceOfHostname.ContainsKey).ToArray()
+            : [];
+        var table = pattern.Kind switch
+        {
+            AliasKind.Exact => aliases,
+            AliasKind.OneLabelWildcard => oneLabelWildcards,
+            _ => multiLabelWildcards,
+        };
+        var name = DomainName.Parse(pattern.Host);
+        if (targets.Length == 0)
+            return table.Remove(name);
+
+        var node = ZoneNode.Addresses(targets.SelectMany(t => published[serviceOfHostname[t]].Node is var n ? n.V4.Concat(n.V6) : []));
+        if (table.TryGetValue(name, out var existing) && existing.SameAs(node))
+            return false;
+        table[name] = node;
+        return true;
+    }
+
+    private void SetClaims(string source, AliasClaim[] claims)
+    {
+        if (claimsOfSource.Remove(source, out var old))
+        {
+            foreach (var claim in old)
+            {
+                if (claimsOfPattern.TryGetValue(claim.Pattern, out var bySource) && bySource.Remove(source) && bySource.Count == 0)
+                    claimsOfPattern.Remove(claim.Pattern);
+                foreach (var target in claim.Targets)
+                {
+                    if (claimsOfTarget.TryGetValue(target, out var set) && set.Remove((claim.Pattern, source)) && set.Count == 0)
+                        claimsOfTarget.Remove(target);
+                }
+                dirtyPatterns.Add(claim.Pattern);
+            }
+        }
+        if (claims.Length == 0)
+            return;
+        claimsOfSource[source] = claims;
+        foreach (var claim in claims)
+        {
+            if (!claimsOfPattern.TryGetValue(claim.Pattern, out var bySource))
+                claimsOfPattern[claim.Pattern] = bySource = new(StringComparer.Ordinal);
+            bySource[source] = claim;
+            foreach (var target in claim.Targets)
+            {
+                if (!claimsOfTarget.TryGetValue(target, out var set))
+                    claimsOfTarget[target] = set = [];
+                set.Add((claim.Pattern, source));
+            }
+            dirtyPatterns.Add(claim.Pattern);
+        }
+    }
+
+    private AliasClaim[] ServiceClaims(V1Service service)
+    {
+        var target = ServedService.HostnameOf(service, settings);
+        return ServedService.AliasesOf(service)
+            .Select(h => AliasPattern.Parse(h, AliasKind.OneLabelWildcard))
+            .OfType<AliasPattern>()
+            .Select(p => new AliasClaim(p, [target]))
+            .ToArray();
+    }
+
+    /// <summary>Every rule host of an Ingress whose status names a served Service (Ingress wildcards: one label).</summary>
+    private static AliasClaim[] IngressClaims(V1Ingress ingress)
+    {
+        var targets = (ingress.Status?.LoadBalancer?.Ingress ?? [])
+            .Select(i => i.Hostname)
+            .OfType<string>()
+            .Select(Hostnames.Normalise)
+            .Where(h => h.Length > 0)
+            .Distinct()
+            .ToArray();
+        if (targets.Length == 0)
+            return [];
+        return (ingress.Spec?.Rules ?? [])
+            .Select(r => r.Host)
+            .OfType<string>()
+            .Select(h => AliasPattern.Parse(h, AliasKind.OneLabelWildcard))
+            .OfType<AliasPattern>()
+            .Distinct()
+            .Select(p => new AliasClaim(p, targets))
+            .ToArray();
+    }
+
+    private void UpsertRoute(GatewayRoute route)
+    {
+        var key = RouteKey(route);
+        if (routes.TryGetValue(key, out var old))
+            ForgetRouteParents(key, old);
+        routes[key] = route;
+        foreach (var gatewayKey in ParentGateways(route))
+        {
+            if (!routesOfGateway.TryGetValue(gatewayKey, out var set))
+                routesOfGateway[gatewayKey] = set = new(StringComparer.Ordinal);
+            set.Add(key);
+        }
+        SetClaims(key, RouteClaims(route));
+    }
+
+    private void ForgetRouteParents(string routeKey, GatewayRoute route)
+    {
+        foreach (var gatewayKey in ParentGateways(route))
+        {
+            if (routesOfGateway.TryGetValue(gatewayKey, out var set) && set.Remove(routeKey) && set.Count == 0)
+                routesOfGateway.Remove(gatewayKey);
+        }
+    }
+
+    private void RefreshRoutesOf(string gatewayKey)
+    {
+        foreach (var routeKey in routesOfGateway.GetValueOrDefault(gatewayKey) ?? [])
+            SetClaims(routeKey, RouteClaims(routes[routeKey]));
+    }
+
+    /// <summary>Every hostname of a route whose parent Gateway's status carries a served name (wildcards: one or more labels).</summary>
+    private AliasClaim[] RouteClaims(GatewayRoute route)
+    {
+        var targets = ParentGateways(route)
+            .Select(gateways.GetValueOrDefault)
+            .SelectMany(g => g?.Status?.Addresses ?? [])
+            .Where(a => a.Type is null or "Hostname")
+            .Select(a => a.Value)
+            .OfType<string>()
+            .Select(Hostnames.Normalise)
+            .Where(h => h.Length > 0)
+            .Distinct()
+            .ToArray();
+        if (targets.Length == 0)
+            return [];
+        return (route.Spec?.Hostnames ?? [])
+            .Select(h => AliasPattern.Parse(h, AliasKind.MultiLabelWildcard))
+            .OfType<AliasPattern>()
+            .Distinct()
+            .Select(p => new AliasClaim(p, targets))
+            .ToArray();
+    }
+
+    private static IEnumerable<string> ParentGateways(GatewayRoute route) =>
+        (route.Spec?.ParentRefs ?? [])
+            .Where(p => p.IsGateway && !string.IsNullOrEmpty(p.Name))
+            .Select(p => Key(p.Namespace ?? route.Metadata.NamespaceProperty, p.Name!))
+            .Distinct();
+
+    private static string RouteKey(GatewayRoute route) => route.Kind + "/" + KeyOf(route.Metadata);
+
+    private static string KeyOf(V1ObjectMeta metadata) => Key(metadata.NamespaceProperty, metadata.Name);
+
+    private static string Key(string? ns, string name) => (ns ?? "default") + "/" + name;
+}
+
+internal enum AliasKind
+{
+    Exact,
+    OneLabelWildcard,
+    MultiLabelWildcard,
+}
+
+/// <summary>An alias hostname; for wildcards <see cref="Host"/> is the part after <c>*.</c>.</summary>
+internal readonly record struct AliasPattern(string Host, AliasKind Kind)
+{
+    /// <summary>Null for names that cannot be DNS names (an empty label, a wildcard not in front).</summary>
+    public static AliasPattern? Parse(string hostname, AliasKind wildcardKind)
+    {
+        var host = Hostnames.Normalise(hostname);
+        var kind = AliasKind.Exact;
+        if (host.StartsWith("*.", StringComparison.Ordinal))
+        {
+            host = host[2..];
+            kind = wildcardKind;
+        }
+        if (host.Length == 0 || host.Contains('*') || host.Split('.').Any(l => l.Length is 0 or > 63) || !DomainName.TryParse(host, out _))
+            return null;
+        return new AliasPattern(host, kind);
+    }
+}
+
+internal sealed record AliasClaim(AliasPattern Pattern, string[] Targets);

@@ -1,0 +1,40 @@
+using k8s.Models;
+
+namespace MiniLb.Operator.Resolution;
+
+/// <summary>
+/// The one rule for which Services minilb serves and what they are called. The index and the Service
+/// controller both use it, so the name in a Service's status is always the name DNS answers.
+/// </summary>
+public static class ServedService
+{
+    /// <summary>Comma-separated extra hostnames that resolve to the Service's addresses.</summary>
+    public const string HostAnnotation = "minilb/host";
+
+    public static bool IsServed(V1Service service, ZoneSettings settings) =>
+        service.Spec is { Type: "LoadBalancer" } spec
+        && string.Equals(spec.LoadBalancerClass, settings.LoadBalancerClass, StringComparison.Ordinal);
+
+    /// <summary><c>&lt;service&gt;.&lt;namespace&gt;.&lt;domain&gt;</c>, lower case.</summary>
+    public static string HostnameOf(V1Service service, ZoneSettings settings) =>
+        $"{service.Metadata.Name}.{service.Metadata.NamespaceProperty ?? "default"}.{settings.Domain.TrimEnd('.')}".ToLowerInvariant();
+
+    /// <summary>The hostnames of the <see cref="HostAnnotation"/> annotation, normalised (lower case, no trailing dot).</summary>
+    public static IReadOnlyList<string> AliasesOf(V1Service service) =>
+        service.Metadata.Annotations is { } annotations && annotations.TryGetValue(HostAnnotation, out var value) && value is not null
+            ? Hostnames.SplitList(value)
+            : [];
+}
+
+/// <summary>Normalisation of hostnames taken from Kubernetes objects.</summary>
+internal static class Hostnames
+{
+    public static string Normalise(string hostname) => hostname.Trim().TrimEnd('.').ToLowerInvariant();
+
+    public static IReadOnlyList<string> SplitList(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(Normalise)
+            .Where(h => h.Length > 0)
+            .Distinct()
+            .ToArray();
+}

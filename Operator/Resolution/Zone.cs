@@ -1,0 +1,105 @@
+using System.Collections.Immutable;
+using ARSoft.Tools.Net;
+
+namespace MiniLb.Operator.Resolution;
+
+/// <summary>How a query name relates to what minilb serves.</summary>
+public enum NameStatus
+{
+    /// <summary>Neither inside the zone nor an alias: never answered (REFUSED), minilb is no resolver.</summary>
+    Outside,
+
+    /// <summary>Inside the zone but nothing there or below (NXDOMAIN).</summary>
+    NotFound,
+
+    /// <summary>A name that exists (possibly without data) inside the zone, or the apex itself.</summary>
+    Found,
+}
+
+/// <summary>The result of <see cref="Zone.Find"/>: the name's data and the apex its negative answers cite.</summary>
+/// <param name="SoaOwner">Owner of the SOA for negative answers: the zone apex, or the alias itself.</param>
+/// <param name="IsApex">The name is an apex (the zone's or an alias's): SOA and NS live here.</param>
+public readonly record struct ZoneLookup(NameStatus Status, ZoneNode? Node, DomainName SoaOwner, bool IsApex);
+
+/// <summary>
+/// An immutable snapshot of everything DNS answers. Built by <see cref="ClusterModel.Publish"/>, read by the
+/// responder without locks. Names compare case-insensitively (RFC 4343; <see cref="DomainName"/> equality).
+/// </summary>
+public sealed class Zone
+{
+    internal Zone(
+        ZoneSettings settings,
+        uint serial,
+        ImmutableDictionary<DomainName, ZoneNode> names,
+        ImmutableDictionary<DomainName, ZoneNode> aliases,
+        ImmutableDictionary<DomainName, ZoneNode> oneLabelWildcards,
+        ImmutableDictionary<DomainName, ZoneNode> multiLabelWildcards)
+    {
+        Settings = settings;
+        Apex = settings.Apex;
+        NameServer = settings.NameServer;
+        Hostmaster = settings.Hostmaster;
+        Serial = serial;
+        Names = names;
+        Aliases = aliases;
+        OneLabelWildcards = oneLabelWildcards;
+        MultiLabelWildcards = multiLabelWildcards;
+    }
+
+    public static Zone Empty(ZoneSettings settings, uint serial = 1) =>
+        new(settings, serial, ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, ZoneNode>.Empty,
+            ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, ZoneNode>.Empty);
+
+    public ZoneSettings Settings { get; }
+    public DomainName Apex { get; }
+    public DomainName NameServer { get; }
+    public DomainName Hostmaster { get; }
+
+    /// <summary>SOA serial; larger whenever any answer changed (RFC 1982 arithmetic is not needed at this rate).</summary>
+    public uint Serial { get; }
+
+    /// <summary>Names inside the zone, empty non-terminals included.</summary>
+    public ImmutableDictionary<DomainName, ZoneNode> Names { get; }
+
+    /// <summary>Exact alias names (Ingress hosts, route hostnames, <c>minilb/host</c>).</summary>
+    public ImmutableDictionary<DomainName, ZoneNode> Aliases { get; }
+
+    /// <summary>Ingress wildcards keyed by the part after <c>*.</c>: match exactly one more label.</summary>
+    public ImmutableDictionary<DomainName, ZoneNode> OneLabelWildcards { get; }
+
+    /// <summary>Gateway API wildcards keyed by the part after <c>*.</c>: match one or more labels.</summary>
+    public ImmutableDictionary<DomainName, ZoneNode> MultiLabelWildcards { get; }
+
+    public ZoneLookup Find(DomainName name)
+    {
+        if (name.IsEqualOrSubDomainOf(Apex))
+        {
+            if (name.Equals(Apex))
+                return new(NameStatus.Found, ZoneNode.Empty, Apex, IsApex: true);
+            if (Names.TryGetValue(name, out var node) || Aliases.TryGetValue(name, out node) || MatchWildcard(name) is { } wildcard && (node = wildcard) is not null)
+                return new(NameStatus.Found, node, Apex, IsApex: false);
+            return new(NameStatus.NotFound, null, Apex, IsApex: false);
+        }
+
+        // An alias outside the zone is the apex of its own one-name zone; names below it are not ours.
+        if (Aliases.TryGetValue(name, out var alias) || (alias = MatchWildcard(name)) is not null)
+            return new(NameStatus.Found, alias, name, IsApex: true);
+        return new(NameStatus.Outside, null, name, IsApex: false);
+    }
+
+    /// <summary>An exact alias beats a wildcard (RFC 4592), and the closest wildcard wins.</summary>
+    private ZoneNode? MatchWildcard(DomainName name)
+    {
+        if (OneLabelWildcards.IsEmpty && MultiLabelWildcards.IsEmpty)
+            return null;
+        for (var removed = 1; removed < name.LabelCount; removed++)
+        {
+            var suffix = name.GetParentName(removed);
+            if (removed == 1 && OneLabelWildcards.TryGetValue(suffix, out var one))
+                return one;
+            if (MultiLabelWildcards.TryGetValue(suffix, out var many))
+                return many;
+        }
+        return null;
+    }
+}
