@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net.Dns;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Dns;
+
+/// <summary>Timeouts of the DNS transports.</summary>
+public sealed record DnsHostOptions
+{
+    /// <summary>A TCP connection without a query for this long is closed (RFC 7766 §6.2.3).</summary>
+    public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limit for reading one TCP query and for writing one answer.</summary>
+    public TimeSpan IoTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
+
+/// <summary>A listen address that cannot be bound; the message says which and why.</summary>
+public sealed class ListenException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Serves the current zone of a <see cref="ZoneHolder"/> over UDP and TCP on one <see cref="ListenAddress"/>.
+/// One host per address: to move, start a host on the new address, then stop the old one.
+/// </summary>
+public sealed class DnsHost : IAsyncDisposable
+{
+    private readonly DnsServer server;
+    private readonly IReadOnlyList<IServerTransport> transports;
+    private readonly ZoneHolder zones;
+    private readonly Responder responder;
+    private readonly ILogger logger;
+    private int stopped;
+
+    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, ILogger logger)
+    {
+        Address = address;
+        this.transports = transports;
+        EndPoints = endPoints;
+        this.zones = zones;
+        this.responder = responder;
+        this.logger = logger;
+        server = new DnsServer([.. transports]);
+        server.QueryReceived += OnQueryAsync;
+        server.ExceptionThrown += (_, e) =>
+        {
+            logger.LogDebug(e.Exception, "DNS request failed");
+            return Task.CompletedTask;
+        };
+    }
+
+    public ListenAddress Address { get; }
+
+    /// <summary>The bound endpoints (UDP and TCP share each), with the real port when 0 was asked for.</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints { get; }
+
+    /// <summary>Open TCP connections right now.</summary>
+    public int OpenTcpConnections => transports.OfType<TcpTransport>().Sum(t => t.OpenConnections);
+
+    /// <summary>Binds every endpoint of <paramref name="address"/> for UDP and TCP and starts answering.</summary>
+    /// <exception cref="ListenException">An endpoint cannot be bound (in use, no permission, no such address).</exception>
+    public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
+    {
+        options ??= new DnsHostOptions();
+        var (transports, endPoints) = Bind(address, options);
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance);
+        host.server.Start();
+        host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
+        return host;
+    }
+
+    private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
+    {
+        // The transports already dropped QR=1, the only case where the responder answers null.
+        e.Response = responder.Respond(e.Query, zones.Current);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Closes the sockets; open TCP connections are closed too.</summary>
+    public Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref stopped, 1) == 1)
+            return Task.CompletedTask;
+        server.Stop();
+        foreach (var transport in transports)
+            transport.Dispose();
+        logger.LogInformation("DNS stopped listening on {EndPoints}", string.Join(", ", EndPoints));
+        return Task.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>
+    /// UDP and TCP on the same port for every endpoint. With port 0 the first socket picks the port and the others
+    /// follow; if another program holds that port for the other protocol, another port is tried.
+    /// </summary>
+    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, DnsHostOptions options)
+    {
+        var anyPort = address.EndPoints.All(e => e.Port == 0);
+        for (var attempt = 1; ; attempt++)
+        {
+            var transports = new List<IServerTransport>();
+            var endPoints = new List<IPEndPoint>();
+            var port = address.EndPoints[0].Port;
+            try
+            {
+                foreach (var requested in address.EndPoints)
+                {
+                    if (requested.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6 && address.EndPoints.Count > 1)
+                        continue; // ':port' on a host without IPv6: IPv4 alone
+                    var endPoint = new IPEndPoint(requested.Address, port);
+                    var udp = Transport(() => new UdpTransport(endPoint), endPoint, "UDP");
+                    transports.Add(udp);
+                    port = udp.LocalEndPoint.Port;
+                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), options), endPoint, "TCP");
+                    transports.Add(tcp);
+                    endPoints.Add(udp.LocalEndPoint);
+                }
+                return (transports, endPoints);
+            }
+            catch (ListenException e) when (anyPort && attempt < 20 && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                transports.ForEach(t => t.Dispose());
+            }
+            catch
+            {
+                transports.ForEach(t => t.Dispose());
+                throw;
+            }
+        }
+    }
+
+    private static T Transport<T>(Func<T> bind, IPEndPoint endPoint, string protocol)
+    {
+        try
+        {
+            return bind();
+        }
+        catch (SocketException e)
+        {
+            var reason = e.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => "the port is already in use",
+                SocketError.AccessDenied => "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+                SocketError.AddressNotAvailable => "no network interface has this address",
+                SocketError.AddressFamilyNotSupported => "this address family is not available here",
+                _ => e.Message,
+            };
+            throw new ListenException($"cannot listen on {Format(endPoint)} ({protocol}): {reason}", e);
+        }
+    }
+
+    private static string Format(IPEndPoint endPoint) =>
+        endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]:{endPoint.Port}" : endPoint.ToString();
+}

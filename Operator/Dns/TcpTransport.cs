@@ -1,0 +1,227 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net.Dns;
+
+namespace MiniLb.Operator.Dns;
+
+/// <summary>
+/// DNS over TCP for ARSoft's <see cref="DnsServer"/>, replacing its 3.6.1 transport, which never closed a
+/// connection once the client had gone or the keep-alive expired (CLOSE-WAIT sockets piled up). Here a
+/// connection closes itself when the client closes, after <see cref="DnsHostOptions.TcpIdleTimeout"/> without a
+/// query (RFC 7766 §6.2.3), and when the transport closes. Writes are serialised; pipelined queries are fine.
+/// </summary>
+internal sealed class TcpTransport : IServerTransport
+{
+    private readonly Socket listener;
+    private readonly DnsHostOptions options;
+    private readonly ConcurrentDictionary<TcpConnection, byte> open = new();
+
+    public TcpTransport(IPEndPoint endPoint, DnsHostOptions options)
+    {
+        this.options = options;
+        listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+                listener.DualMode = false;
+            listener.Bind(endPoint);
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Connections currently open (tests check that closed clients do not linger).</summary>
+    public int OpenConnections => open.Count;
+
+    public ushort DefaultAllowedResponseSize => ushort.MaxValue;
+    public bool SupportsMultipleResponses => false;
+    public bool AllowTruncatedResponses => false;
+    public TransportProtocol TransportProtocol => TransportProtocol.Tcp;
+
+    public void Bind()
+    {
+        // Bound in the constructor.
+    }
+
+    public void Close()
+    {
+        listener.Close();
+        foreach (var connection in open.Keys)
+            connection.Dispose();
+    }
+
+    public void Dispose() => Close();
+
+    public async Task<IServerConnection?> AcceptConnectionAsync(CancellationToken token = default)
+    {
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                var socket = await listener.AcceptAsync(token);
+                socket.NoDelay = true;
+                var connection = new TcpConnection(this, socket);
+                open[connection] = 0;
+                return connection;
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return null;
+            }
+            catch (SocketException)
+            {
+                // The client gave up before we accepted it; keep accepting.
+            }
+        }
+        return null;
+    }
+
+    private sealed class TcpConnection(TcpTransport transport, Socket socket) : IServerConnection
+    {
+        private readonly SemaphoreSlim writeLock = new(1, 1);
+        private readonly CancellationTokenSource closed = new();
+        private int pending;      // queries handed to ARSoft and not answered yet
+        private int receiving = 1; // 0 once the client closed or went idle
+        private int disposed;
+
+        public IServerTransport Transport => transport;
+        public IPEndPoint RemoteEndPoint { get; } = (IPEndPoint)socket.RemoteEndPoint!;
+        public IPEndPoint LocalEndPoint { get; } = (IPEndPoint)socket.LocalEndPoint!;
+        public bool CanRead => Volatile.Read(ref receiving) == 1 && Volatile.Read(ref disposed) == 0;
+
+        public Task<bool> InitializeAsync(CancellationToken token = default) => Task.FromResult(true);
+
+        public async Task<DnsReceivedRawPackage?> ReceiveAsync(CancellationToken token = default)
+        {
+            var length = new byte[2];
+            while (true)
+            {
+                // Waiting for the next query is bounded by the idle timeout, reading one by the I/O timeout.
+                if (!await ReadAsync(length, transport.options.TcpIdleTimeout, token))
+                    break;
+                var size = BinaryPrimitives.ReadUInt16BigEndian(length);
+                var buffer = new byte[size + DnsRawPackage.LENGTH_HEADER_LENGTH];
+                length.CopyTo(buffer, 0);
+                if (!await ReadAsync(buffer.AsMemory(DnsRawPackage.LENGTH_HEADER_LENGTH), transport.options.IoTimeout, token))
+                    break;
+                if (!Wire.IsQuery(buffer.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH)))
+                    continue;
+                try
+                {
+                    var package = new DnsReceivedRawPackage(buffer, RemoteEndPoint, LocalEndPoint);
+                    Interlocked.Increment(ref pending);
+                    return package;
+                }
+                catch (Exception)
+                {
+                    // Unreadable question: dropped, as ARSoft would; the connection stays usable.
+                }
+            }
+            StopReceiving();
+            return null;
+        }
+
+        public async Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
+        {
+            try
+            {
+                await writeLock.WaitAsync(token);
+                try
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, closed.Token);
+                    timeout.CancelAfter(transport.options.IoTimeout);
+                    await socket.SendAsync(package.ToArraySegment(true), SocketFlags.None, timeout.Token);
+                    return true;
+                }
+                finally
+                {
+                    writeLock.Release();
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return false;
+            }
+            finally
+            {
+                // The last answer after the client stopped sending closes the connection.
+                if (Interlocked.Decrement(ref pending) <= 0 && Volatile.Read(ref receiving) == 0)
+                    Dispose();
+            }
+        }
+
+        private async Task<bool> ReadAsync(Memory<byte> buffer, TimeSpan timeout, CancellationToken token)
+        {
+            using var cancel = new CancellationTokenSource(timeout, transport.options.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancel.Token, closed.Token);
+            try
+            {
+                var read = 0;
+                while (read < buffer.Length)
+                {
+                    var count = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, linked.Token);
+                    if (count == 0)
+                        return false; // the client closed its side
+                    read += count;
+                }
+                return true;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// No more queries will come. Close now if every query is answered; otherwise the last answer closes
+        /// (see <see cref="SendAsync"/>), and a timer makes sure a query ARSoft never answers cannot hold the socket.
+        /// </summary>
+        private void StopReceiving()
+        {
+            Volatile.Write(ref receiving, 0);
+            if (Volatile.Read(ref pending) <= 0)
+            {
+                Dispose();
+                return;
+            }
+            _ = CloseLaterAsync();
+        }
+
+        private async Task CloseLaterAsync()
+        {
+            try
+            {
+                await Task.Delay(transport.options.IoTimeout, transport.options.Time, closed.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            Dispose();
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 1)
+                return;
+            transport.open.TryRemove(this, out _);
+            closed.Cancel();
+            try
+            {
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+            socket.Dispose();
+        }
+    }
+}
