@@ -1,18 +1,111 @@
 using System.CommandLine;
+using System.Net;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Dns;
+using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Cli;
 
 /// <summary>`minilb serve --snapshot FILE`: authoritative DNS from a cluster snapshot file.</summary>
 public static class ServeCommand
 {
+    public const string RoutesHeading = "Add the following routes to your default gateway (router):";
+
     public static Command Create()
     {
-        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).");
-        command.SetAction((parse, ct) =>
-        {
-            parse.InvocationConfiguration.Error.WriteLine("minilb serve: not implemented yet");
-            return Task.FromResult(CommandLine.BadInput);
-        });
+        var snapshot = SnapshotInput.CreateOption();
+        var domain = new Option<string>("--domain") { Description = "The DNS zone minilb is authoritative for.", DefaultValueFactory = _ => ZoneSettings.DefaultDomain };
+        var ttl = new Option<int>("--ttl") { Description = "TTL of answers in seconds (also the negative-cache TTL).", DefaultValueFactory = _ => ZoneSettings.DefaultTtl };
+        var listen = new Option<string>("--listen") { Description = "host:port, [IPv6]:port, or :port for all addresses of both families.", DefaultValueFactory = _ => "127.0.0.1:5353" };
+        var loadBalancerClass = new Option<string>("--load-balancer-class") { Description = "spec.loadBalancerClass of the Services to serve.", DefaultValueFactory = _ => ZoneSettings.DefaultLoadBalancerClass };
+
+        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass };
+        command.SetAction((parse, ct) => ServeAsync(
+            parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
+    }
+
+    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        if (!ListenAddress.TryParse(listen, out var address, out var listenProblem))
+        {
+            await error.WriteLineAsync($"minilb serve: --listen: {listenProblem}");
+            return CommandLine.BadInput;
+        }
+        var settings = new ZoneSettings
+        {
+            Domain = domain.Trim().TrimEnd('.').ToLowerInvariant(),
+            Ttl = ttl,
+            LoadBalancerClass = loadBalancerClass,
+            // A specific listen address is where ns1.<domain> answers, so it is the NS glue.
+            NameServerAddresses = address.EndPoints.Select(e => e.Address).Where(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)).ToArray(),
+        };
+        if (settings.Problem() is { } settingsProblem)
+        {
+            await error.WriteLineAsync($"minilb serve: {settingsProblem}");
+            return CommandLine.BadInput;
+        }
+        var model = SnapshotInput.Load("serve", snapshot, settings, error);
+        if (model is null)
+            return CommandLine.BadInput;
+
+        var plan = RoutePlan.FromNodes(model.Nodes);
+        await output.WriteLineAsync(RoutesHeading);
+        await output.WriteAsync(RouteFormats.Render(plan, "ip"));
+        foreach (var problem in plan.Problems)
+            await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        DnsHost host;
+        try
+        {
+            host = DnsHost.Start(address, new ZoneHolder(model.Current), logger: loggers.CreateLogger<DnsHost>());
+        }
+        catch (ListenException e)
+        {
+            await error.WriteLineAsync($"minilb serve: {e.Message}");
+            return CommandLine.BadInput;
+        }
+
+        await using (host)
+        {
+            await output.WriteLineAsync();
+            await output.WriteLineAsync($"DNS for zone '{settings.Domain}' listening on {Describe(host)} (UDP and TCP). Names served:");
+            foreach (var service in model.Services.Where(s => ServedService.IsServed(s, settings)).OrderBy(s => ServedService.HostnameOf(s, settings), StringComparer.Ordinal))
+                await output.WriteLineAsync($"  {ServedService.HostnameOf(service, settings)}");
+            foreach (var alias in model.Current.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
+                await output.WriteLineAsync($"  {alias}");
+            await output.WriteLineAsync("Press Ctrl-C to stop.");
+            await output.FlushAsync(ct);
+            await WaitForStopAsync(ct);
+            await output.WriteLineAsync("Stopping.");
+        }
+        return 0;
+    }
+
+    private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints.Select(e =>
+        e.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : e.ToString()));
+
+    /// <summary>Until Ctrl-C (SIGINT), SIGTERM (as Kubernetes and systemd stop processes) or <paramref name="ct"/>.</summary>
+    private static async Task WaitForStopAsync(CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        void Handle(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }
