@@ -17,7 +17,8 @@ public sealed record ListenAddress(string Text, IReadOnlyList<IPEndPoint> EndPoi
     public static bool TryParse(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ListenAddress? address, out string error)
     {
         address = null;
-        error = $"'{text}' is not a listen address; expected host:port, [IPv6]:port or :port (for example 127.0.0.1:5353, [::1]:5353, :5353)";
+        const string expected = "expected host:port, [IPv6]:port or :port, for example 127.0.0.1:5353, [::1]:5353 or :5353";
+        error = $"'{text}' is not a listen address; {expected}";
         if (string.IsNullOrWhiteSpace(text))
             return false;
         text = text.Trim();
@@ -28,7 +29,7 @@ public sealed record ListenAddress(string Text, IReadOnlyList<IPEndPoint> EndPoi
         var host = text[..colon];
         if (!ushort.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
-            error = $"'{text}' is not a listen address: the port must be a number from 0 to 65535";
+            error = $"'{text}' is not a listen address: the port must be a number from 0 to 65535; {expected}";
             return false;
         }
 
@@ -44,7 +45,7 @@ public sealed record ListenAddress(string Text, IReadOnlyList<IPEndPoint> EndPoi
 
         if (!IPAddress.TryParse(host, out var ip) || (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && host.Count(c => c == '.') != 3))
         {
-            error = $"'{text}' is not a listen address: '{host}' is not an IP address";
+            error = $"'{text}' is not a listen address: '{host}' is not an IP address; {expected}";
             return false;
         }
         address = new(text, [new IPEndPoint(ip, port)]);
