@@ -84,7 +84,14 @@ public sealed class DnsHost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref stopped, 1) == 1)
             return Task.CompletedTask;
-        server.Stop();
+        try
+        {
+            server.Stop();
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(i => i is OperationCanceledException))
+        {
+            // ARSoft starts its accept loops with Task.Run(…, token): stopped before they ran, they report cancelled.
+        }
         foreach (var transport in transports)
             transport.Dispose();
         logger.LogInformation("DNS stopped listening on {EndPoints}", string.Join(", ", EndPoints));
