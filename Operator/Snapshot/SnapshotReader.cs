@@ -116,7 +116,7 @@ public static class SnapshotReader
         {
             item = reader(Serialise(map));
         }
-        catch (Exception e) when (e is YamlException or FormatException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             var at = e is YamlException y ? line + (int)y.Start.Line - 1 : line;
             throw new SnapshotException($"{path}:{at}: {id}: {Innermost(e).Message}", e);
