@@ -52,12 +52,6 @@ public static class ServeCommand
         if (model is null)
             return CommandLine.BadInput;
 
-        var plan = RoutePlan.FromNodes(model.Nodes);
-        await output.WriteLineAsync(RoutesHeading);
-        await output.WriteAsync(RouteFormats.Render(plan, "ip"));
-        foreach (var problem in plan.Problems)
-            await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");
-
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         DnsHost host;
         try
@@ -70,8 +64,14 @@ public static class ServeCommand
             return CommandLine.BadInput;
         }
 
+        // Bound first: when the address is unusable, only the error is printed.
         await using (host)
         {
+            var plan = RoutePlan.FromNodes(model.Nodes);
+            await output.WriteLineAsync(RoutesHeading);
+            await output.WriteAsync(RouteFormats.Render(plan, "ip"));
+            foreach (var problem in plan.Problems)
+                await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");
             await output.WriteLineAsync();
             await output.WriteLineAsync($"DNS for zone '{settings.Domain}' listening on {Describe(host)} (UDP and TCP). Names served:");
             foreach (var service in model.Services.Where(s => ServedService.IsServed(s, settings)).OrderBy(s => ServedService.HostnameOf(s, settings), StringComparer.Ordinal))
