@@ -219,13 +219,13 @@ public sealed class ClusterModel
         {
             published.Remove(key);
             serviceOfHostname.Remove(before.Hostname);
-            CountNamespace(before.Hostname, -1);
+            CountNamespace(before.Names[0].Key, -1);
         }
         if (after is not null)
         {
             published[key] = after;
             serviceOfHostname[after.Hostname] = key;
-            CountNamespace(after.Hostname, +1);
+            CountNamespace(after.Names[0].Key, +1);
         }
 
         // Aliases pointing at this Service follow its addresses.
@@ -241,9 +241,9 @@ public sealed class ClusterModel
     }
 
     /// <summary><c>&lt;namespace&gt;.&lt;domain&gt;</c> exists while it holds a served Service (an empty non-terminal, RFC 8020).</summary>
-    private void CountNamespace(string hostname, int delta)
+    private void CountNamespace(DomainName service, int delta)
     {
-        var ns = DomainName.Parse(hostname).GetParentName();
+        var ns = service.GetParentName();
         var count = servicesInNamespace.GetValueOrDefault(ns) + delta;
         if (count > 0)
         {

@@ -29,7 +29,7 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         var endpointNames = new Dictionary<IPAddress, DomainName>();
         foreach (var address in addresses)
         {
-            var endpointName = DomainName.Parse(EndpointLabel(address) + "." + hostname);
+            var endpointName = Below(name, EndpointLabel(address));
             endpointNames[address] = endpointName;
             names.Add(new(endpointName, ZoneNode.Addresses([address])));
         }
@@ -50,11 +50,11 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
                     continue;
                 targets.AddRange(sliceAddresses.Select(a => new SrvTarget((ushort)number, endpointNames[a])));
             }
-            var srvName = DomainName.Parse($"_{port.Name}._{protocol}.{hostname}");
+            var srvName = Below(name, "_" + port.Name, "_" + protocol);
             names.Add(new(srvName, new ZoneNode([], [], [.. targets.Distinct()])));
         }
         foreach (var protocol in protocols)
-            names.Add(new(DomainName.Parse($"_{protocol}.{hostname}"), ZoneNode.Empty));
+            names.Add(new(Below(name, "_" + protocol), ZoneNode.Empty));
 
         return new(hostname, names[0].Value, names.ToImmutable());
     }
@@ -75,6 +75,9 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             }
         }
     }
+
+    /// <summary>A name below <paramref name="parent"/>; labels from Kubernetes need none of <see cref="DomainName.Parse"/>'s escape handling.</summary>
+    private static DomainName Below(DomainName parent, params string[] labels) => new([.. labels, .. parent.Labels]);
 
     /// <summary><c>10-244-1-5</c> for 10.244.1.5, <c>fd00-10-244--5</c> for fd00:10:244::5 (as Kubernetes names pods).</summary>
     public static string EndpointLabel(IPAddress address) => address.ToString().Replace('.', '-').Replace(':', '-');
