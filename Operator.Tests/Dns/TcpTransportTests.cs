@@ -137,4 +137,20 @@ public class TcpTransportTests
         Assert.That(await TestDnsServer.ReceiveTcpAsync(socket), Is.Null);
         Assert.That(server.Host.OpenTcpConnections, Is.Zero);
     }
+
+    [Test]
+    public async Task Connections_above_the_limit_are_closed_at_once()
+    {
+        await using var server = TestDnsServer.Start(Zone(), new DnsHostOptions { MaxTcpConnections = 2 });
+        using var first = await server.ConnectAsync();
+        using var second = await server.ConnectAsync();
+        Assert.That(await Eventually(() => server.Host.OpenTcpConnections == 2), Is.True);
+
+        using var third = await server.ConnectAsync();
+        await TestDnsServer.SendTcpAsync(third, RawQuery.Build("web.default.minilb"));
+        Assert.That(await TestDnsServer.ReceiveTcpAsync(third), Is.Null, "over the limit");
+
+        await TestDnsServer.SendTcpAsync(first, RawQuery.Build("web.default.minilb"));
+        Assert.That(await TestDnsServer.ReceiveTcpAsync(first), Is.Not.Null, "connections within the limit still work");
+    }
 }

@@ -16,6 +16,9 @@ public sealed record DnsHostOptions
     /// <summary>Limit for reading one TCP query and for writing one answer.</summary>
     public TimeSpan IoTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Open TCP connections above this are closed at once, so a flood cannot use up file descriptors.</summary>
+    public int MaxTcpConnections { get; init; } = 1000;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 

@@ -68,6 +68,11 @@ internal sealed class TcpTransport : IServerTransport
             try
             {
                 var socket = await listener.AcceptAsync(token);
+                if (open.Count >= options.MaxTcpConnections)
+                {
+                    socket.Dispose(); // the client falls back to another server or retries (RFC 7766 §6.2.2)
+                    continue;
+                }
                 socket.NoDelay = true;
                 var connection = new TcpConnection(this, socket);
                 open[connection] = 0;
