@@ -74,10 +74,13 @@ public static class ServeCommand
                 await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");
             await output.WriteLineAsync();
             await output.WriteLineAsync($"DNS for zone '{settings.Domain}' listening on {Describe(host)} (UDP and TCP). Names served:");
-            foreach (var service in model.Services.Where(s => ServedService.IsServed(s, settings)).OrderBy(s => ServedService.HostnameOf(s, settings), StringComparer.Ordinal))
-                await output.WriteLineAsync($"  {ServedService.HostnameOf(service, settings)}");
-            foreach (var alias in model.Current.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
-                await output.WriteLineAsync($"  {alias}");
+            var served = model.Services.Where(s => ServedService.IsServed(s, settings)).Select(s => ServedService.HostnameOf(s, settings)).Order(StringComparer.Ordinal)
+                .Concat(model.Current.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
+                .ToArray();
+            foreach (var name in served)
+                await output.WriteLineAsync($"  {name}");
+            if (served.Length == 0)
+                await output.WriteLineAsync($"  (none: the snapshot has no Service of type LoadBalancer with loadBalancerClass '{settings.LoadBalancerClass}')");
             await output.WriteLineAsync("Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             await WaitForStopAsync(ct);
@@ -86,8 +89,7 @@ public static class ServeCommand
         return 0;
     }
 
-    private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints.Select(e =>
-        e.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : e.ToString()));
+    private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints);
 
     /// <summary>Until Ctrl-C (SIGINT), SIGTERM (as Kubernetes and systemd stop processes) or <paramref name="ct"/>.</summary>
     private static async Task WaitForStopAsync(CancellationToken ct)

@@ -159,10 +159,7 @@ public sealed class DnsHost : IAsyncDisposable
                 SocketError.AddressFamilyNotSupported => "this address family is not available here",
                 _ => e.Message,
             };
-            throw new ListenException($"cannot listen on {Format(endPoint)} ({protocol}): {reason}", e);
+            throw new ListenException($"cannot listen on {endPoint} ({protocol}): {reason}", e);
         }
     }
-
-    private static string Format(IPEndPoint endPoint) =>
-        endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]:{endPoint.Port}" : endPoint.ToString();
 }

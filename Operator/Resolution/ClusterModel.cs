@@ -273,7 +273,9 @@ public sealed class ClusterModel
         if (targets.Length == 0)
             return table.Remove(name);
 
-        var node = ZoneNode.Addresses(targets.SelectMany(t => published[serviceOfHostname[t]].Node is var n ? n.V4.Concat(n.V6) : []));
+        var node = ZoneNode.Addresses(targets
+            .Select(t => published[serviceOfHostname[t]].Node)
+            .SelectMany(n => n.V4.Concat(n.V6)));
         if (table.TryGetValue(name, out var existing) && existing.SameAs(node))
             return false;
         table[name] = node;

@@ -76,7 +76,7 @@ public sealed class Zone
         {
             if (name.Equals(Apex))
                 return new(NameStatus.Found, ZoneNode.Empty, Apex, IsApex: true);
-            if (Names.TryGetValue(name, out var node) || Aliases.TryGetValue(name, out node) || MatchWildcard(name) is { } wildcard && (node = wildcard) is not null)
+            if (Names.TryGetValue(name, out var node) || Aliases.TryGetValue(name, out node) || (node = MatchWildcard(name)) is not null)
                 return new(NameStatus.Found, node, Apex, IsApex: false);
             return new(NameStatus.NotFound, null, Apex, IsApex: false);
         }
