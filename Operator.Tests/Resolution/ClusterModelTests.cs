@@ -276,4 +276,25 @@ public class ClusterModelTests
         Assert.That(Find(zone, "example.com").Status, Is.EqualTo(NameStatus.Outside));
         Assert.That(Find(zone, "minilb").IsApex, Is.True);
     }
+
+    [Test]
+    public void Names_between_an_alias_inside_the_zone_and_the_apex_exist_without_data()
+    {
+        var model = Model(
+            Service("default", "web", hosts: "shop.apps.minilb"),
+            Slice("default", "web", "w", "IPv4", Ready("10.244.0.1")),
+            Service("gw", "envoy"), Slice("gw", "envoy", "e", "IPv4", Ready("10.0.0.2")),
+            Gateway("gw", "public", "envoy.gw.minilb"),
+            Route<V1HttpRoute>("shop", "preview", "gw", "public", "*.preview.minilb"));
+        var zone = model.Current;
+
+        Assert.That(V4(zone, "shop.apps.minilb"), Is.EqualTo(new[] { "10.244.0.1" }));
+        Assert.That(Find(zone, "apps.minilb").Status, Is.EqualTo(NameStatus.Found), "empty non-terminal (RFC 8020)");
+        Assert.That(Find(zone, "preview.minilb").Status, Is.EqualTo(NameStatus.Found), "the wildcard's parent exists");
+        Assert.That(Find(zone, "preview.minilb").Node!.HasData, Is.False, "a wildcard does not match its own parent");
+        Assert.That(V4(zone, "a.b.preview.minilb"), Is.EqualTo(new[] { "10.0.0.2" }));
+
+        model.Delete(Service("default", "web"));
+        Assert.That(Find(model.Publish(), "apps.minilb").Status, Is.EqualTo(NameStatus.NotFound));
+    }
 }

@@ -40,6 +40,8 @@ public sealed class ClusterModel
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder aliases = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder oneLabelWildcards = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder multiLabelWildcards = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
+    private readonly ImmutableDictionary<DomainName, int>.Builder aliasParents = ImmutableDictionary.CreateBuilder<DomainName, int>();
+    private readonly DomainName apex;
     private readonly DomainName nameServer;
     private Zone current;
 
@@ -47,6 +49,7 @@ public sealed class ClusterModel
     {
         this.settings = settings;
         this.time = time ?? TimeProvider.System;
+        apex = settings.Apex;
         nameServer = settings.NameServer;
         if (settings.NameServerAddresses.Count > 0)
             names[nameServer] = ZoneNode.Addresses(settings.NameServerAddresses);
@@ -157,7 +160,7 @@ public sealed class ClusterModel
     }
 
     private Zone Snapshot(uint serial) =>
-        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable());
+        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable(), aliasParents.ToImmutable());
 
     /// <summary>Seconds since 1970 when they are ahead, so a restarted server does not go back in serials.</summary>
     private uint SerialAfter(uint previous) =>
@@ -271,7 +274,14 @@ public sealed class ClusterModel
         };
         var name = DomainName.Parse(pattern.Host);
         if (targets.Length == 0)
-            return table.Remove(name);
+        {
+            if (!table.Remove(name))
+                return false;
+            CountAliasParents(pattern, name, -1);
+            return true;
+        }
+        if (!table.ContainsKey(name))
+            CountAliasParents(pattern, name, +1);
 
         var node = ZoneNode.Addresses(targets
             .Select(t => published[serviceOfHostname[t]].Node)
@@ -280,6 +290,23 @@ public sealed class ClusterModel
             return false;
         table[name] = node;
         return true;
+    }
+
+    /// <summary>
+    /// An alias inside the zone makes the names between it and the apex exist (RFC 8020); for a wildcard the
+    /// name after <c>*.</c> exists too.
+    /// </summary>
+    private void CountAliasParents(AliasPattern pattern, DomainName name, int delta)
+    {
+        var parent = pattern.Kind == AliasKind.Exact ? name.GetParentName() : name;
+        for (; parent.IsSubDomainOf(apex); parent = parent.GetParentName())
+        {
+            var count = aliasParents.GetValueOrDefault(parent) + delta;
+            if (count > 0)
+                aliasParents[parent] = count;
+            else
+                aliasParents.Remove(parent);
+        }
     }
 
     private void SetClaims(string source, AliasClaim[] claims)

@@ -33,7 +33,8 @@ public sealed class Zone
         ImmutableDictionary<DomainName, ZoneNode> names,
         ImmutableDictionary<DomainName, ZoneNode> aliases,
         ImmutableDictionary<DomainName, ZoneNode> oneLabelWildcards,
-        ImmutableDictionary<DomainName, ZoneNode> multiLabelWildcards)
+        ImmutableDictionary<DomainName, ZoneNode> multiLabelWildcards,
+        ImmutableDictionary<DomainName, int> aliasParents)
     {
         Settings = settings;
         Apex = settings.Apex;
@@ -44,11 +45,12 @@ public sealed class Zone
         Aliases = aliases;
         OneLabelWildcards = oneLabelWildcards;
         MultiLabelWildcards = multiLabelWildcards;
+        AliasParents = aliasParents;
     }
 
     public static Zone Empty(ZoneSettings settings, uint serial = 1) =>
         new(settings, serial, ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, ZoneNode>.Empty,
-            ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, ZoneNode>.Empty);
+            ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, ZoneNode>.Empty, ImmutableDictionary<DomainName, int>.Empty);
 
     public ZoneSettings Settings { get; }
     public DomainName Apex { get; }
@@ -70,14 +72,25 @@ public sealed class Zone
     /// <summary>Gateway API wildcards keyed by the part after <c>*.</c>: match one or more labels.</summary>
     public ImmutableDictionary<DomainName, ZoneNode> MultiLabelWildcards { get; }
 
+    /// <summary>
+    /// Names inside the zone that exist only because an alias or wildcard lies below them (empty non-terminals,
+    /// RFC 8020), with how many do.
+    /// </summary>
+    public ImmutableDictionary<DomainName, int> AliasParents { get; }
+
     public ZoneLookup Find(DomainName name)
     {
         if (name.IsEqualOrSubDomainOf(Apex))
         {
             if (name.Equals(Apex))
                 return new(NameStatus.Found, ZoneNode.Empty, Apex, IsApex: true);
-            if (Names.TryGetValue(name, out var node) || Aliases.TryGetValue(name, out node) || (node = MatchWildcard(name)) is not null)
+            if (Names.TryGetValue(name, out var node) || Aliases.TryGetValue(name, out node))
                 return new(NameStatus.Found, node, Apex, IsApex: false);
+            // An existing name, even an empty non-terminal, is never matched by a wildcard (RFC 4592 §2.2).
+            if (AliasParents.ContainsKey(name))
+                return new(NameStatus.Found, ZoneNode.Empty, Apex, IsApex: false);
+            if (MatchWildcard(name) is { } wildcard)
+                return new(NameStatus.Found, wildcard, Apex, IsApex: false);
             return new(NameStatus.NotFound, null, Apex, IsApex: false);
         }
 
