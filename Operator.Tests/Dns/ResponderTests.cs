@@ -400,4 +400,18 @@ public class ResponderTests
         Assert.That(RawQuery.Flag(raw!, RawQuery.RD), Is.True);
         Assert.That(RawQuery.Flag(raw!, RawQuery.RA), Is.False);
     }
+
+    [Test]
+    public async Task A_service_too_large_for_one_TCP_message_gets_a_random_part_not_SERVFAIL()
+    {
+        var huge = new ClusterModel(new ZoneSettings());
+        huge.Upsert(Service("default", "huge"));
+        huge.Upsert(Slice("default", "huge", "h", "IPv4", Ready([.. Enumerable.Range(0, 5000).Select(i => $"10.{i / 65536 + 1}.{i / 256 % 256}.{i % 256}")])));
+        await using var hugeServer = TestDnsServer.Start(huge.Publish());
+
+        var response = Parse(await hugeServer.TcpAsync(RawQuery.Build("huge.default.minilb")));
+
+        Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.NoError));
+        Assert.That(response.AnswerRecords, Has.Count.EqualTo(MiniLb.Operator.Dns.Responder.MaxAddressAnswers));
+    }
 }

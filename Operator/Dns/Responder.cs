@@ -20,6 +20,11 @@ public sealed class Responder(Random? random = null)
     /// <summary>The size every DNS client accepts; also the floor for smaller EDNS sizes (RFC 6891 §6.2.5).</summary>
     public const ushort MinUdpPayloadSize = 512;
 
+    // At most this many records per answer: 2,000 AAAA (28 bytes each), or 1,000 SRV with their addresses, stay
+    // under the 65,535 bytes of a TCP message, where ARSoft would otherwise send SERVFAIL. Clients of a Service
+    // this large get a random part of it, a different one per query.
+    public const int MaxAddressAnswers = 2000, MaxSrvAnswers = 1000;
+
     // SOA timers for a zone nobody transfers; MINIMUM is the TTL (RFC 2308 §5).
     private const int Refresh = 7200, Retry = 1800, Expire = 86400;
 
@@ -104,13 +109,13 @@ public sealed class Responder(Random? random = null)
                     AddAddresses(response.AdditionalRecords, zone.NameServer, nameServer, ttl);
                 break;
             case RecordType.A:
-                answers.AddRange(Shuffled(node.V4).Select(a => new ARecord(name, ttl, a)));
+                answers.AddRange(Shuffled(node.V4, MaxAddressAnswers).Select(a => new ARecord(name, ttl, a)));
                 break;
             case RecordType.Aaaa:
-                answers.AddRange(Shuffled(node.V6).Select(a => new AaaaRecord(name, ttl, a)));
+                answers.AddRange(Shuffled(node.V6, MaxAddressAnswers).Select(a => new AaaaRecord(name, ttl, a)));
                 break;
             case RecordType.Srv:
-                foreach (var target in Shuffled(node.Srv))
+                foreach (var target in Shuffled(node.Srv, MaxSrvAnswers))
                 {
                     answers.Add(new SrvRecord(name, ttl, 0, 1, target.Port, target.Target));
                     if (zone.Names.TryGetValue(target.Target, out var targetNode))
@@ -120,9 +125,9 @@ public sealed class Responder(Random? random = null)
             case RecordType.Any:
                 // RFC 8482: one RRset, or a synthesised HINFO when there is none; never NOTIMP.
                 if (node.V4.Length > 0)
-                    answers.AddRange(Shuffled(node.V4).Select(a => new ARecord(name, ttl, a)));
+                    answers.AddRange(Shuffled(node.V4, MaxAddressAnswers).Select(a => new ARecord(name, ttl, a)));
                 else if (node.V6.Length > 0)
-                    answers.AddRange(Shuffled(node.V6).Select(a => new AaaaRecord(name, ttl, a)));
+                    answers.AddRange(Shuffled(node.V6, MaxAddressAnswers).Select(a => new AaaaRecord(name, ttl, a)));
                 else if (node.Srv.Length > 0)
                     answers.AddRange(node.Srv.Select(t => new SrvRecord(name, ttl, 0, 1, t.Port, t.Target)));
                 else
@@ -137,11 +142,12 @@ public sealed class Responder(Random? random = null)
         section.AddRange(node.V6.Select(a => (DnsRecordBase)new AaaaRecord(name, ttl, a)));
     }
 
-    private T[] Shuffled<T>(IEnumerable<T> items)
+    /// <summary>A random order, cut to <paramref name="limit"/> so the answer fits a TCP message (64 KiB).</summary>
+    private T[] Shuffled<T>(IEnumerable<T> items, int limit)
     {
         var array = items.ToArray();
         random.Shuffle(array);
-        return array;
+        return array.Length > limit ? array[..limit] : array;
     }
 
     private static SoaRecord Soa(Zone zone, DomainName owner) =>
