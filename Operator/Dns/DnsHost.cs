@@ -119,10 +119,17 @@ public sealed class DnsHost : IAsyncDisposable
             {
                 foreach (var requested in address.EndPoints)
                 {
-                    if (requested.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6 && address.EndPoints.Count > 1)
-                        continue; // ':port' on a host without IPv6: IPv4 alone
                     var endPoint = new IPEndPoint(requested.Address, port);
-                    var udp = Transport(() => new UdpTransport(endPoint), endPoint, "UDP");
+                    UdpTransport udp;
+                    try
+                    {
+                        udp = Transport(() => new UdpTransport(endPoint), endPoint, "UDP");
+                    }
+                    catch (ListenException e) when (address.EndPoints.Count > 1 && requested.AddressFamily == AddressFamily.InterNetworkV6
+                        && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable })
+                    {
+                        continue; // ':port' on a host with IPv6 turned off: IPv4 alone
+                    }
                     transports.Add(udp);
                     port = udp.LocalEndPoint.Port;
                     var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), options), endPoint, "TCP");
