@@ -272,7 +272,7 @@ public sealed class ClusterModel
             AliasKind.OneLabelWildcard => oneLabelWildcards,
             _ => multiLabelWildcards,
         };
-        var name = DomainName.Parse(pattern.Host);
+        var name = Hostnames.ToName(pattern.Host);
         if (targets.Length == 0)
         {
             if (!table.Remove(name))

@@ -16,7 +16,7 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
 
     public static ServiceRecords Build(V1Service service, string hostname, IEnumerable<V1EndpointSlice> slices)
     {
-        var name = DomainName.Parse(hostname);
+        var name = Hostnames.ToName(hostname);
         var ready = slices
             .Where(s => s.AddressType is "IPv4" or "IPv6")
             .Select(s => (Slice: s, Addresses: ReadyAddresses(s).ToArray()))
