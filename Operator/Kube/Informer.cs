@@ -190,6 +190,9 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
             next = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
             if (next is null)
             {
+                if (IsAbsent)
+                    log.LogInformation("{Kind}: now served by the API server; watching it", Kind);
+                IsAbsent = false;
                 Replace(listed, version);
                 return;
             }
@@ -200,9 +203,6 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     /// <summary>Makes the cache equal to a LIST result and reports the differences as events.</summary>
     private void Replace(Dictionary<string, T> listed, string? version)
     {
-        if (IsAbsent)
-            log.LogInformation("{Kind}: now served by the API server; watching it", Kind);
-        IsAbsent = false;
         foreach (var (key, item) in listed)
         {
             cache.TryGetValue(key, out var old);
