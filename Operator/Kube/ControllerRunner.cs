@@ -49,6 +49,9 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
         try
         {
             await informer.WaitForSyncAsync(ct);
+            // Objects cached before the subscription produced no event here.
+            foreach (var key in informer.Keys)
+                Queue.Add(key);
             using var stop = ct.Register(Queue.ShutDown);
             var workers = Enumerable.Range(0, Math.Max(1, options.Parallelism)).Select(_ => Task.Run(() => WorkAsync(ct), CancellationToken.None));
             await Task.WhenAll(workers);
