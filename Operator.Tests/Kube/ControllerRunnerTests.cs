@@ -16,6 +16,7 @@ public sealed class ControllerRunnerTests
     private ScriptedController controller = null!;
     private TestLeadership leadership = null!;
     private Task running = Task.CompletedTask;
+    private Informer<V1Node> informer = null!;
 
     [SetUp]
     public void Create()
@@ -100,6 +101,8 @@ public sealed class ControllerRunnerTests
         leadership.IsLeader = false;
         Start(Node("a", "1"), Node("b", "2"));
         await watch.Writer.WriteAsync((WatchEventType.Modified, Node("a", "3")));
+        while (informer.Get("a")?.Metadata.ResourceVersion != "3")
+            await Task.Delay(10);
         Assert.That(controller.Calls, Is.Empty);
 
         leadership.Become(true);
@@ -135,7 +138,7 @@ public sealed class ControllerRunnerTests
             List = (_, _, _) => Task.FromResult(new ListPage<V1Node>(nodes, "1", null)),
             Watch = (_, _, _, ct) => Events(ct),
         };
-        var informer = new Informer<V1Node>(source, new CapturingLogger<Informer<V1Node>>(), TimeProvider.System, new InformerOptions { Random = () => 0 });
+        informer = new Informer<V1Node>(source, new CapturingLogger<Informer<V1Node>>(), TimeProvider.System, new InformerOptions { Random = () => 0 });
         var runner = new ControllerRunner<V1Node>(informer, controller, leadership, new CapturingLogger<ControllerRunner<V1Node>>(), time, options);
         running = Task.WhenAll(informer.RunAsync(stop.Token), runner.RunAsync(stop.Token));
     }
@@ -185,18 +188,6 @@ public sealed class ControllerRunnerTests
             {
                 Interlocked.Decrement(ref concurrent);
             }
-        }
-    }
-
-    private sealed class TestLeadership : ILeadership
-    {
-        public bool IsLeader { get; set; }
-        public event Action<bool>? Changed;
-
-        public void Become(bool leader)
-        {
-            IsLeader = leader;
-            Changed?.Invoke(leader);
         }
     }
 }
