@@ -85,8 +85,7 @@ public static class CrdGenerator
         };
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "Entity property types are kept by the DynamicDependency on ManifestSet.Generate.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2062", Justification = "Entity property types are kept by the DynamicDependency on ManifestSet.Generate.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2067", Justification = "Entity property types are kept by the DynamicDependency on ManifestSet.Generate.")]
     private static V1JSONSchemaProps SchemaOf(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
