@@ -242,7 +242,14 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
         using var watchdog = time.CreateTimer(_ =>
         {
             watchdogFired = true;
-            watch.Cancel();
+            try
+            {
+                watch.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The watch ended while the watchdog fired.
+            }
         }, null, idleLimit, Timeout.InfiniteTimeSpan);
         var started = time.GetTimestamp();
         var events = 0;
