@@ -210,6 +210,48 @@ public sealed class InformerTests
         Assert.That(watch.IsWatch && watch.Query["resourceVersion"] == "7", Is.True);
     }
 
+    [Test]
+    public async Task An_error_event_other_than_expired_backs_off_and_resumes_without_listing()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"))));
+        var watch = Channel.CreateUnbounded<string>();
+        server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        Run(ListWatches.Services(server.Client()));
+        await Requests(2);
+
+        await watch.Writer.WriteAsync(Event("ADDED", Service("b", "101")));
+        await watch.Writer.WriteAsync(Event("ERROR",
+            """{"kind":"Status","apiVersion":"v1","status":"Failure","message":"etcd is sad","reason":"InternalError","code":500}"""));
+
+        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(1)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        var resumed = await server.NextRequestAsync();
+        Assert.That(resumed.IsWatch, Is.True);
+        Assert.That(resumed.Query["resourceVersion"].ToString(), Is.EqualTo("101"));
+    }
+
+    [Test]
+    public async Task A_CRD_removed_while_watched_reports_its_objects_deleted_and_waits_for_it_to_return()
+    {
+        const string path = "/apis/minilb.io/v1alpha1/minilbconfigs";
+        server.Once(IsList(path), Json("""
+            {"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfigList","metadata":{"resourceVersion":"7"},
+             "items":[{"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfig","metadata":{"name":"default","resourceVersion":"6"}}]}
+            """));
+        server.Once(IsWatch(path), Status(404, "NotFound"));
+        server.Once(IsList(path), Status(404, "NotFound"));
+        var informer = new Informer<MiniLbConfig>(ListWatches.MiniLbConfigs(server.Client()), new CapturingLogger<Informer<MiniLbConfig>>(),
+            time, new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<MiniLbConfig>.KeyOf((e.New ?? e.Old)!)}"));
+        running = informer.RunAsync(stop.Token);
+
+        Assert.That(await NextChangesAsync(2), Is.EqualTo(new[] { "Added default", "Deleted default" }));
+        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That(informer.IsAbsent, Is.True);
+        Assert.That(informer.Items, Is.Empty);
+    }
+
     private Informer<V1Service> Run(ListWatch<V1Service> source, InformerOptions? options = null)
     {
         var informer = new Informer<V1Service>(source, new CapturingLogger<Informer<V1Service>>(), time, options ?? new InformerOptions { Random = () => 0 });
