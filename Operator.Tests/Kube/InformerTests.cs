@@ -95,6 +95,21 @@ public sealed class InformerTests
     }
 
     [Test]
+    public async Task A_server_that_keeps_expiring_fresh_lists_is_not_hammered()
+    {
+        server.Always(IsList("/api/v1/services"), Json(ServiceList("100")));
+        server.Always(IsWatch("/api/v1/services"), Json(Event("ERROR",
+            """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410}""")));
+        Run(ListWatches.Services(server.Client()));
+
+        var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
+
+        Assert.That(delay, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(server.Requests.Select(r => r.IsWatch), Is.EqualTo(new[] { false, true, false, true }),
+            "the first expiry relists at once, the second waits");
+    }
+
+    [Test]
     public async Task Failed_watches_are_retried_with_capped_exponential_backoff()
     {
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"))));

@@ -128,21 +128,20 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
             {
                 break;
             }
-            catch (Exception e) when (IsExpired(e))
+            catch (Exception e) when (IsExpired(e) || (!listing && StatusOf(e) == HttpStatusCode.NotFound))
             {
-                log.LogInformation("{Kind}: resourceVersion {ResourceVersion} expired (410); listing again", Kind, ResourceVersion);
+                // Relist at once; only a relist that keeps ending this way (a confused server) is slowed down.
+                log.LogInformation("{Kind}: watch from resourceVersion {ResourceVersion} answered {Status}; listing again",
+                    Kind, ResourceVersion, IsExpired(e) ? "410 Expired" : "404 Not Found");
                 ResourceVersion = null;
-                delay = TimeSpan.Zero;
+                failures++;
+                delay = failures > 1 ? options.Reconnect.Delay(failures - 1, options.Random()) : TimeSpan.Zero;
             }
             catch (Exception e) when (StatusOf(e) == HttpStatusCode.NotFound)
             {
-                ResourceVersion = null;
-                delay = TimeSpan.Zero;
-                if (listing)
-                {
-                    MarkAbsent();
-                    delay = options.DiscoveryInterval;
-                }
+                failures = 0;
+                MarkAbsent();
+                delay = options.DiscoveryInterval;
             }
             catch (Exception e)
             {
