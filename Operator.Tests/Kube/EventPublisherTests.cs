@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using k8s.Models;
+using Microsoft.Extensions.Time.Testing;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
-using Microsoft.Extensions.Time.Testing;
 using static MiniLb.Operator.Tests.Kube.ScriptedApiServer;
 
 namespace MiniLb.Operator.Tests.Kube;

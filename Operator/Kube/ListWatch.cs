@@ -85,20 +85,23 @@ public static class ListWatches
     /// </summary>
     public static ListWatch<T> Custom<T>(IKubernetes client, ResourceKind kind, JsonTypeInfo<T> json)
         where T : class, IKubernetesObject<V1ObjectMeta> => new()
-    {
-        Kind = kind,
-        List = async (next, limit, ct) =>
         {
-            var list = AsJson(await client.CustomObjects.ListClusterCustomObjectAsync(
-                kind.Group, kind.Version, kind.Plural, continueParameter: next, limit: limit, cancellationToken: ct), kind);
-            var items = list.TryGetProperty("items", out var array) && array.ValueKind == JsonValueKind.Array
-                ? array.EnumerateArray().Select(item => Read(item, json, kind)).ToList()
-                : [];
-            list.TryGetProperty("metadata", out var meta);
-            return new ListPage<T>(items, StringAt(meta, "resourceVersion"), StringAt(meta, "continue"));
-        },
-        Watch = (rv, timeout, onError, ct) => WatchCustom(client, kind, json, rv, timeout, onError, ct),
-    };
+            Kind = kind,
+            List = (next, limit, ct) => ListCustomAsync(client, kind, json, next, limit, ct),
+            Watch = (rv, timeout, onError, ct) => WatchCustom(client, kind, json, rv, timeout, onError, ct),
+        };
+
+    private static async Task<ListPage<T>> ListCustomAsync<T>(IKubernetes client, ResourceKind kind, JsonTypeInfo<T> json,
+        string? next, int limit, CancellationToken ct)
+    {
+        var list = AsJson(await client.CustomObjects.ListClusterCustomObjectAsync(
+            kind.Group, kind.Version, kind.Plural, continueParameter: next, limit: limit, cancellationToken: ct), kind);
+        var items = list.TryGetProperty("items", out var array) && array.ValueKind == JsonValueKind.Array
+            ? array.EnumerateArray().Select(item => Read(item, json, kind)).ToList()
+            : [];
+        list.TryGetProperty("metadata", out var meta);
+        return new ListPage<T>(items, StringAt(meta, "resourceVersion"), StringAt(meta, "continue"));
+    }
 
     private static async IAsyncEnumerable<(WatchEventType, T)> WatchCustom<T>(IKubernetes client, ResourceKind kind,
         JsonTypeInfo<T> json, string rv, int timeout, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)

@@ -2,8 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using MiniLb.Operator.Entities;
 using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Entities;
 
 namespace MiniLb.Operator.Kube;
 
