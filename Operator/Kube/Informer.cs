@@ -193,6 +193,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                     log.LogInformation("{Kind}: now served by the API server; watching it", Kind);
                 IsAbsent = false;
                 Replace(listed, version);
+                log.LogDebug("{Kind}: listed {Count} at resourceVersion {ResourceVersion}", Kind, listed.Count, ResourceVersion);
                 return;
             }
         }
@@ -217,7 +218,6 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                 Publish(new InformerEvent<T>(InformerEventType.Deleted, gone, null));
         }
         ResourceVersion = version ?? "";
-        log.LogDebug("{Kind}: listed {Count} at resourceVersion {ResourceVersion}", Kind, listed.Count, ResourceVersion);
         synced.TrySetResult();
     }
 
