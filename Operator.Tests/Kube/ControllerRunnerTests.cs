@@ -128,6 +128,24 @@ public sealed class ControllerRunnerTests
         Assert.That(await controller.NextCallAsync(), Is.EqualTo("reconcile a@3"), "the two changes fold into one reconcile of the newest state");
     }
 
+    [Test]
+    public async Task No_more_objects_are_reconciled_at_once_than_the_parallelism_allows()
+    {
+        var gate = new TaskCompletionSource();
+        controller.Gate = gate.Task;
+        Start(new ControllerOptions { Parallelism = 2 }, Node("a", "1"), Node("b", "1"), Node("c", "1"), Node("d", "1"));
+
+        await controller.NextCallAsync();
+        await controller.NextCallAsync();
+        await Task.Delay(200);
+        Assert.That(controller.Calls, Has.Count.EqualTo(2), "two workers, both busy");
+
+        gate.SetResult();
+        await controller.NextCallAsync();
+        await controller.NextCallAsync();
+        Assert.That(controller.MaxConcurrent, Is.EqualTo(2));
+    }
+
     private void Start(params V1Node[] nodes) => Start(new ControllerOptions(), nodes);
 
     private void Start(ControllerOptions options, params V1Node[] nodes)
@@ -173,8 +191,8 @@ public sealed class ControllerRunnerTests
 
         private async Task<ReconciliationResult> RecordAsync(string call)
         {
-            var now = Interlocked.Increment(ref concurrent);
-            MaxConcurrent = Math.Max(MaxConcurrent, now);
+            lock (calls)
+                MaxConcurrent = Math.Max(MaxConcurrent, ++concurrent);
             Calls.Enqueue(call);
             calls.Writer.TryWrite(call);
             try
@@ -186,7 +204,8 @@ public sealed class ControllerRunnerTests
             }
             finally
             {
-                Interlocked.Decrement(ref concurrent);
+                lock (calls)
+                    concurrent--;
             }
         }
     }
