@@ -7,7 +7,7 @@ RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
 
-.PHONY: help build demo routes test test-all tools clean
+.PHONY: help build demo routes test test-all tools clean manifests
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -20,6 +20,9 @@ demo: ## the main job on the embedded default: DNS from the sample snapshot on 1
 
 routes: ## print the router routes of the sample snapshot
 	$(DOTNET) run --project Operator -c $(CONFIG) -- routes --snapshot $(SNAPSHOT)
+
+manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types
+	$(DOTNET) run --project Operator -c $(CONFIG) -- manifests --output config
 
 test: tools ## run the test suite (TRX results in artifacts/test-results)
 	rm -rf $(RESULTS)

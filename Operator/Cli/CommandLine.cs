@@ -12,6 +12,7 @@ public static class CommandLine
     {
         ServeCommand.Create(),
         RoutesCommand.Create(),
+        ManifestsCommand.Create(),
     };
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)

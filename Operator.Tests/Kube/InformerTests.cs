@@ -1,0 +1,304 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using k8s.Models;
+using MiniLb.Operator.Entities;
+using MiniLb.Operator.Kube;
+using static MiniLb.Operator.Tests.Kube.ScriptedApiServer;
+
+namespace MiniLb.Operator.Tests.Kube;
+
+public sealed class InformerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private ScriptedApiServer server = null!;
+    private RecordingTimeProvider time = null!;
+    private CancellationTokenSource stop = null!;
+    private Task running = Task.CompletedTask;
+    private Channel<string> changes = null!;
+
+    [SetUp]
+    public async Task StartServer()
+    {
+        server = await StartAsync();
+        time = new RecordingTimeProvider();
+        stop = new CancellationTokenSource();
+        changes = Channel.CreateUnbounded<string>();
+        running = Task.CompletedTask;
+    }
+
+    [TearDown]
+    public async Task StopEverything()
+    {
+        await stop.CancelAsync();
+        await running.WaitAsync(Wait);
+        await server.DisposeAsync();
+        stop.Dispose();
+    }
+
+    [Test]
+    public async Task Lists_then_watches_from_the_lists_resourceVersion_and_tracks_every_event_and_bookmark()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"), Service("b", "11"))));
+        var first = Channel.CreateUnbounded<string>();
+        server.Once(IsWatch("/api/v1/services"), Stream(first.Reader));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        var informer = Run(ListWatches.Services(server.Client()));
+
+        var list = await server.NextRequestAsync();
+        Assert.That(list.IsWatch, Is.False);
+        Assert.That(list.Query["limit"].ToString(), Is.EqualTo("500"));
+        await informer.WaitForSyncAsync(new CancellationTokenSource(Wait).Token);
+        Assert.That(informer.Keys, Is.EquivalentTo(new[] { "default/a", "default/b" }));
+
+        var watch = await server.NextRequestAsync();
+        Assert.That(watch.IsWatch, Is.True);
+        Assert.That(watch.Query["resourceVersion"].ToString(), Is.EqualTo("100"));
+        Assert.That(watch.Query["allowWatchBookmarks"].ToString(), Is.EqualTo("true"));
+        Assert.That(int.Parse(watch.Query["timeoutSeconds"].ToString()), Is.InRange(300, 600));
+
+        await first.Writer.WriteAsync(Event("ADDED", Service("c", "101")));
+        await first.Writer.WriteAsync(Event("MODIFIED", Service("a", "102")));
+        await first.Writer.WriteAsync(Event("DELETED", Service("b", "103")));
+        await first.Writer.WriteAsync(Event("BOOKMARK", """{"kind":"Service","apiVersion":"v1","metadata":{"resourceVersion":"160"}}"""));
+        first.Writer.Complete();
+
+        Assert.That(await NextChangesAsync(5), Is.EqualTo(new[]
+        {
+            "Added default/a@10", "Added default/b@11", "Added default/c@101", "Modified default/a@102", "Deleted default/b@11",
+        }));
+        var resumed = await server.NextRequestAsync();
+        Assert.That(resumed.IsWatch, Is.True, "a watch the server closed is resumed, not relisted");
+        Assert.That(resumed.Query["resourceVersion"].ToString(), Is.EqualTo("160"), "the bookmark's version is where the watch resumes");
+        Assert.That(informer.Get("default/a")?.Metadata.ResourceVersion, Is.EqualTo("102"));
+    }
+
+    [Test]
+    public async Task An_expired_watch_lists_again_and_reports_objects_that_vanished_meanwhile_as_deleted()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"), Service("b", "11"))));
+        var watch = Channel.CreateUnbounded<string>();
+        server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("200", Service("a", "20"), Service("c", "21"))));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        var informer = Run(ListWatches.Services(server.Client()));
+        await NextChangesAsync(2);
+
+        // The API server reports a compacted resourceVersion as an ERROR event in a 200 response.
+        await watch.Writer.WriteAsync(Event("ERROR",
+            """{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 100 (150)","reason":"Expired","code":410}"""));
+
+        Assert.That(await NextChangesAsync(3), Is.EquivalentTo(new[] { "Modified default/a@20", "Added default/c@21", "Deleted default/b@11" }));
+        Assert.That(informer.Keys, Is.EquivalentTo(new[] { "default/a", "default/c" }));
+        var requests = await Requests(4);
+        Assert.That(requests[2].IsWatch, Is.False, "410 leads to a LIST");
+        Assert.That(requests[3].Query["resourceVersion"].ToString(), Is.EqualTo("200"));
+    }
+
+    [Test]
+    public async Task A_server_that_keeps_expiring_fresh_lists_is_not_hammered()
+    {
+        server.Always(IsList("/api/v1/services"), Json(ServiceList("100")));
+        server.Always(IsWatch("/api/v1/services"), Json(Event("ERROR",
+            """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410}""")));
+        Run(ListWatches.Services(server.Client()));
+
+        var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
+
+        Assert.That(delay, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(server.Requests.Select(r => r.IsWatch), Is.EqualTo(new[] { false, true, false, true }),
+            "the first expiry relists at once, the second waits");
+    }
+
+    [Test]
+    public async Task Failed_watches_are_retried_with_capped_exponential_backoff()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"))));
+        for (var i = 0; i < 4; i++)
+            server.Once(IsWatch("/api/v1/services"), Status(500, "InternalError"));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        Run(ListWatches.Services(server.Client()), new InformerOptions
+        {
+            Reconnect = new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4)),
+            Random = () => 0,
+        });
+
+        var delays = new List<TimeSpan>();
+        await server.NextRequestAsync();
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            var request = await server.NextRequestAsync();
+            Assert.That(request.IsWatch, Is.True);
+            Assert.That(request.Query["resourceVersion"].ToString(), Is.EqualTo("100"), "a failed watch resumes, it does not relist");
+            var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
+            delays.Add(delay);
+            time.Advance(delay);
+        }
+        Assert.That(delays, Is.EqualTo(new[] { 1, 2, 4, 4 }.Select(s => TimeSpan.FromSeconds(s))));
+        Assert.That((await server.NextRequestAsync()).IsWatch, Is.True);
+    }
+
+    [Test]
+    public async Task Too_many_requests_waits_as_long_as_Retry_After_says()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100")));
+        server.Once(IsWatch("/api/v1/services"), Status(429, "TooManyRequests", new Dictionary<string, string> { ["Retry-After"] = "7" }));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        Run(ListWatches.Services(server.Client()), new InformerOptions { Random = () => 0 });
+
+        await Requests(2);
+        var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
+        Assert.That(delay, Is.EqualTo(TimeSpan.FromSeconds(7)));
+        Assert.That(server.Requests, Has.Count.EqualTo(2), "nothing is sent before Retry-After has passed");
+        time.Advance(delay);
+        Assert.That((await server.NextRequestAsync()).IsWatch, Is.True);
+    }
+
+    [Test]
+    public async Task A_silent_watch_is_reopened_by_the_watchdog()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100")));
+        server.Always(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        Run(ListWatches.Services(server.Client()), new InformerOptions
+        {
+            WatchTimeout = TimeSpan.FromSeconds(10),
+            WatchdogGrace = TimeSpan.FromSeconds(5),
+            Random = () => 0,
+        });
+
+        var watch = (await Requests(2))[1];
+        Assert.That(watch.Query["timeoutSeconds"].ToString(), Is.EqualTo("10"));
+        var watchdog = await time.NextTimerAsync();
+        Assert.That(watchdog, Is.EqualTo(TimeSpan.FromSeconds(15)), "timeoutSeconds plus the grace");
+        time.Advance(watchdog);
+        var reopened = await server.NextRequestAsync();
+        Assert.That(reopened.IsWatch, Is.True);
+        Assert.That(reopened.Query["resourceVersion"].ToString(), Is.EqualTo("100"));
+    }
+
+    [Test]
+    public async Task A_paged_list_is_read_to_the_end()
+    {
+        server.Once(r => IsList("/api/v1/services")(r) && r.Query["continue"].Count == 0,
+            Json("""{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"100","continue":"page2"},"items":[""" + Service("a", "10") + "]}"));
+        server.Once(r => IsList("/api/v1/services")(r) && r.Query["continue"] == "page2", Json(ServiceList("100", Service("b", "11"))));
+        server.Always(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        var informer = Run(ListWatches.Services(server.Client()), new InformerOptions { PageSize = 1 });
+
+        await informer.WaitForSyncAsync(new CancellationTokenSource(Wait).Token);
+        Assert.That(informer.Keys, Is.EquivalentTo(new[] { "default/a", "default/b" }));
+        Assert.That((await Requests(3))[2].Query["resourceVersion"].ToString(), Is.EqualTo("100"));
+    }
+
+    [Test]
+    public async Task A_kind_the_server_does_not_serve_is_reported_once_and_watched_when_its_CRD_appears()
+    {
+        const string path = "/apis/minilb.io/v1alpha1/minilbconfigs";
+        server.Once(IsList(path), Status(404, "NotFound"));
+        server.Once(IsList(path), Status(404, "NotFound"));
+        server.Once(IsList(path), Json("""
+            {"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfigList","metadata":{"resourceVersion":"7"},
+             "items":[{"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfig","metadata":{"name":"default","resourceVersion":"6"},"spec":{"domain":"lan","ttl":30}}]}
+            """));
+        server.Always(IsWatch(path), Stream(Channel.CreateUnbounded<string>().Reader));
+        var log = new CapturingLogger<Informer<MiniLbConfig>>();
+        var informer = new Informer<MiniLbConfig>(ListWatches.MiniLbConfigs(server.Client()), log, time, new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<MiniLbConfig>.KeyOf((e.New ?? e.Old)!)}"));
+        running = informer.RunAsync(stop.Token);
+
+        for (var lookup = 0; lookup < 2; lookup++)
+        {
+            await server.NextRequestAsync();
+            var retry = await time.NextTimerAsync();
+            Assert.That(retry, Is.EqualTo(TimeSpan.FromSeconds(30)));
+            Assert.That(informer.IsAbsent, Is.True);
+            Assert.That(informer.HasSynced, Is.True, "an absent kind must not hold up readiness");
+            time.Advance(retry);
+        }
+
+        Assert.That(await NextChangesAsync(1), Is.EqualTo(new[] { "Added default" }));
+        Assert.That(informer.IsAbsent, Is.False);
+        Assert.That(informer.Get("default")?.Spec, Has.Property("Domain").EqualTo("lan").And.Property("Ttl").EqualTo(30)
+            .And.Property("Listen").EqualTo(MiniLbConfigSpec.DefaultListen));
+        Assert.That(log.Messages.Count(m => m.Contains("not served")), Is.EqualTo(1), string.Join("\n", log.Messages));
+        Assert.That(log.Messages.Count(m => m.Contains("now served")), Is.EqualTo(1));
+        var watch = (await Requests(4))[3];
+        Assert.That(watch.IsWatch && watch.Query["resourceVersion"] == "7", Is.True);
+    }
+
+    [Test]
+    public async Task An_error_event_other_than_expired_backs_off_and_resumes_without_listing()
+    {
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"))));
+        var watch = Channel.CreateUnbounded<string>();
+        server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
+        server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
+        Run(ListWatches.Services(server.Client()));
+        await Requests(2);
+
+        await watch.Writer.WriteAsync(Event("ADDED", Service("b", "101")));
+        await watch.Writer.WriteAsync(Event("ERROR",
+            """{"kind":"Status","apiVersion":"v1","status":"Failure","message":"etcd is sad","reason":"InternalError","code":500}"""));
+
+        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(1)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        var resumed = await server.NextRequestAsync();
+        Assert.That(resumed.IsWatch, Is.True);
+        Assert.That(resumed.Query["resourceVersion"].ToString(), Is.EqualTo("101"));
+    }
+
+    [Test]
+    public async Task A_CRD_removed_while_watched_reports_its_objects_deleted_and_waits_for_it_to_return()
+    {
+        const string path = "/apis/minilb.io/v1alpha1/minilbconfigs";
+        server.Once(IsList(path), Json("""
+            {"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfigList","metadata":{"resourceVersion":"7"},
+             "items":[{"apiVersion":"minilb.io/v1alpha1","kind":"MiniLbConfig","metadata":{"name":"default","resourceVersion":"6"}}]}
+            """));
+        server.Once(IsWatch(path), Status(404, "NotFound"));
+        server.Once(IsList(path), Status(404, "NotFound"));
+        var informer = new Informer<MiniLbConfig>(ListWatches.MiniLbConfigs(server.Client()), new CapturingLogger<Informer<MiniLbConfig>>(),
+            time, new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<MiniLbConfig>.KeyOf((e.New ?? e.Old)!)}"));
+        running = informer.RunAsync(stop.Token);
+
+        Assert.That(await NextChangesAsync(2), Is.EqualTo(new[] { "Added default", "Deleted default" }));
+        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That(informer.IsAbsent, Is.True);
+        Assert.That(informer.Items, Is.Empty);
+    }
+
+    private Informer<V1Service> Run(ListWatch<V1Service> source, InformerOptions? options = null)
+    {
+        var informer = new Informer<V1Service>(source, new CapturingLogger<Informer<V1Service>>(), time, options ?? new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<V1Service>.KeyOf((e.New ?? e.Old)!)}@{(e.New ?? e.Old)!.Metadata.ResourceVersion}"));
+        running = informer.RunAsync(stop.Token);
+        return informer;
+    }
+
+    private async Task<List<string>> NextChangesAsync(int count)
+    {
+        using var timeout = new CancellationTokenSource(Wait);
+        var result = new List<string>();
+        while (result.Count < count)
+            result.Add(await changes.Reader.ReadAsync(timeout.Token));
+        return result;
+    }
+
+    /// <summary>Waits until the stub has seen <paramref name="count"/> requests and returns them in order.</summary>
+    private async Task<List<SeenRequest>> Requests(int count)
+    {
+        while (server.Requests.Count < count)
+            await server.NextRequestAsync();
+        return server.Requests.ToList();
+    }
+
+    private static Func<SeenRequest, bool> IsList(string path) => r => r.Method == "GET" && r.Path == path && !r.IsWatch;
+
+    private static Func<SeenRequest, bool> IsWatch(string path) => r => r.Method == "GET" && r.Path == path && r.IsWatch;
+
+    private static string Service(string name, string version) =>
+        $$$"""{"kind":"Service","apiVersion":"v1","metadata":{"name":"{{{name}}}","namespace":"default","resourceVersion":"{{{version}}}"}}""";
+
+    private static string ServiceList(string version, params string[] items) =>
+        $$"""{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"{{version}}"},"items":[{{string.Join(",", items)}}]}""";
+}

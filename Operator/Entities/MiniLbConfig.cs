@@ -1,0 +1,103 @@
+using System.Text.Json.Serialization;
+using k8s.Models;
+
+namespace MiniLb.Operator.Entities;
+
+/// <summary>The operator's settings and the state it reports: one cluster-scoped object, normally named `default`.</summary>
+[KubernetesEntity(Group = ApiGroup, ApiVersion = ApiVersionName, Kind = KindName, PluralName = Plural)]
+[EntityScope(EntityScope.Cluster)]
+[ShortNames("mlb")]
+[Description("MiniLbConfig configures minilb, the DNS-based load balancer: the zone it serves for LoadBalancer Services, the answer TTL, the DNS listen address and the loadBalancerClass it handles. Its status lists the static routes (podCIDR via node InternalIP) the LAN router needs.")]
+[GenericPrinterColumn("ROUTES", ".status.routes[*].podCIDR", "string", Order = 3, Description = "The pod CIDRs the LAN router must route to nodes.")]
+[GenericPrinterColumn("READY", ".status.conditions[?(@.type==\"Ready\")].status", "string", Order = 4)]
+[GenericPrinterColumn("AGE", ".metadata.creationTimestamp", "date", Order = 5)]
+public sealed class MiniLbConfig : CustomEntity<MiniLbConfigSpec, MiniLbConfigStatus>
+{
+    public const string ApiGroup = "minilb.io";
+    public const string ApiVersionName = "v1alpha1";
+    public const string KindName = "MiniLbConfig";
+    public const string Plural = "minilbconfigs";
+
+    /// <summary>The name the operator reads unless `--config` says otherwise.</summary>
+    public const string DefaultName = "default";
+
+    public MiniLbConfig()
+    {
+        ApiVersion = $"{ApiGroup}/{ApiVersionName}";
+        Kind = KindName;
+    }
+}
+
+public sealed class MiniLbConfigSpec
+{
+    public const string DefaultDomain = "minilb";
+    public const int DefaultTtl = 5;
+    public const string DefaultListen = ":53";
+    public const string DefaultLoadBalancerClass = "minilb";
+
+    [Description("DNS zone minilb is authoritative for. A LoadBalancer Service gets the hostname <service>.<namespace>.<domain>. Must be a DNS subdomain (RFC 1123): lowercase labels of letters, digits and '-', separated by dots.")]
+    [Default(DefaultDomain)]
+    [Length(1, 253)]
+    [Pattern(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [PrinterColumn("DOMAIN", Order = 0)]
+    public string Domain { get; set; } = DefaultDomain;
+
+    [Description("Time to live, in seconds, of every answer. Short, so clients soon see pods that came or went.")]
+    [Default(DefaultTtl)]
+    [Range(1, 3600)]
+    [PrinterColumn("TTL", Order = 1)]
+    public int Ttl { get; set; } = DefaultTtl;
+
+    [Description("Address and port the DNS server listens on, UDP and TCP: 'host:port', ':port' (every address) or '[ipv6]:port', for example ':53', '0.0.0.0:53', '192.168.1.10:5353', '[::]:53'.")]
+    [Default(DefaultListen)]
+    [Pattern(@"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$")]
+    [PrinterColumn("LISTEN", Order = 2)]
+    public string Listen { get; set; } = DefaultListen;
+
+    [Description("spec.loadBalancerClass of the Services minilb serves. Services of type LoadBalancer with another class, or none, are left alone.")]
+    [Default(DefaultLoadBalancerClass)]
+    [Length(1, 253)]
+    public string LoadBalancerClass { get; set; } = DefaultLoadBalancerClass;
+}
+
+public sealed class MiniLbConfigStatus
+{
+    [Description("The metadata.generation of the spec this status describes.")]
+    public long? ObservedGeneration { get; set; }
+
+    [Description("One static route per node: the LAN router sends each node's pod CIDR to that node's InternalIP.")]
+    public List<NodeRoute>? Routes { get; set; }
+
+    [Description("The routes as commands for a Linux router ('ip route add <podCIDR> via <InternalIP>'), ready to paste.")]
+    public List<string>? Router { get; set; }
+
+    [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients.")]
+    public string? DhcpOption121 { get; set; }
+
+    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route.")]
+    [ListMapKeys("type")]
+    public List<Condition>? Conditions { get; set; }
+
+    [Description("How many Services minilb answers for.")]
+    public int? ServedServices { get; set; }
+
+    [Description("How many ready endpoint addresses those Services have in total.")]
+    public int? ServedEndpoints { get; set; }
+}
+
+/// <summary>One router entry: the node's pod CIDR is reached via the node's InternalIP.</summary>
+public sealed record NodeRoute
+{
+    [Description("Name of the Node.")]
+    [Required]
+    public required string Node { get; init; }
+
+    [Description("A pod CIDR of the node (spec.podCIDRs).")]
+    [Required]
+    [JsonPropertyName("podCIDR")]
+    public required string PodCidr { get; init; }
+
+    [Description("The node's InternalIP, the route's gateway.")]
+    [Required]
+    public required string Via { get; init; }
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using k8s;
+using k8s.LeaderElection;
+using k8s.LeaderElection.ResourceLock;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace MiniLb.Operator.Kube;
+
+/// <summary>Whether this replica may write (status, events). Every replica watches and serves DNS regardless.</summary>
+public interface ILeadership
+{
+    bool IsLeader { get; }
+
+    /// <summary>Raised with the new value whenever <see cref="IsLeader"/> changes.</summary>
+    event Action<bool>? Changed;
+}
+
+/// <summary>A single replica (`--leader-election false`): always the leader.</summary>
+public sealed class AlwaysLeader : ILeadership
+{
+    public bool IsLeader => true;
+
+    public event Action<bool>? Changed
+    {
+        add { }
+        remove { }
+    }
+}
+
+public sealed record LeaseLeadershipOptions
+{
+    public const string ServiceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+    public required string Namespace { get; init; }
+    public required string Identity { get; init; }
+    public string LeaseName { get; init; } = "minilb-leader";
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Identity from POD_NAME (downward API) or the host name; namespace as given, else POD_NAMESPACE, the service account's, or `default`.</summary>
+    public static LeaseLeadershipOptions FromEnvironment(string? @namespace = null) => new()
+    {
+        Identity = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : Dns.GetHostName(),
+        Namespace = @namespace
+            ?? (Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } ns ? ns : null)
+            ?? (File.Exists(ServiceAccountNamespaceFile) ? File.ReadAllText(ServiceAccountNamespaceFile).Trim() : null)
+            ?? "default",
+    };
+}
+
+/// <summary>
+/// Leader election over a coordination.k8s.io Lease with KubernetesClient's <see cref="LeaderElector"/>. The library
+/// does not give the lease back when stopped, so a successor would wait out the whole lease; <see cref="RunAsync"/>
+/// releases it on a clean shutdown the way client-go does (empty holder, one-second duration).
+/// The elector keeps its own clock (DateTime.UtcNow), so this class cannot take a TimeProvider.
+/// </summary>
+[EntityRbac(typeof(V1Lease), RbacVerb.Get | RbacVerb.Create | RbacVerb.Update, Scope = RbacScope.OperatorNamespace)]
+public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions options, ILogger<LeaseLeadership> log) : ILeadership
+{
+    private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
+    private volatile bool leading;
+
+    public bool IsLeader => leading;
+
+    public event Action<bool>? Changed;
+
+    public string Identity => options.Identity;
+
+    /// <summary>Competes for the lease until <paramref name="ct"/> is cancelled, then releases it if held.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var lease = new LeaseLock(client, options.Namespace, options.LeaseName, options.Identity);
+        using var elector = new LeaderElector(new LeaderElectionConfig(lease)
+        {
+            LeaseDuration = options.LeaseDuration,
+            RenewDeadline = options.RenewDeadline,
+            RetryPeriod = options.RetryPeriod,
+        });
+        elector.OnStartedLeading += () => Set(true);
+        elector.OnStoppedLeading += () => Set(false);
+        elector.OnNewLeader += leader => log.LogInformation("Lease {Namespace}/{Lease}: the leader is now {Leader}",
+            options.Namespace, options.LeaseName, string.IsNullOrEmpty(leader) ? "nobody" : leader);
+        elector.OnError += e => log.LogWarning("Lease {Namespace}/{Lease}: {Error}", options.Namespace, options.LeaseName, e.Message);
+        try
+        {
+            await elector.RunAndTryToHoldLeadershipForeverAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Set(false);
+            await ReleaseAsync(lease);
+        }
+    }
+
+    private void Set(bool value)
+    {
+        if (leading == value)
+            return;
+        leading = value;
+        log.LogInformation(value ? "{Identity} is now the leader; it writes status and events" : "{Identity} is no longer the leader",
+            options.Identity);
+        Changed?.Invoke(value);
+    }
+
+    /// <summary>Gives the lease up if this replica still holds it, so a successor need not wait for it to expire.</summary>
+    private async Task ReleaseAsync(LeaseLock lease)
+    {
+        using var timeout = new CancellationTokenSource(ReleaseTimeout);
+        try
+        {
+            var record = await lease.GetAsync(timeout.Token);
+            if (record.HolderIdentity != options.Identity)
+                return;
+            var released = await lease.UpdateAsync(new LeaderElectionRecord
+            {
+                HolderIdentity = "",
+                LeaseDurationSeconds = 1,
+                AcquireTime = record.AcquireTime,
+                RenewTime = DateTime.UtcNow,
+                LeaderTransitions = record.LeaderTransitions,
+            }, timeout.Token);
+            log.LogInformation(released ? "Lease {Namespace}/{Lease} released" : "Lease {Namespace}/{Lease} could not be released; it expires on its own",
+                options.Namespace, options.LeaseName);
+        }
+        catch (Exception e)
+        {
+            log.LogWarning("Lease {Namespace}/{Lease} not released ({Error}); it expires on its own", options.Namespace, options.LeaseName, e.Message);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Entities;
+
+namespace MiniLb.Operator.Kube;
+
+/// <summary>
+/// Writes status through JSON merge patches on the `/status` subresource — never a PUT of the object, so nothing
+/// else in it is overwritten — and only when the patch would change something. Only the leader writes.
+/// </summary>
+[EntityRbac(typeof(V1Service), RbacVerb.Patch, Subresource = "status")]
+[EntityRbac(typeof(MiniLbConfig), RbacVerb.Patch, Subresource = "status")]
+public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILogger<StatusWriter> log)
+{
+    public const string FieldManager = "minilb";
+
+    /// <param name="desired">The whole status as it should be; fields it lacks are removed.</param>
+    /// <returns>Whether a patch was sent.</returns>
+    public Task<bool> PatchServiceAsync(V1Service current, V1ServiceStatus desired, CancellationToken ct) =>
+        PatchAsync("Service", Informer<V1Service>.KeyOf(current), Node(current.Status), Node(desired),
+            body => client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
+                current.Metadata.Name, current.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: ct));
+
+    /// <inheritdoc cref="PatchServiceAsync"/>
+    public Task<bool> PatchMiniLbConfigAsync(MiniLbConfig current, MiniLbConfigStatus desired, CancellationToken ct) =>
+        PatchAsync(MiniLbConfig.KindName, current.Metadata.Name,
+            current.Status is null ? null : JsonSerializer.SerializeToNode(current.Status, EntityJson.Default.MiniLbConfigStatus),
+            JsonSerializer.SerializeToNode(desired, EntityJson.Default.MiniLbConfigStatus),
+            body => client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
+                MiniLbConfig.ApiGroup, MiniLbConfig.ApiVersionName, MiniLbConfig.Plural, current.Metadata.Name,
+                fieldManager: FieldManager, cancellationToken: ct));
+
+    /// <summary>The `{"status": …}` merge patch from one status to another, or null when they are equal.</summary>
+    public static string? StatusPatch(JsonNode? current, JsonNode? desired) =>
+        MergePatch.TryDiff(current, desired, out var patch) ? new JsonObject { ["status"] = patch }.ToJsonString() : null;
+
+    private async Task<bool> PatchAsync(string kind, string key, JsonNode? current, JsonNode? desired, Func<string, Task> send)
+    {
+        if (StatusPatch(current, desired) is not { } body)
+            return false;
+        if (!leadership.IsLeader)
+        {
+            log.LogDebug("{Kind} {Key}: status differs but this replica is not the leader", kind, key);
+            return false;
+        }
+        await send(body);
+        log.LogDebug("{Kind} {Key}: status patched with {Patch}", kind, key, body);
+        return true;
+    }
+
+    private static JsonNode? Node(object? value) => value is null ? null : JsonNode.Parse(KubernetesJson.Serialize(value));
+}
