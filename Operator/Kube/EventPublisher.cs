@@ -30,7 +30,7 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
     private readonly SemaphoreSlim writing = new(1, 1);
 
     /// <summary>The replica name written as reportingInstance.</summary>
-    public string Instance { get; init; } = Dns.GetHostName();
+    public string Instance { get; init; } = System.Net.Dns.GetHostName();
 
     public async Task PublishAsync(IKubernetesObject<V1ObjectMeta> regarding, EventType type, string reason, string message, CancellationToken ct)
     {

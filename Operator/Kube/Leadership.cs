@@ -42,7 +42,7 @@ public sealed record LeaseLeadershipOptions
     /// <summary>Identity from POD_NAME (downward API) or the host name; namespace as given, else POD_NAMESPACE, the service account's, or `default`.</summary>
     public static LeaseLeadershipOptions FromEnvironment(string? @namespace = null) => new()
     {
-        Identity = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : Dns.GetHostName(),
+        Identity = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : System.Net.Dns.GetHostName(),
         Namespace = @namespace
             ?? (Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } ns ? ns : null)
             ?? (File.Exists(ServiceAccountNamespaceFile) ? File.ReadAllText(ServiceAccountNamespaceFile).Trim() : null)
