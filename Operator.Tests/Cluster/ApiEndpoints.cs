@@ -200,13 +200,20 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
     private static async Task<JsonObject> ReadObjectAsync(HttpContext context)
     {
         var contentType = context.Request.ContentType ?? "application/json";
-        if (!contentType.StartsWith("application/json", StringComparison.Ordinal) && !contentType.Contains("yaml", StringComparison.Ordinal))
+        if (!contentType.StartsWith("application/json", StringComparison.Ordinal) && !contentType.Contains("yaml", StringComparison.Ordinal)
+            && !contentType.StartsWith(Protobuf.MediaType, StringComparison.Ordinal))
             throw ApiError.UnsupportedMediaType(contentType);
         return await ReadOptionalObjectAsync(context) ?? throw ApiError.BadRequest("the request body is empty");
     }
 
     private static async Task<JsonObject?> ReadOptionalObjectAsync(HttpContext context)
     {
+        if (context.Request.ContentType?.StartsWith(Protobuf.MediaType, StringComparison.Ordinal) == true)
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            return buffer.Length == 0 ? null : Protobuf.Decode(buffer.ToArray());
+        }
         var text = await ReadTextAsync(context);
         if (string.IsNullOrWhiteSpace(text)) return null;
         try
