@@ -23,6 +23,11 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
         logger.LogDebug("{Method} {Path}{Query}", request.Method, request.Path, request.QueryString);
         try
         {
+            if (request.Path.StartsWithSegments("/_fake", out var control))
+            {
+                await ControlAsync(context, control.Value ?? "");
+                return;
+            }
             if (await faults.InterceptAsync(context)) return;
             await RouteAsync(context);
         }
@@ -39,6 +44,32 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             logger.LogError(e, "{Method} {Path} failed", request.Method, request.Path);
             await HttpAnswers.WriteStatusAsync(context, new ApiError(500, "InternalError", $"an error on the server (\"{e.Message}\") has prevented the request from succeeding"));
         }
+    }
+
+    /// <summary>
+    /// Fault injection over HTTP, for the standalone process: <c>POST /_fake/close-watches</c>, <c>/_fake/compact</c>,
+    /// <c>/_fake/fail?count=N&amp;code=500</c>, <c>/_fake/throttle?count=N&amp;retryAfter=S</c>,
+    /// <c>/_fake/outage?seconds=S&amp;mode=refuse|hang</c>, <c>/_fake/latency?ms=N</c>, <c>/_fake/clear</c>.
+    /// </summary>
+    private async Task ControlAsync(HttpContext context, string action)
+    {
+        if (context.Request.Method != "POST") throw ApiError.MethodNotAllowed("fault injection takes POST");
+        var query = context.Request.Query;
+        int Number(string name, int fallback) => int.TryParse(query[name], CultureInfo.InvariantCulture, out var n) ? n : fallback;
+        switch (action)
+        {
+            case "/close-watches": verbs.Store.CloseWatches(); break;
+            case "/compact": verbs.Store.Compact(); break;
+            case "/fail": faults.FailNext(Number("count", 1), Number("code", 500)); break;
+            case "/throttle": faults.ThrottleNext(Number("count", 1), Number("retryAfter", 1)); break;
+            case "/outage":
+                faults.Outage(TimeSpan.FromSeconds(Number("seconds", 5)), query["mode"] == "hang" ? OutageMode.Hang : OutageMode.Refuse);
+                break;
+            case "/latency": faults.Latency = TimeSpan.FromMilliseconds(Number("ms", 0)); break;
+            case "/clear": faults.Clear(); break;
+            default: throw ApiError.NoRoute();
+        }
+        await HttpAnswers.WriteJsonAsync(context, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["status"] = "Success", ["message"] = action.TrimStart('/') });
     }
 
     private async Task RouteAsync(HttpContext context)

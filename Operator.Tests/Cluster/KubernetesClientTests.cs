@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using k8s;
-using k8s.Autorest;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
 using k8s.Models;

@@ -81,7 +81,10 @@ public sealed class TestApiServer : IAsyncDisposable
 
     public Kubernetes CreateClient() => new(ClientConfiguration());
 
-    /// <summary>Writes a kubeconfig whose current context points at this server (no credentials: none are checked).</summary>
+    /// <summary>
+    /// Writes a kubeconfig whose current context points at this server. The token is never checked; it is there
+    /// because KubernetesClient refuses a user without credentials.
+    /// </summary>
     public string WriteKubeconfig(string path, string @namespace = "default")
     {
         var server = Uri.ToString().TrimEnd('/');
@@ -101,7 +104,8 @@ public sealed class TestApiServer : IAsyncDisposable
             current-context: minilb-test
             users:
             - name: minilb-test
-              user: {"{}"}
+              user:
+                token: minilb-test
 
             """);
         return path;
