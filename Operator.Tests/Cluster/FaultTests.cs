@@ -15,6 +15,15 @@ public sealed class FaultTests : ApiServerFixture
     private Task<V1ConfigMap> CreateConfigMap(string name) =>
         Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name } }, "default");
 
+    /// <summary>Lists namespaces, checks the answer is held back, then lets <paramref name="passing"/> of fake time pass.</summary>
+    private async Task<(bool AnsweredEarly, V1NamespaceList Answer)> ListWhileTimePasses(TimeSpan passing)
+    {
+        var pending = Client.CoreV1.ListNamespaceAsync();
+        var answeredEarly = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(300))) == pending;
+        _time.Advance(passing);
+        return (answeredEarly, await pending.WaitAsync(Patience));
+    }
+
     [Test]
     public async Task Closing_watches_ends_every_open_watch_stream()
     {
@@ -85,10 +94,7 @@ public sealed class FaultTests : ApiServerFixture
     {
         Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Hang);
 
-        var pending = Client.CoreV1.ListNamespaceAsync();
-        var answeredEarly = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(300))) == pending;
-        _time.Advance(TimeSpan.FromMinutes(1));
-        var answer = await pending.WaitAsync(Patience);
+        var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromMinutes(1));
 
         Assert.That(answeredEarly, Is.False);
         Assert.That(answer.Items, Is.Not.Empty);
@@ -115,10 +121,7 @@ public sealed class FaultTests : ApiServerFixture
     {
         Server.Faults.Latency = TimeSpan.FromSeconds(30);
 
-        var pending = Client.CoreV1.ListNamespaceAsync();
-        var answeredEarly = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(300))) == pending;
-        _time.Advance(TimeSpan.FromSeconds(30));
-        var answer = await pending.WaitAsync(Patience);
+        var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromSeconds(30));
 
         Assert.That(answeredEarly, Is.False);
         Assert.That(answer.Items, Is.Not.Empty);
