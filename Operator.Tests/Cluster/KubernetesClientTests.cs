@@ -442,4 +442,103 @@ public sealed class KubernetesClientTests : ApiServerFixture
 
         Assert.That(code, Is.EqualTo(404));
     }
+    [Test]
+    public async Task Deleting_a_namespace_removes_its_objects_and_waits_for_their_finalizers()
+    {
+        await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "doomed" } });
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("plain"), "doomed");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("held", finalizers: ["test.minilb.io/hold"]), "doomed");
+
+        await Client.CoreV1.DeleteNamespaceAsync("doomed");
+        var terminating = await Client.CoreV1.ReadNamespaceAsync("doomed");
+        var left = await Client.CoreV1.ListNamespacedConfigMapAsync("doomed");
+        var (refused, _) = await FailureOf(() => Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("late"), "doomed"));
+        await Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"finalizers":[]}}""", V1Patch.PatchType.MergePatch), "held", "doomed");
+        var (gone, _) = await FailureOf(() => Client.CoreV1.ReadNamespaceAsync("doomed"));
+
+        Assert.That(terminating.Status.Phase, Is.EqualTo("Terminating"));
+        Assert.That(left.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "held" }));
+        Assert.That(refused, Is.EqualTo(403));
+        Assert.That(gone, Is.EqualTo(404));
+    }
+
+    [Test]
+    public async Task Replacing_a_missing_lease_creates_it()
+    {
+        var lease = await Client.CoordinationV1.ReplaceNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "fresh" },
+            Spec = new V1LeaseSpec { HolderIdentity = "me", LeaseDurationSeconds = 15 },
+        }, "fresh", "default");
+
+        Assert.That(lease.Metadata.Uid, Is.Not.Empty);
+        Assert.That((await Client.CoordinationV1.ReadNamespacedLeaseAsync("fresh", "default")).Spec.HolderIdentity, Is.EqualTo("me"));
+    }
+
+    [Test]
+    public async Task Delete_collection_removes_what_the_selector_picks()
+    {
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("keep", new Dictionary<string, string> { ["app"] = "db" }), "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("drop-1", new Dictionary<string, string> { ["app"] = "web" }), "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("drop-2", new Dictionary<string, string> { ["app"] = "web" }), "default");
+
+        await Client.CoreV1.DeleteCollectionNamespacedConfigMapAsync("default", labelSelector: "app=web");
+
+        var left = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        Assert.That(left.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "keep" }));
+    }
+
+    [Test]
+    public async Task A_strategic_merge_patch_updates_one_container_by_name()
+    {
+        await Client.AppsV1.CreateNamespacedDeploymentAsync(new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = "app" },
+            Spec = new V1DeploymentSpec
+            {
+                Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "app" } },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "app" } },
+                    Spec = new V1PodSpec { Containers = [new V1Container { Name = "main", Image = "main:1" }, new V1Container { Name = "sidecar", Image = "side:1" }] },
+                },
+            },
+        }, "default");
+
+        var patched = await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(
+            """{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"side:2"}]}}}}""", V1Patch.PatchType.StrategicMergePatch), "app", "default");
+
+        Assert.That(patched.Spec.Template.Spec.Containers.Select(c => (c.Name, c.Image)), Is.EqualTo(new[] { ("main", "main:1"), ("sidecar", "side:2") }));
+        Assert.That(patched.Metadata.Generation, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_watch_of_one_namespace_sees_nothing_from_others()
+    {
+        await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "elsewhere" } });
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: listed.Metadata.ResourceVersion,
+            cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("other"), "elsewhere");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("mine"), "default");
+        var seen = await Take(events, 1);
+
+        Assert.That(seen.Single().Object.Metadata.Name, Is.EqualTo("mine"));
+    }
+
+    [Test]
+    public async Task Send_initial_events_ends_the_initial_list_with_a_marked_bookmark()
+    {
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("initial"), "default");
+
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true, sendInitialEvents: true,
+            resourceVersionMatch: "NotOlderThan", cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        var seen = await Take(events, 2);
+
+        Assert.That(seen.Select(e => e.Type), Is.EqualTo(new[] { WatchEventType.Added, WatchEventType.Bookmark }));
+        Assert.That(seen[1].Object.Metadata.Annotations["k8s.io/initial-events-end"], Is.EqualTo("true"));
+    }
 }
