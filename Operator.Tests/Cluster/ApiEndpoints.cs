@@ -337,7 +337,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
     }
 
     /// <summary>Sends one change as the watcher sees it: an edit that moves an object into or out of its selection is ADDED or DELETED.</summary>
-    private static Task SendAsync(HttpContext context, Target target, Selector selector, StoredEvent change, CancellationToken cancel)
+    private Task SendAsync(HttpContext context, Target target, Selector selector, StoredEvent change, CancellationToken cancel)
     {
         if (target.Namespace is not null && change.Object["metadata"]?["namespace"]?.GetValue<string>() != target.Namespace) return Task.CompletedTask;
         var type = change.Type;
@@ -353,7 +353,11 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
         {
             return Task.CompletedTask;
         }
-        return WriteEventAsync(context, type, ResourceVerbs.Present(target, change.Object), cancel);
+        var obj = ResourceVerbs.Present(target, change.Object);
+        // kubectl get --watch asks for Tables: each event then carries a one-row Table.
+        if (Tables.Wanted(context.Request.Headers.Accept.ToString()))
+            obj = Tables.From(target, obj, NullIfEmpty(context.Request.Query["includeObject"]), options.Time.GetUtcNow());
+        return WriteEventAsync(context, type, obj, cancel);
     }
 
     private static async Task WriteEventAsync(HttpContext context, string type, JsonObject obj, CancellationToken cancel = default)
