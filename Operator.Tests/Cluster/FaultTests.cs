@@ -1,0 +1,142 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MiniLb.Operator.Tests.Cluster;
+
+public sealed class FaultTests : ApiServerFixture
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+
+    protected override TestApiServerOptions Options => new() { Time = _time };
+
+    private Task<V1ConfigMap> CreateConfigMap(string name) =>
+        Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name } }, "default");
+
+    /// <summary>Lists namespaces, checks the answer is held back, then lets <paramref name="passing"/> of fake time pass.</summary>
+    private async Task<(bool AnsweredEarly, V1NamespaceList Answer)> ListWhileTimePasses(TimeSpan passing)
+    {
+        var pending = Client.CoreV1.ListNamespaceAsync();
+        var answeredEarly = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(300))) == pending;
+        _time.Advance(passing);
+        return (answeredEarly, await pending.WaitAsync(Patience));
+    }
+
+    [Test]
+    public async Task Closing_watches_ends_every_open_watch_stream()
+    {
+        await CreateConfigMap("present");
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        var initial = await Take(events, 1);
+
+        Server.CloseWatches();
+        var more = await events.MoveNextAsync();
+
+        Assert.That(initial.Single().Object.Metadata.Name, Is.EqualTo("present"));
+        Assert.That(more, Is.False, "the stream ended");
+        Assert.That(Server.Store.OpenWatches, Is.Zero);
+    }
+
+    [Test]
+    public async Task The_next_requests_fail_with_500_then_the_server_answers_again()
+    {
+        Server.Faults.FailNext(2);
+
+        var (first, status) = await FailureOf(() => Client.CoreV1.ListNamespaceAsync());
+        var (second, _) = await FailureOf(() => Client.CoreV1.ListNamespaceAsync());
+        var third = await Client.CoreV1.ListNamespaceAsync();
+
+        Assert.That((first, second), Is.EqualTo((500, 500)));
+        Assert.That(status["reason"]!.GetValue<string>(), Is.EqualTo("InternalError"));
+        Assert.That(third.Items, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task Throttled_requests_get_429_with_Retry_After()
+    {
+        Server.Faults.ThrottleNext(1, retryAfterSeconds: 7);
+        using var http = new HttpClient { BaseAddress = Server.Uri };
+
+        using var throttled = await http.GetAsync("/api/v1/namespaces");
+        var status = JsonNode.Parse(await throttled.Content.ReadAsStringAsync())!;
+        using var next = await http.GetAsync("/api/v1/namespaces");
+
+        Assert.That(throttled.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(throttled.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(7)));
+        Assert.That(status["reason"]!.GetValue<string>(), Is.EqualTo("TooManyRequests"));
+        Assert.That(status["details"]!["retryAfterSeconds"]!.GetValue<int>(), Is.EqualTo(7));
+        Assert.That(next.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task During_a_refusing_outage_requests_fail_at_the_transport_and_watches_drop()
+    {
+        await CreateConfigMap("present");
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        await Take(events, 1);
+
+        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Refuse);
+        var watchEnded = !await events.MoveNextAsync();
+        Assert.ThrowsAsync<HttpRequestException>(async () => await Client.CoreV1.ListNamespaceAsync());
+        _time.Advance(TimeSpan.FromMinutes(2));
+        var after = await Client.CoreV1.ListNamespaceAsync();
+
+        Assert.That(watchEnded, Is.True);
+        Assert.That(after.Items, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task During_a_hanging_outage_requests_wait_until_it_ends()
+    {
+        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Hang);
+
+        var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromMinutes(1));
+
+        Assert.That(answeredEarly, Is.False);
+        Assert.That(answer.Items, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task After_compaction_a_watch_resuming_from_an_older_resourceVersion_gets_410()
+    {
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        await CreateConfigMap("after-list");
+
+        Server.CompactHistory();
+        using var deadline = Deadline();
+        var errors = new List<Exception>();
+        var events = await Take(Client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: listed.Metadata.ResourceVersion,
+            onError: errors.Add, cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token), 1);
+
+        Assert.That(events, Is.Empty);
+        Assert.That(errors.OfType<KubernetesException>().Single().Status.Code, Is.EqualTo(410));
+    }
+
+    [Test]
+    public async Task Latency_delays_every_answer()
+    {
+        Server.Faults.Latency = TimeSpan.FromSeconds(30);
+
+        var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromSeconds(30));
+
+        Assert.That(answeredEarly, Is.False);
+        Assert.That(answer.Items, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task Faults_can_be_injected_over_http_for_the_standalone_server()
+    {
+        using var http = new HttpClient { BaseAddress = Server.Uri };
+
+        using var injected = await http.PostAsync("/_fake/fail?count=1&code=503", null);
+        var (code, status) = await FailureOf(() => Client.CoreV1.ListNamespaceAsync());
+
+        Assert.That(injected.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(code, Is.EqualTo(503));
+        Assert.That(status["reason"]!.GetValue<string>(), Is.EqualTo("ServiceUnavailable"));
+    }
+}
