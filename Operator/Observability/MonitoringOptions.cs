@@ -12,7 +12,7 @@ public static class MonitoringOptions
 {
     public static Option<string?> HealthListen() => new("--health-listen")
     {
-        Description = "Serve /healthz, /readyz and /metrics on this [host]:port (e.g. :8080, 127.0.0.1:8080); off when not given.",
+        Description = "Serve /healthz, /readyz and /metrics on this [host]:port (e.g. :8080 for all IPv4 addresses, 127.0.0.1:8080); off when not given.",
         Validators =
         {
             result =>
