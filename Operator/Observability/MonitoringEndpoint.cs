@@ -131,13 +131,24 @@ public sealed class MonitoringEndpoint : IAsyncDisposable
                     break;
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
             _logger.LogWarning(e, "Monitoring request {Path} failed", context.Request.Url?.AbsolutePath);
         }
+        catch
+        {
+            // Stopping: the listener is closing under this request; nothing to report.
+        }
         finally
         {
-            response.Close();
+            try
+            {
+                response.Close();
+            }
+            catch (Exception e) when (e is ObjectDisposedException or HttpListenerException or IOException)
+            {
+                // The client went away or the listener closed first.
+            }
         }
     }
 
