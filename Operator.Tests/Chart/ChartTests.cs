@@ -113,6 +113,21 @@ public class ChartTests
     }
 
     [Test]
+    public async Task MiniLbConfig_DefaultsMatchTheCrdDefaults_ExceptAnUnprivilegedListenPort()
+    {
+        var spec = (await HelmChart.TemplateAsync()).Single("MiniLbConfig")["spec"]!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)spec["domain"], Is.EqualTo("minilb"));
+            Assert.That((string?)spec["ttl"], Is.EqualTo("5"));
+            Assert.That((string?)spec["loadBalancerClass"], Is.EqualTo("minilb"));
+            // The CRD defaults to :53; in a pod without NET_BIND_SERVICE the chart listens above 1024.
+            Assert.That((string?)spec["listen"], Is.EqualTo(":5353"));
+        });
+    }
+
+    [Test]
     public async Task MiniLbConfig_IsRenderedFromValues()
     {
         var rendered = await HelmChart.TemplateAsync("config.domain=k8s.home.arpa", "config.ttl=30", "config.loadBalancerClass=example.com/dns");
