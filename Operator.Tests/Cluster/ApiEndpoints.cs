@@ -10,7 +10,7 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// The HTTP surface: discovery, OpenAPI, and the REST paths of every kind
 /// (<c>/api/v1/...</c>, <c>/apis/&lt;group&gt;/&lt;version&gt;/...</c>), mapped onto <see cref="ResourceVerbs"/>.
 /// </summary>
-public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServerOptions options, ILogger logger)
+public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServerOptions options, ILogger logger, Action<TimeSpan, OutageMode> startOutage)
 {
     private readonly CancellationTokenSource _stopping = new();
 
@@ -63,7 +63,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             case "/fail": faults.FailNext(Number("count", 1), Number("code", 500)); break;
             case "/throttle": faults.ThrottleNext(Number("count", 1), Number("retryAfter", 1)); break;
             case "/outage":
-                faults.Outage(TimeSpan.FromSeconds(Number("seconds", 5)), query["mode"] == "hang" ? OutageMode.Hang : OutageMode.Refuse);
+                startOutage(TimeSpan.FromSeconds(Number("seconds", 5)), query["mode"] == "hang" ? OutageMode.Hang : OutageMode.Refuse);
                 break;
             case "/latency": faults.Latency = TimeSpan.FromMilliseconds(Number("ms", 0)); break;
             case "/clear": faults.Clear(); break;

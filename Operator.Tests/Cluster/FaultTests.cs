@@ -72,27 +72,32 @@ public sealed class FaultTests : ApiServerFixture
     }
 
     [Test]
-    public async Task During_a_refusing_outage_requests_fail_at_the_transport_and_watches_drop()
+    public async Task During_a_refusing_outage_connections_are_refused_and_watches_drop()
     {
         await CreateConfigMap("present");
         using var deadline = Deadline();
         await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
         await Take(events, 1);
+        var port = Server.Uri.Port;
 
-        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Refuse);
+        await Server.OutageAsync(TimeSpan.FromMinutes(1), OutageMode.Refuse);
         var watchEnded = !await events.MoveNextAsync();
-        Assert.ThrowsAsync<HttpRequestException>(async () => await Client.CoreV1.ListNamespaceAsync());
-        _time.Advance(TimeSpan.FromMinutes(2));
-        var after = await Client.CoreV1.ListNamespaceAsync();
+        var refused = Assert.ThrowsAsync<HttpRequestException>(async () => await Client.CoreV1.ListNamespaceAsync());
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await Server.WhenServingAsync().WaitAsync(Patience);
+        var after = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
 
         Assert.That(watchEnded, Is.True);
-        Assert.That(after.Items, Is.Not.Empty);
+        Assert.That(refused!.InnerException, Is.InstanceOf<System.Net.Sockets.SocketException>());
+        Assert.That(((System.Net.Sockets.SocketException)refused.InnerException!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionRefused));
+        Assert.That(Server.Uri.Port, Is.EqualTo(port), "it comes back on the same port");
+        Assert.That(after.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "present" }), "with the same objects");
     }
 
     [Test]
     public async Task During_a_hanging_outage_requests_wait_until_it_ends()
     {
-        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Hang);
+        await Server.OutageAsync(TimeSpan.FromMinutes(1), OutageMode.Hang);
 
         var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromMinutes(1));
 
