@@ -144,4 +144,24 @@ public sealed class FaultTests : ApiServerFixture
         Assert.That(code, Is.EqualTo(503));
         Assert.That(status["reason"]!.GetValue<string>(), Is.EqualTo("ServiceUnavailable"));
     }
+
+    [Test]
+    public async Task A_refusing_outage_can_be_started_over_http()
+    {
+        using var http = new HttpClient { BaseAddress = Server.Uri };
+
+        using var injected = await http.PostAsync("/_fake/outage?seconds=60&mode=refuse", null);
+        var refusedInTime = false;
+        for (var tries = 0; tries < 100 && !refusedInTime; tries++)
+        {
+            try { await Client.CoreV1.ListNamespaceAsync(); await Task.Delay(100); }
+            catch (HttpRequestException) { refusedInTime = true; }
+        }
+        _time.Advance(TimeSpan.FromSeconds(60));
+        await Server.WhenServingAsync().WaitAsync(Patience);
+
+        Assert.That(injected.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(refusedInTime, Is.True);
+        Assert.That((await Client.CoreV1.ListNamespaceAsync()).Items, Is.Not.Empty);
+    }
 }

@@ -48,7 +48,11 @@ public sealed class TestApiServer : IAsyncDisposable
         Faults = new Faults(_options.Time);
         _endpoints = new ApiEndpoints(Verbs, Faults, _options, _options.Logging.CreateLogger<TestApiServer>(),
             // Over HTTP the outage starts after the answer: closing the listener waits for the request itself.
-            (duration, mode) => _ = Task.Run(() => OutageAsync(duration, mode)));
+            (duration, mode) =>
+            {
+                var until = _options.Time.GetUtcNow() + duration;
+                _ = Task.Run(() => OutageUntilAsync(until, mode));
+            });
         var namespaces = Verbs.Registry.Find("", "v1", "namespaces")!;
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
         {
@@ -108,11 +112,14 @@ public sealed class TestApiServer : IAsyncDisposable
     /// <see cref="OutageMode.Refuse"/> closes the listener (connections refused) and reopens it on the same port;
     /// <see cref="OutageMode.Hang"/> keeps accepting but holds every request until the outage is over.
     /// </summary>
-    public async Task OutageAsync(TimeSpan duration, OutageMode mode = OutageMode.Refuse)
+    public Task OutageAsync(TimeSpan duration, OutageMode mode = OutageMode.Refuse) =>
+        OutageUntilAsync(_options.Time.GetUtcNow() + duration, mode);
+
+    private async Task OutageUntilAsync(DateTimeOffset until, OutageMode mode)
     {
         if (mode == OutageMode.Hang)
         {
-            Faults.Hang(duration);
+            Faults.Hang(until - _options.Time.GetUtcNow());
             Store.CloseWatches();
             return;
         }
@@ -122,7 +129,10 @@ public sealed class TestApiServer : IAsyncDisposable
             var port = Uri.Port;
             await CloseListenerAsync();
             _reopen?.Dispose();
-            _reopen = _options.Time.CreateTimer(_ => _ = ReopenAsync(port), null, duration, Timeout.InfiniteTimeSpan);
+            // The end is fixed when the outage starts: closing the listener may take a while.
+            var remaining = until - _options.Time.GetUtcNow();
+            _reopen = _options.Time.CreateTimer(_ => _ = ReopenAsync(port), null,
+                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
         finally { _lifecycle.Release(); }
     }
