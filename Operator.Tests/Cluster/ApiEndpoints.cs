@@ -174,7 +174,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             "GET" => new(verbs.Get(target), 200),
             "POST" when name is null => verbs.Create(target, await ReadObjectAsync(context), options),
             "PUT" when name is not null => verbs.Update(target, await ReadObjectAsync(context), options),
-            "PATCH" when name is not null => verbs.Patch(target, context.Request.ContentType ?? "", await ReadTextAsync(context), options, IsTrue(query["force"])),
+            "PATCH" when name is not null => verbs.Patch(target, context.Request.ContentType ?? "", await ReadTextAsync(context), options),
             "DELETE" when name is not null => verbs.Delete(target, await ReadOptionalObjectAsync(context), options),
             "DELETE" => DeleteCollection(target, Selector.Parse(query["labelSelector"], query["fieldSelector"]), options),
             _ => throw ApiError.MethodNotAllowed($"the server does not allow this method on the requested resource"),

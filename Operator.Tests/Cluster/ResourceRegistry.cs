@@ -16,6 +16,9 @@ public sealed class ResourceRegistry
         foreach (var type in BuiltIns()) _byKey[type.Key] = type;
     }
 
+    /// <summary>Changes with every CRD registered or removed (the OpenAPI documents' hash, so client caches refresh).</summary>
+    public int Generation { get; private set; }
+
     public IReadOnlyList<ResourceType> All
     {
         get { lock (_gate) return [.. _byKey.Values]; }
@@ -36,7 +39,11 @@ public sealed class ResourceRegistry
 
     public void Register(ResourceType type)
     {
-        lock (_gate) _byKey = new(_byKey) { [type.Key] = type };
+        lock (_gate)
+        {
+            _byKey = new(_byKey) { [type.Key] = type };
+            Generation++;
+        }
     }
 
     public void Unregister(string key)
@@ -46,6 +53,7 @@ public sealed class ResourceRegistry
             var copy = new Dictionary<string, ResourceType>(_byKey);
             copy.Remove(key);
             _byKey = copy;
+            Generation++;
         }
     }
 

@@ -189,7 +189,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
         }
     }
 
-    public WriteResult Patch(Target target, string contentType, string body, WriteOptions options, bool force)
+    public WriteResult Patch(Target target, string contentType, string body, WriteOptions options)
     {
         var mediaType = contentType.Split(';')[0].Trim();
         var isApply = mediaType == "application/apply-patch+yaml";
@@ -410,7 +410,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
         var names = (JsonObject)stored["spec"]!["names"]!.DeepClone();
         names["singular"] ??= custom.Singular;
         names["listKind"] ??= custom.ListKind;
-        var stored_versions = (previous?["storedVersions"] as JsonArray ?? []).Select(v => v!.GetValue<string>())
+        var storedVersions = (previous?["storedVersions"] as JsonArray ?? []).Select(v => v!.GetValue<string>())
             .Append(custom.StorageVersion).Distinct().Select(v => (JsonNode)JsonValue.Create(v)!).ToArray();
         withStatus["status"] = new JsonObject
         {
@@ -418,7 +418,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
                 new JsonObject { ["type"] = "NamesAccepted", ["status"] = "True", ["lastTransitionTime"] = since, ["reason"] = "NoConflicts", ["message"] = "no conflicts found" },
                 new JsonObject { ["type"] = "Established", ["status"] = "True", ["lastTransitionTime"] = since, ["reason"] = "InitialNamesAccepted", ["message"] = "the initial names have been accepted" }),
             ["acceptedNames"] = names,
-            ["storedVersions"] = new JsonArray(stored_versions),
+            ["storedVersions"] = new JsonArray(storedVersions),
         };
         if (!JsonNode.DeepEquals(withStatus["status"], stored["status"])) store.Put(type.Key, withStatus, stored);
     }
