@@ -541,4 +541,28 @@ public sealed class KubernetesClientTests : ApiServerFixture
         Assert.That(seen.Select(e => e.Type), Is.EqualTo(new[] { WatchEventType.Added, WatchEventType.Bookmark }));
         Assert.That(seen[1].Object.Metadata.Annotations["k8s.io/initial-events-end"], Is.EqualTo("true"));
     }
+
+    [Test]
+    public async Task An_informer_resuming_after_its_watch_closed_misses_nothing()
+    {
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("before"), "default");
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default", limit: 500);
+        using var deadline = Deadline();
+
+        var first = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true,
+            resourceVersion: listed.Metadata.ResourceVersion, cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("during"), "default");
+        var seen = (await TakeChanges(first, 1)).Single();
+        Server.CloseWatches();
+        while (await first.MoveNextAsync()) { }
+        await first.DisposeAsync();
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("between"), "default");
+        await using var resumed = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true,
+            resourceVersion: seen.Object.Metadata.ResourceVersion, cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        var caughtUp = await TakeChanges(resumed, 1);
+
+        Assert.That(seen.Object.Metadata.Name, Is.EqualTo("during"));
+        Assert.That(caughtUp.Single().Type, Is.EqualTo(WatchEventType.Added));
+        Assert.That(caughtUp.Single().Object.Metadata.Name, Is.EqualTo("between"));
+    }
 }
