@@ -160,7 +160,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
         }
         if (method == "GET" && watch)
         {
-            await WatchAsync(context, target with { Name = null }, Selector.Parse($"", $"metadata.name={name}"));
+            await WatchAsync(context, target with { Name = null }, Selector.Parse(null, $"metadata.name={name}"));
             return;
         }
         var options = new WriteOptions
@@ -203,6 +203,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
     private Task AnswerAsync(HttpContext context, Target target, JsonObject body, int code)
     {
         var accept = context.Request.Headers.Accept.ToString();
+        if (body["kind"]?.GetValue<string>() == "Status") return HttpAnswers.WriteJsonAsync(context, body, code);
         if (Tables.Wanted(accept))
             return HttpAnswers.WriteJsonAsync(context, Tables.From(target, body, NullIfEmpty(context.Request.Query["includeObject"]), options.Time.GetUtcNow()), code);
         if (accept.Split(',')[0].Contains("as=PartialObjectMetadata", StringComparison.Ordinal))

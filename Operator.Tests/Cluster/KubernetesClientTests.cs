@@ -434,6 +434,18 @@ public sealed class KubernetesClientTests : ApiServerFixture
     }
 
     [Test]
+    public async Task An_immediate_delete_answers_a_Success_Status()
+    {
+        var created = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("brief"), "default");
+
+        var status = await Client.CoreV1.DeleteNamespacedConfigMapAsync("brief", "default");
+
+        Assert.That(status.Status, Is.EqualTo("Success"));
+        Assert.That(status.Details.Name, Is.EqualTo("brief"));
+        Assert.That(status.Details.Uid, Is.EqualTo(created.Metadata.Uid));
+    }
+
+    [Test]
     public async Task Dry_run_validates_without_storing()
     {
         await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("imagined"), "default", dryRun: "All");

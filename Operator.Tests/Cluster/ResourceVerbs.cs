@@ -352,9 +352,26 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
                 if (type.Key == "/namespaces") return new(Present(target, TerminateNamespace(stored)), 200);
                 return new(Present(target, stored), 200);
             }
-            return new(Present(target, Remove(type, old)), 200);
+            var gone = Remove(type, old);
+            return new(type.IsCustom ? Present(target, gone) : DeletedStatus(type, old), 200);
         }
     }
+
+    /// <summary>What kube-apiserver answers for an immediate delete of a built-in kind (custom resources get the object).</summary>
+    private static JsonObject DeletedStatus(ResourceType type, JsonObject deleted) => new()
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Success",
+        ["details"] = new JsonObject
+        {
+            ["name"] = deleted["metadata"]?["name"]?.DeepClone(),
+            ["group"] = type.Group,
+            ["kind"] = type.Plural,
+            ["uid"] = deleted["metadata"]?["uid"]?.DeepClone(),
+        },
+    };
 
     /// <summary>Deletes what a terminating namespace holds, then the namespace once it is empty.</summary>
     private JsonObject TerminateNamespace(JsonObject ns)
