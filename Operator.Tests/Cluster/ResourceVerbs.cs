@@ -259,6 +259,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
             result = (JsonObject)old.DeepClone();
             if (candidate["status"] is { } status) result["status"] = status.DeepClone();
             else result.Remove("status");
+            if (keepManagedFields && meta["managedFields"] is { } fields) ObjectStore.Metadata(result)["managedFields"] = fields.DeepClone();
         }
         else if (target.Subresource is not null)
         {
