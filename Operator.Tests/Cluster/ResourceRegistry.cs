@@ -136,13 +136,17 @@ public sealed class ResourceRegistry
         }, causes);
     }
 
+    private static readonly PrinterColumn Age = new("Age", "date", ".metadata.creationTimestamp");
+
+    /// <summary>The built-in kinds; a few get table columns close to kubectl's (always followed by Age).</summary>
     private static IEnumerable<ResourceType> BuiltIns()
     {
         static ResourceType T(string group, string version, string kind, string plural, bool namespaced, bool status = false,
-            string[]? shortNames = null, bool createOnUpdate = false, bool keepsStatus = false, bool generation = true) => new()
+            string[]? shortNames = null, bool createOnUpdate = false, bool keepsStatus = false, bool generation = true,
+            PrinterColumn[]? columns = null) => new()
         {
             Group = group,
-            Versions = [new ServedVersion(version, HasStatus: status)],
+            Versions = [new ServedVersion(version, HasStatus: status, Columns: columns is null ? null : [.. columns, Age])],
             Kind = kind,
             Plural = plural,
             Singular = kind.ToLowerInvariant(),
@@ -153,17 +157,24 @@ public sealed class ResourceRegistry
             HasGeneration = generation,
         };
         yield return T("", "v1", "Namespace", "namespaces", false, status: true, shortNames: ["ns"], generation: false);
-        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"]);
+        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"], columns:
+        [
+            new("Type", "string", ".spec.type"), new("Cluster-IP", "string", ".spec.clusterIP"),
+            new("External-IP", "string", ".status.loadBalancer.ingress[0].hostname"), new("Class", "string", ".spec.loadBalancerClass", Priority: 1),
+        ]);
         yield return T("", "v1", "Endpoints", "endpoints", true, shortNames: ["ep"], createOnUpdate: true, generation: false);
-        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"]);
-        yield return T("", "v1", "Node", "nodes", false, status: true, shortNames: ["no"], keepsStatus: true);
+        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"], columns:
+            [new("Status", "string", ".status.phase"), new("IP", "string", ".status.podIP", Priority: 1), new("Node", "string", ".spec.nodeName", Priority: 1)]);
+        yield return T("", "v1", "Node", "nodes", false, status: true, shortNames: ["no"], keepsStatus: true, columns:
+            [new("Internal-IP", "string", ".status.addresses[0].address"), new("Pod-CIDR", "string", ".spec.podCIDR")]);
         yield return T("", "v1", "Event", "events", true, shortNames: ["ev"], createOnUpdate: true, generation: false);
         yield return T("", "v1", "ConfigMap", "configmaps", true, shortNames: ["cm"], generation: false);
         yield return T("", "v1", "Secret", "secrets", true, generation: false);
         yield return T("", "v1", "ServiceAccount", "serviceaccounts", true, shortNames: ["sa"], generation: false);
         yield return T("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, generation: false);
         yield return T("networking.k8s.io", "v1", "Ingress", "ingresses", true, status: true, shortNames: ["ing"]);
-        yield return T("coordination.k8s.io", "v1", "Lease", "leases", true, createOnUpdate: true, generation: false);
+        yield return T("coordination.k8s.io", "v1", "Lease", "leases", true, createOnUpdate: true, generation: false,
+            columns: [new("Holder", "string", ".spec.holderIdentity")]);
         yield return T("apps", "v1", "Deployment", "deployments", true, status: true, shortNames: ["deploy"]);
         yield return T("apps", "v1", "DaemonSet", "daemonsets", true, status: true, shortNames: ["ds"]);
         yield return T("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, status: true, shortNames: ["pdb"]);
