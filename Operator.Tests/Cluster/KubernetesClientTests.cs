@@ -577,4 +577,27 @@ public sealed class KubernetesClientTests : ApiServerFixture
         Assert.That(caughtUp.Single().Type, Is.EqualTo(WatchEventType.Added));
         Assert.That(caughtUp.Single().Object.Metadata.Name, Is.EqualTo("between"));
     }
+
+    [Test]
+    public async Task Concurrent_writers_and_readers_see_every_change_once_in_resourceVersion_order()
+    {
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: listed.Metadata.ResourceVersion,
+            cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async writer =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"w{writer}-{i}"), "default");
+                await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+            }
+        }));
+        var seen = await Take(events, 80);
+
+        var versions = seen.Select(e => long.Parse(e.Object.Metadata.ResourceVersion)).ToList();
+        Assert.That(versions, Is.Ordered.And.Unique);
+        Assert.That(seen.Select(e => e.Object.Metadata.Name).Distinct().Count(), Is.EqualTo(80));
+    }
 }
