@@ -349,25 +349,40 @@ public sealed class KubernetesClientTests : ApiServerFixture
         Assert.That(nodes.Items.Single().Status.Addresses.Single().Address, Is.EqualTo("192.168.1.11"));
     }
 
-    [Test]
-    public async Task Leader_election_with_a_lease_takes_the_lead()
+    private LeaderElector Candidate(string identity, TaskCompletionSource leading)
     {
-        var lease = new LeaseLock(Client, "default", "minilb-leader", "candidate-1");
-        var elector = new LeaderElector(new LeaderElectionConfig(lease)
+        var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(Client, "default", "minilb-leader", identity))
         {
-            LeaseDuration = TimeSpan.FromSeconds(3), RenewDeadline = TimeSpan.FromSeconds(2), RetryPeriod = TimeSpan.FromMilliseconds(200),
+            LeaseDuration = TimeSpan.FromSeconds(4), RenewDeadline = TimeSpan.FromSeconds(3), RetryPeriod = TimeSpan.FromMilliseconds(300),
         });
-        var leading = new TaskCompletionSource();
         elector.OnStartedLeading += () => leading.TrySetResult();
-        using var stop = Deadline();
-        var running = elector.RunUntilLeadershipLostAsync(stop.Token);
+        return elector;
+    }
 
-        await leading.Task.WaitAsync(Patience);
-        var stored = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "default");
-        await stop.CancelAsync();
-        try { await running; } catch (OperationCanceledException) { }
+    [Test]
+    public async Task Leader_election_with_a_lease_hands_over_when_the_leader_stops()
+    {
+        var firstLeads = new TaskCompletionSource();
+        var secondLeads = new TaskCompletionSource();
+        using var stopFirst = Deadline();
+        using var stopSecond = Deadline();
+        var first = Candidate("candidate-1", firstLeads).RunUntilLeadershipLostAsync(stopFirst.Token);
+        await firstLeads.Task.WaitAsync(Patience);
+        var second = Candidate("candidate-2", secondLeads).RunUntilLeadershipLostAsync(stopSecond.Token);
 
-        Assert.That(stored.Spec.HolderIdentity, Is.EqualTo("candidate-1"));
+        var heldWhileFirstRenews = await Task.WhenAny(secondLeads.Task, Task.Delay(TimeSpan.FromSeconds(2))) != secondLeads.Task;
+        await stopFirst.CancelAsync();
+        await secondLeads.Task.WaitAsync(Patience);
+        var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "default");
+        await stopSecond.CancelAsync();
+        foreach (var run in new[] { first, second })
+        {
+            try { await run; } catch (OperationCanceledException) { }
+        }
+
+        Assert.That(heldWhileFirstRenews, Is.True, "the second candidate waits while the leader renews");
+        Assert.That(lease.Spec.HolderIdentity, Is.EqualTo("candidate-2"));
+        Assert.That(lease.Spec.LeaseTransitions, Is.EqualTo(1));
     }
 
     [Test]
