@@ -175,13 +175,22 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             "POST" when name is null => verbs.Create(target, await ReadObjectAsync(context), options),
             "PUT" when name is not null => verbs.Update(target, await ReadObjectAsync(context), options),
             "PATCH" when name is not null => verbs.Patch(target, context.Request.ContentType ?? "", await ReadTextAsync(context), options),
-            "DELETE" when name is not null => verbs.Delete(target, await ReadOptionalObjectAsync(context), options),
+            "DELETE" when name is not null => verbs.Delete(target, DeleteOptions(await ReadOptionalObjectAsync(context), query["propagationPolicy"]), options),
             "DELETE" => DeleteCollection(target, Selector.Parse(query["labelSelector"], query["fieldSelector"]), options),
             _ => throw ApiError.MethodNotAllowed($"the server does not allow this method on the requested resource"),
         };
         foreach (var warning in options.Warnings)
             context.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"")}\"");
         await AnswerAsync(context, target, result.Object, result.Code);
+    }
+
+    /// <summary>The DeleteOptions body, with a propagationPolicy given as a query parameter folded in.</summary>
+    private static JsonObject? DeleteOptions(JsonObject? body, Microsoft.Extensions.Primitives.StringValues propagationPolicy)
+    {
+        if (string.IsNullOrEmpty(propagationPolicy)) return body;
+        body ??= [];
+        body["propagationPolicy"] ??= propagationPolicy.ToString();
+        return body;
     }
 
     private WriteResult DeleteCollection(Target target, Selector selector, WriteOptions options)

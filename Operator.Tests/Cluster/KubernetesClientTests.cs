@@ -615,4 +615,25 @@ public sealed class KubernetesClientTests : ApiServerFixture
         Assert.That(versions, Is.Ordered.And.Unique);
         Assert.That(seen.Select(e => e.Object.Metadata.Name).Distinct().Count(), Is.EqualTo(80));
     }
+
+    [Test]
+    public async Task Deleting_an_owner_deletes_its_dependents_unless_orphaned()
+    {
+        var owner = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("owner"), "default");
+        var orphanOwner = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("orphan-owner"), "default");
+        V1ConfigMap Dependent(string name, V1ConfigMap of)
+        {
+            var dependent = ConfigMap(name);
+            dependent.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = of.Metadata.Name, Uid = of.Metadata.Uid }];
+            return dependent;
+        }
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(Dependent("owned", owner), "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(Dependent("kept", orphanOwner), "default");
+
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("owner", "default");
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("orphan-owner", "default", propagationPolicy: "Orphan");
+
+        var left = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        Assert.That(left.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "kept" }));
+    }
 }

@@ -30,9 +30,10 @@ public sealed partial class ResourceVerbs
         return store.Remove(namespaces.Key, ns);
     }
 
-    private JsonObject Remove(ResourceType type, JsonObject old)
+    private JsonObject Remove(ResourceType type, JsonObject old, bool orphan = false)
     {
         var gone = store.Remove(type.Key, old);
+        if (!orphan) DeleteDependents(old["metadata"]?["uid"]?.GetValue<string>());
         if (type.Key == "apiextensions.k8s.io/customresourcedefinitions"
             && RegistryTypeOf(old) is { } custom)
         {
@@ -41,6 +42,26 @@ public sealed partial class ResourceVerbs
         }
         if (type.Namespaced && old["metadata"]?["namespace"]?.GetValue<string>() is { } ns) FinishNamespace(ns);
         return gone;
+    }
+
+    /// <summary>
+    /// Background cascading deletion, done inline: what names the removed object in its ownerReferences is
+    /// deleted too (kube-apiserver leaves this to the garbage collector).
+    /// </summary>
+    private void DeleteDependents(string? ownerUid)
+    {
+        if (ownerUid is null) return;
+        var dependents = registry.All
+            .SelectMany(type => store.List(type.Key, null).Select(o => (Type: type, o.Object)))
+            .Where(d => (d.Object["metadata"]?["ownerReferences"] as JsonArray ?? [])
+                .Any(r => r?["uid"]?.GetValue<string>() == ownerUid))
+            .ToList();
+        foreach (var (type, dependent) in dependents)
+        {
+            var meta = dependent["metadata"]!;
+            var target = new Target(type, type.StorageVersion, meta["namespace"]?.GetValue<string>(), meta["name"]!.GetValue<string>(), null);
+            if (store.Get(type.Key, target.Namespace, target.Name!) is not null) Delete(target, null, new WriteOptions());
+        }
     }
 
     private ResourceType? RegistryTypeOf(JsonObject crd)

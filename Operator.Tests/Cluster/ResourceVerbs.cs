@@ -353,7 +353,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
                 if (type.Key == "/namespaces") return new(Present(target, TerminateNamespace(stored)), 200);
                 return new(Present(target, stored), 200);
             }
-            var gone = Remove(type, old);
+            var gone = Remove(type, old, orphan: deleteOptions?["propagationPolicy"]?.GetValue<string>() == "Orphan");
             return new(type.IsCustom ? Present(target, gone) : DeletedStatus(type, old), 200);
         }
     }
