@@ -55,6 +55,26 @@ public sealed class FaultTests : ApiServerFixture
     }
 
     [Test]
+    public async Task Failures_can_be_aimed_at_one_kind_of_request()
+    {
+        await Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "web" },
+            Spec = new V1ServiceSpec { Type = "LoadBalancer", Ports = [new V1ServicePort { Port = 80 }] },
+        }, "default");
+        Server.Faults.FailNext(1, matching: r => r.Method == "PATCH" && r.Path.Value!.EndsWith("/status", StringComparison.Ordinal));
+        var patch = new V1Patch("""{"status":{"loadBalancer":{"ingress":[{"hostname":"web.default.minilb"}]}}}""", V1Patch.PatchType.MergePatch);
+
+        var read = await Client.CoreV1.ReadNamespacedServiceAsync("web", "default");
+        var (failed, _) = await FailureOf(() => Client.CoreV1.PatchNamespacedServiceStatusAsync(patch, "web", "default"));
+        var retried = await Client.CoreV1.PatchNamespacedServiceStatusAsync(patch, "web", "default");
+
+        Assert.That(read.Metadata.Name, Is.EqualTo("web"));
+        Assert.That(failed, Is.EqualTo(500));
+        Assert.That(retried.Status.LoadBalancer.Ingress.Single().Hostname, Is.EqualTo("web.default.minilb"));
+    }
+
+    [Test]
     public async Task Throttled_requests_get_429_with_Retry_After()
     {
         Server.Faults.ThrottleNext(1, retryAfterSeconds: 7);

@@ -21,21 +21,25 @@ public sealed class Faults(TimeProvider time)
     private int _failures;
     private int _failureCode = 500;
     private int _retryAfterSeconds;
+    private Func<HttpRequest, bool> _matching = _ => true;
     private DateTimeOffset _hangEnds = DateTimeOffset.MinValue;
 
     /// <summary>Added before every answer.</summary>
     public TimeSpan Latency { get; set; }
 
-    /// <summary>The next <paramref name="count"/> requests fail with <paramref name="code"/> (500 InternalError by default).</summary>
-    public void FailNext(int count, int code = 500)
+    /// <summary>
+    /// The next <paramref name="count"/> requests (those <paramref name="matching"/>, e.g. only PATCHes of a status)
+    /// fail with <paramref name="code"/> (500 InternalError by default).
+    /// </summary>
+    public void FailNext(int count, int code = 500, Func<HttpRequest, bool>? matching = null)
     {
-        lock (_gate) (_failures, _failureCode, _retryAfterSeconds) = (count, code, 0);
+        lock (_gate) (_failures, _failureCode, _retryAfterSeconds, _matching) = (count, code, 0, matching ?? (_ => true));
     }
 
-    /// <summary>The next <paramref name="count"/> requests get 429 TooManyRequests with a Retry-After header.</summary>
-    public void ThrottleNext(int count, int retryAfterSeconds = 1)
+    /// <summary>The next <paramref name="count"/> requests (those <paramref name="matching"/>) get 429 TooManyRequests with a Retry-After header.</summary>
+    public void ThrottleNext(int count, int retryAfterSeconds = 1, Func<HttpRequest, bool>? matching = null)
     {
-        lock (_gate) (_failures, _failureCode, _retryAfterSeconds) = (count, 429, retryAfterSeconds);
+        lock (_gate) (_failures, _failureCode, _retryAfterSeconds, _matching) = (count, 429, retryAfterSeconds, matching ?? (_ => true));
     }
 
     /// <summary>Requests arriving in the next <paramref name="duration"/> wait, unanswered, until it has passed.</summary>
@@ -60,7 +64,7 @@ public sealed class Faults(TimeProvider time)
         ApiError? failure = null;
         lock (_gate)
         {
-            if (_failures > 0)
+            if (_failures > 0 && _matching(context.Request))
             {
                 _failures--;
                 failure = _failureCode == 429
