@@ -143,7 +143,7 @@ public sealed class ResourceRegistry
     {
         static ResourceType T(string group, string version, string kind, string plural, bool namespaced, bool status = false,
             string[]? shortNames = null, bool createOnUpdate = false, bool keepsStatus = false, bool generation = true,
-            PrinterColumn[]? columns = null) => new()
+            PrinterColumn[]? columns = null, bool inAll = false) => new()
         {
             Group = group,
             Versions = [new ServedVersion(version, HasStatus: status, Columns: columns is null ? null : [.. columns, Age])],
@@ -152,18 +152,19 @@ public sealed class ResourceRegistry
             Singular = kind.ToLowerInvariant(),
             Namespaced = namespaced,
             ShortNames = shortNames ?? [],
+            Categories = inAll ? ["all"] : [],
             AllowCreateOnUpdate = createOnUpdate,
             CreateKeepsStatus = keepsStatus,
             HasGeneration = generation,
         };
         yield return T("", "v1", "Namespace", "namespaces", false, status: true, shortNames: ["ns"], generation: false);
-        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"], columns:
+        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"], inAll: true, columns:
         [
             new("Type", "string", ".spec.type"), new("Cluster-IP", "string", ".spec.clusterIP"),
             new("External-IP", "string", ".status.loadBalancer.ingress[0].hostname"), new("Class", "string", ".spec.loadBalancerClass", Priority: 1),
         ]);
         yield return T("", "v1", "Endpoints", "endpoints", true, shortNames: ["ep"], createOnUpdate: true, generation: false);
-        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"], columns:
+        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"], inAll: true, columns:
             [new("Status", "string", ".status.phase"), new("IP", "string", ".status.podIP", Priority: 1), new("Node", "string", ".spec.nodeName", Priority: 1)]);
         yield return T("", "v1", "Node", "nodes", false, status: true, shortNames: ["no"], keepsStatus: true, columns:
             [new("Internal-IP", "string", ".status.addresses[0].address"), new("Pod-CIDR", "string", ".spec.podCIDR")]);
@@ -175,8 +176,8 @@ public sealed class ResourceRegistry
         yield return T("networking.k8s.io", "v1", "Ingress", "ingresses", true, status: true, shortNames: ["ing"]);
         yield return T("coordination.k8s.io", "v1", "Lease", "leases", true, createOnUpdate: true, generation: false,
             columns: [new("Holder", "string", ".spec.holderIdentity")]);
-        yield return T("apps", "v1", "Deployment", "deployments", true, status: true, shortNames: ["deploy"]);
-        yield return T("apps", "v1", "DaemonSet", "daemonsets", true, status: true, shortNames: ["ds"]);
+        yield return T("apps", "v1", "Deployment", "deployments", true, status: true, shortNames: ["deploy"], inAll: true);
+        yield return T("apps", "v1", "DaemonSet", "daemonsets", true, status: true, shortNames: ["ds"], inAll: true);
         yield return T("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, status: true, shortNames: ["pdb"]);
         yield return T("rbac.authorization.k8s.io", "v1", "Role", "roles", true, createOnUpdate: true, generation: false);
         yield return T("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, createOnUpdate: true, generation: false);
