@@ -636,4 +636,30 @@ public sealed class KubernetesClientTests : ApiServerFixture
         var left = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
         Assert.That(left.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "kept" }));
     }
+
+    [Test]
+    public async Task An_invalid_service_is_a_422_naming_each_field()
+    {
+        var service = LoadBalancer("broken");
+        service.Spec.Ports = [new V1ServicePort { Name = "http", Port = 0 }, new V1ServicePort { Port = 443, Protocol = "QUIC" }];
+
+        var (code, status) = await FailureOf(() => Client.CoreV1.CreateNamespacedServiceAsync(service, "default"));
+
+        Assert.That(code, Is.EqualTo(422));
+        Assert.That(status["details"]!["causes"]!.AsArray().Select(c => c!["field"]!.GetValue<string>()),
+            Is.EqualTo(new[] { "spec.ports[0].port", "spec.ports[1].protocol", "spec.ports[1].name" }));
+        Assert.That(status["message"]!.GetValue<string>(), Does.StartWith("Service \"broken\" is invalid: ["));
+    }
+
+    [Test]
+    public async Task The_load_balancer_class_of_a_service_may_not_change()
+    {
+        await Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("classy"), "default");
+
+        var (code, status) = await FailureOf(() => Client.CoreV1.PatchNamespacedServiceAsync(
+            new V1Patch("""{"spec":{"loadBalancerClass":"other"}}""", V1Patch.PatchType.MergePatch), "classy", "default"));
+
+        Assert.That(code, Is.EqualTo(422));
+        Assert.That(status["details"]!["causes"]![0]!["field"]!.GetValue<string>(), Is.EqualTo("spec.loadBalancerClass"));
+    }
 }

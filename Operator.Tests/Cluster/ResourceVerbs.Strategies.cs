@@ -96,10 +96,11 @@ public sealed partial class ResourceVerbs
         if (!JsonNode.DeepEquals(withStatus["status"], stored["status"])) store.Put(type.Key, withStatus, stored);
     }
 
-    private void Validate(Target target, JsonObject obj, WriteOptions options)
+    private void Validate(Target target, JsonObject obj, JsonObject? old, WriteOptions options)
     {
         var type = target.Type;
         var name = obj["metadata"]?["name"]?.GetValue<string>() ?? "";
+        if (type.Key == "/services" && ServiceProblems(obj, old) is { Count: > 0 } problems) throw ApiError.Invalid(type, name, problems);
         if (type.Key == "apiextensions.k8s.io/customresourcedefinitions")
         {
             var (_, causes) = ResourceRegistry.FromCrd(obj);
@@ -116,6 +117,37 @@ public sealed partial class ResourceVerbs
             if (options.FieldValidation == "Warn") options.Warnings.AddRange(unknown);
         }
         if (validation.Causes.Count > 0) throw ApiError.Invalid(type, name, validation.Causes);
+    }
+
+    /// <summary>The Service rules of kube-apiserver's validation that a load-balancer controller's tests meet.</summary>
+    private static List<FieldCause> ServiceProblems(JsonObject service, JsonObject? old)
+    {
+        var problems = new List<FieldCause>();
+        var spec = service["spec"] as JsonObject ?? [];
+        var type = spec["type"]?.GetValue<string>() ?? "ClusterIP";
+        if (type is not ("ClusterIP" or "NodePort" or "LoadBalancer" or "ExternalName"))
+            problems.Add(new("FieldValueNotSupported", "spec.type", $"Unsupported value: \"{type}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""));
+        var ports = (spec["ports"] as JsonArray ?? []).ToList();
+        if (ports.Count == 0 && type != "ExternalName" && spec["clusterIP"]?.GetValue<string>() != "None")
+            problems.Add(new("FieldValueRequired", "spec.ports", "Required value"));
+        for (var i = 0; i < ports.Count; i++)
+        {
+            var port = ports[i] as JsonObject ?? [];
+            var number = port["port"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0;
+            if (number is < 1 or > 65535)
+                problems.Add(new("FieldValueInvalid", $"spec.ports[{i}].port", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
+            if (port["protocol"]?.GetValue<string>() is { } protocol && protocol is not ("TCP" or "UDP" or "SCTP"))
+                problems.Add(new("FieldValueNotSupported", $"spec.ports[{i}].protocol", $"Unsupported value: \"{protocol}\": supported values: \"SCTP\", \"TCP\", \"UDP\""));
+            if (ports.Count > 1 && string.IsNullOrEmpty(port["name"]?.GetValue<string>()))
+                problems.Add(new("FieldValueRequired", $"spec.ports[{i}].name", "Required value"));
+        }
+        var loadBalancerClass = spec["loadBalancerClass"]?.GetValue<string>();
+        if (loadBalancerClass is not null && type != "LoadBalancer")
+            problems.Add(new("FieldValueForbidden", "spec.loadBalancerClass", "Forbidden: may only be used when `type` is 'LoadBalancer'"));
+        var before = old?["spec"]?["loadBalancerClass"]?.GetValue<string>();
+        if (old is not null && old["spec"]?["type"]?.GetValue<string>() == "LoadBalancer" && type == "LoadBalancer" && before != loadBalancerClass)
+            problems.Add(new("FieldValueInvalid", "spec.loadBalancerClass", $"Invalid value: \"{loadBalancerClass}\": may not change once set"));
+        return problems;
     }
 
     /// <summary>The defaults kube-apiserver fills in that clients read back (Service cluster IPs, phases).</summary>

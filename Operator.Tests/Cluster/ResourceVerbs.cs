@@ -122,7 +122,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
             obj["kind"] = type.Kind;
             if (type.HasStatus(target.Version) && !type.CreateKeepsStatus) obj.Remove("status");
             ApplyBuiltInDefaults(type, obj, null);
-            Validate(target, obj, options);
+            Validate(target, obj, null, options);
             if (options.DryRun) return new(Present(target, obj), 201);
             var stored = store.Put(type.Key, obj, null);
             AfterWrite(type, stored);
@@ -294,7 +294,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
         result["kind"] = type.Kind;
         ObjectStore.Metadata(result)["resourceVersion"] = oldMeta["resourceVersion"]!.DeepClone();
         ApplyBuiltInDefaults(type, result, old);
-        Validate(target, result, options);
+        Validate(target, result, old, options);
         if (type.HasGeneration && !JsonNode.DeepEquals(Content(result), Content(old)))
             ObjectStore.Metadata(result)["generation"] = long.Parse(oldMeta["generation"]?.ToJsonString() ?? "0", CultureInfo.InvariantCulture) + 1;
 
