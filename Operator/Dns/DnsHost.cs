@@ -19,6 +19,15 @@ public sealed record DnsHostOptions
     /// <summary>Open TCP connections above this are closed at once, so a flood cannot use up file descriptors.</summary>
     public int MaxTcpConnections { get; init; } = 1000;
 
+    /// <summary>Replay answers the responder gave before (<see cref="PreparedAnswers"/>); off, ARSoft answers every query.</summary>
+    public bool FastPath { get; init; } = true;
+
+    /// <summary>UDP receive loops (threads) per endpoint.</summary>
+    public int UdpReceiveLoops { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>One SO_REUSEPORT socket per UDP receive loop (Linux), instead of all loops sharing one socket.</summary>
+    public bool UdpReusePort { get; init; } = true;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
@@ -68,7 +77,8 @@ public sealed class DnsHost : IAsyncDisposable
     public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
     {
         options ??= new DnsHostOptions();
-        var (transports, endPoints) = Bind(address, options);
+        var answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
+        var (transports, endPoints) = Bind(address, zones, answers, options);
         var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance);
         host.server.Start();
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
@@ -107,7 +117,7 @@ public sealed class DnsHost : IAsyncDisposable
     /// UDP and TCP on the same port for every endpoint. With port 0 the first socket picks the port and the others
     /// follow; if another program holds that port for the other protocol, another port is tried.
     /// </summary>
-    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, DnsHostOptions options)
+    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options)
     {
         var anyPort = address.EndPoints.All(e => e.Port == 0);
         for (var attempt = 1; ; attempt++)
@@ -123,7 +133,7 @@ public sealed class DnsHost : IAsyncDisposable
                     UdpTransport udp;
                     try
                     {
-                        udp = Transport(() => new UdpTransport(endPoint), endPoint, "UDP");
+                        udp = Transport(() => new UdpTransport(endPoint, zones, answers, options), endPoint, "UDP");
                     }
                     catch (ListenException e) when (address.EndPoints.Count > 1 && requested.AddressFamily == AddressFamily.InterNetworkV6
                         && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable })
@@ -132,7 +142,7 @@ public sealed class DnsHost : IAsyncDisposable
                     }
                     transports.Add(udp);
                     port = udp.LocalEndPoint.Port;
-                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), options), endPoint, "TCP");
+                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), zones, answers, options), endPoint, "TCP");
                     transports.Add(tcp);
                     endPoints.Add(udp.LocalEndPoint);
                 }
