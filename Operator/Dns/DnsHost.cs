@@ -44,11 +44,13 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly IReadOnlyList<IServerTransport> transports;
     private readonly ZoneHolder zones;
     private readonly Responder responder;
+    private readonly PreparedAnswers? answers;
     private readonly ILogger logger;
     private int stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, ILogger logger)
+    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, PreparedAnswers? answers, ILogger logger)
     {
+        this.answers = answers;
         Address = address;
         this.transports = transports;
         EndPoints = endPoints;
@@ -69,6 +71,9 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>The bound endpoints (UDP and TCP share each), with the real port when 0 was asked for.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; }
 
+    /// <summary>Answers the fast path holds for the current zone (0 with <see cref="DnsHostOptions.FastPath"/> off).</summary>
+    internal int PreparedAnswerCount => answers?.Count ?? 0;
+
     /// <summary>Open TCP connections right now.</summary>
     public int OpenTcpConnections => transports.OfType<TcpTransport>().Sum(t => t.OpenConnections);
 
@@ -79,7 +84,7 @@ public sealed class DnsHost : IAsyncDisposable
         options ??= new DnsHostOptions();
         var answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
         var (transports, endPoints) = Bind(address, zones, answers, options);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance);
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance);
         host.server.Start();
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
