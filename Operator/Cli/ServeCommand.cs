@@ -61,6 +61,11 @@ public static class ServeCommand
         if (model is null)
             return CommandLine.BadInput;
 
+        // Reading the snapshot left its garbage (YAML tree, JSON text, Kubernetes objects) in a heap the GC keeps
+        // for later; serving allocates almost nothing, so give it back now: the resident size is then what the zone
+        // needs (issue 6: at most 25 MiB with 1,000 Services).
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         DnsHost host;
         try
