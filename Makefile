@@ -36,7 +36,7 @@ bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 	SERVICES=10000 ENDPOINTS=50000 bash bench/run.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish
-	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short $(BENCH_ARGS)
+	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short --inProcess --artifacts $(CURDIR)/artifacts/bench/micro $(BENCH_ARGS)
 
 clean: ## remove build output
 	rm -rf artifacts */bin */obj
