@@ -33,7 +33,7 @@ bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RS
 	bash bench/run.sh
 
 bench-scale: ## the same at 10,000 Services / 50,000 endpoints
-	SERVICES=10000 ENDPOINTS=50000 bash bench/run.sh
+	SERVICES=10000 ENDPOINTS=50000 PROPAGATION=1 bash bench/run.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish
 	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short --inProcess --artifacts $(CURDIR)/artifacts/bench/micro $(BENCH_ARGS)
