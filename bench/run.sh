@@ -43,7 +43,7 @@ python3 bench/generate.py --services "$SERVICES" --endpoints "$ENDPOINTS" --out 
   python3 bench/bench.py --minilb "$MINILB" --data "$DATA" --duration "$DURATION" --rounds "$ROUNDS" --rate "$RATE" \
     --clients "$CLIENTS" --label "at $SERVICES Services / $ENDPOINTS endpoints " --minilb-args "${MINILB_ARGS:-}"
   if [ -n "${PROPAGATION:-}" ]; then
-    if "$MINILB" run --help >/dev/null 2>&1; then
+    if "$MINILB" --help 2>/dev/null | grep -qE '^ +run( |$)'; then
       echo "run-mode propagation (EndpointSlice change to new DNS answer) and initial sync: not automated yet;"
       echo "  see docs/benchmarks.md for the manual procedure against the test API server."
     else

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using k8s;
 using k8s.Models;
 using MiniLb.Operator.Resolution;
@@ -34,6 +35,15 @@ public static class SnapshotReader
         [(GatewayApi.Group, "TLSRoute")] = j => KubernetesJson.Deserialize<V1Alpha2TlsRoute>(j),
     };
 
+    // Our Gateway API types are only ever made by the JSON reader (reflection): keep them whole for NativeAOT.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(V1Gateway))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(GatewayStatus))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(GatewayStatusAddress))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(GatewayRouteSpec))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ParentReference))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(V1HttpRoute))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(V1GrpcRoute))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(V1Alpha2TlsRoute))]
     public static ClusterSnapshot Read(string path)
     {
         string text;
