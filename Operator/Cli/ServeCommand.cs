@@ -22,7 +22,7 @@ public static class ServeCommand
         var loadBalancerClass = new Option<string>("--load-balancer-class") { Description = "spec.loadBalancerClass of the Services to serve.", DefaultValueFactory = _ => ZoneSettings.DefaultLoadBalancerClass };
 
         var udpLoops = new Option<int>("--udp-receive-loops") { Description = "UDP receive loops (threads) per listen address.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => true };
+        var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => false };
 
         var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort };
         command.SetAction((parse, ct) => ServeAsync(

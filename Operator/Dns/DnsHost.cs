@@ -25,8 +25,12 @@ public sealed record DnsHostOptions
     /// <summary>UDP receive loops (threads) per endpoint.</summary>
     public int UdpReceiveLoops { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>One SO_REUSEPORT socket per UDP receive loop (Linux), instead of all loops sharing one socket.</summary>
-    public bool UdpReusePort { get; init; } = true;
+    /// <summary>
+    /// One SO_REUSEPORT socket per UDP receive loop (Linux), instead of all loops sharing one socket. Off by default:
+    /// on 2 CPUs the shared socket answered 10–70 % more (docs/benchmarks.md), as the kernel's per-client hashing
+    /// left one loop idle while the other was busy.
+    /// </summary>
+    public bool UdpReusePort { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
