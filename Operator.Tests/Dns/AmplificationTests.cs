@@ -21,15 +21,19 @@ public class AmplificationTests
     // No EDNS (null), sizes below the 512 floor, around it, around our 1232 ceiling, and far above.
     private static readonly int?[] Sizes = [null, 0, 1, 256, 511, 512, 513, 600, 700, 900, 1000, 1100, 1231, 1232, 1233, 1400, 1500, 4096, 65535];
 
+    internal static readonly string[] WebAddresses = ["10.244.0.11", "10.244.1.12", "10.244.2.13"];
+    internal static readonly string[] BigAddresses = [.. Enumerable.Range(0, 300).Select(i => $"10.244.{i / 200}.{i % 200 + 10}")];
+
     private TestDnsServer server = null!;
 
+    /// <summary>A small Service, a large one (300 addresses), a dual-stack one (150 + 150) and NS glue.</summary>
     internal static MiniLb.Operator.Resolution.Zone Zone()
     {
         var model = new ClusterModel(new ZoneSettings { NameServerAddresses = [IPAddress.Parse("192.168.1.53")] });
         model.Upsert(Service("default", "web"));
-        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.0.11", "10.244.1.12", "10.244.2.13")));
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready(WebAddresses)));
         model.Upsert(Service("default", "big"));
-        model.Upsert(Slice("default", "big", "big-1", "IPv4", Ready([.. Enumerable.Range(0, 300).Select(i => $"10.244.{i / 200}.{i % 200 + 10}")])));
+        model.Upsert(Slice("default", "big", "big-1", "IPv4", Ready(BigAddresses)));
         model.Upsert(Service("default", "dual"));
         model.Upsert(Slice("default", "dual", "dual-4", "IPv4", Ready([.. Enumerable.Range(0, 150).Select(i => $"10.245.0.{i + 10}")])));
         model.Upsert(Slice("default", "dual", "dual-6", "IPv6", Ready([.. Enumerable.Range(0, 150).Select(i => $"fd00:10:245::{i + 10:x}")])));

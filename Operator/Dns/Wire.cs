@@ -12,7 +12,7 @@ internal static class Wire
     private const ushort OptType = 41;
 
     /// <summary>
-    /// At least a header, QR=0, and section counts the length can hold. Responses are dropped here: ARSoft would
+    /// At least a header, QR=0, section counts the length can hold, and framing that holds together (<see cref="MessageShape"/>). Responses are dropped here: ARSoft would
     /// turn "no answer" into SERVFAIL. Counts are checked because ARSoft sizes its lists by them: a 12-byte packet
     /// claiming 65,535 records in each section made it allocate 2 MB before failing.
     /// </summary>
@@ -23,7 +23,7 @@ internal static class Wire
         // The smallest question is a 1-byte name and type and class (5 bytes); the smallest record 11 bytes.
         long questions = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
         long records = BinaryPrimitives.ReadUInt16BigEndian(message[6..]) + BinaryPrimitives.ReadUInt16BigEndian(message[8..]) + BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
-        return HeaderLength + 5 * questions + 11 * records <= message.Length;
+        return HeaderLength + 5 * questions + 11 * records <= message.Length && MessageShape.HoldsTogether(message);
     }
 
     /// <summary>
