@@ -12,6 +12,12 @@ internal sealed record FuzzReport(long UdpPackets, long TcpPackets, long Checks,
     IReadOnlyList<string> Failures, IReadOnlyDictionary<string, long> Kinds)
 {
     public long Packets => UdpPackets + TcpPackets;
+
+    /// <summary>Two runs, one after the other, as one.</summary>
+    public FuzzReport Add(FuzzReport next) => new(
+        UdpPackets + next.UdpPackets, TcpPackets + next.TcpPackets, Checks + next.Checks, TcpClosedByServer + next.TcpClosedByServer,
+        Elapsed + next.Elapsed, UdpElapsed + next.UdpElapsed, TcpElapsed + next.TcpElapsed, [.. Failures, .. next.Failures],
+        Kinds.Keys.Union(next.Kinds.Keys).ToDictionary(k => k, k => Kinds.GetValueOrDefault(k) + next.Kinds.GetValueOrDefault(k)));
     public double PacketsPerSecond => Packets / Elapsed.TotalSeconds;
 }
 
@@ -229,6 +235,13 @@ internal sealed class FuzzCampaign
                 < 95 => [(byte)random.Next(256)],                                                     // half a prefix
                 _ => [0, (byte)message.Length, .. message[..random.Next(message.Length)]],           // stops mid-message and stays open
             };
+            kinds.AddOrUpdate(session switch
+            {
+                < 80 => "TCP length longer than the message",
+                < 88 => "TCP length shorter than the message",
+                < 95 => "TCP half a length",
+                _ => "TCP stopped mid-message, left open",
+            }, 1, (_, n) => n + 1);
             await socket.SendAsync(bytes, ct);
             if (session >= 95)
             {
