@@ -50,12 +50,14 @@ public class AmplificationTests
     public async Task No_UDP_reply_is_larger_than_the_client_allows()
     {
         var checkedReplies = 0;
+        var (largest, ratio, worst) = (0, 0.0, "");
         foreach (var name in Names)
         foreach (var type in Types)
         foreach (var size in Sizes)
         {
             var edns = size is { } s ? new RawQuery.Edns(Size: (ushort)Math.Min(s, ushort.MaxValue)) : null;
-            var raw = await server.UdpAsync(RawQuery.Build(name, type, edns: edns, recursionDesired: true));
+            var query = RawQuery.Build(name, type, edns: edns, recursionDesired: true);
+            var raw = await server.UdpAsync(query);
             var what = $"{name} {type} with {(size is null ? "no EDNS" : $"EDNS size {size}")}";
 
             Assert.That(raw, Is.Not.Null, what);
@@ -64,7 +66,10 @@ public class AmplificationTests
             Assert.That(raw!.Length, Is.LessThanOrEqualTo(allowed), what);
             Assert.That(DnsMessage.Parse(raw).IsRecursionAllowed, Is.False, what);
             checkedReplies++;
+            if ((double)raw.Length / query.Length > ratio)
+                (largest, ratio, worst) = (raw.Length, (double)raw.Length / query.Length, what);
         }
+        TestContext.Out.WriteLine($"largest amplification: {ratio:F1}x ({largest} bytes) for {worst}");
         Assert.That(checkedReplies, Is.EqualTo(Names.Length * Types.Length * Sizes.Length));
     }
 

@@ -14,7 +14,7 @@ internal static class Wire
     /// <summary>
     /// At least a header, QR=0, section counts the length can hold, and framing that holds together (<see cref="MessageShape"/>). Responses are dropped here: ARSoft would
     /// turn "no answer" into SERVFAIL. Counts are checked because ARSoft sizes its lists by them: a 12-byte packet
-    /// claiming 65,535 records in each section made it allocate 2 MB before failing.
+    /// claiming 65,535 questions made it allocate 512 KiB (on the large-object heap) before failing.
     /// </summary>
     public static bool IsQuery(ReadOnlySpan<byte> message)
     {
