@@ -9,8 +9,6 @@ internal sealed class InFlightLimit(int capacity)
     private int current;
     private long shed;
 
-    public int Current => Volatile.Read(ref current);
-
     /// <summary>Queries shed so far.</summary>
     public long Shed => Interlocked.Read(ref shed);
 
