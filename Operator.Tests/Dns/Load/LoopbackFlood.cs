@@ -63,7 +63,7 @@ internal sealed class LoopbackFlood(IPEndPoint target, int sockets = 4, Action<s
         var next = 0;
         while (clock.Elapsed < duration)
         {
-            var due = Math.Min((long)(clock.Elapsed.TotalSeconds * perSecond), sent + 256);
+            var due = Math.Min((long)(clock.Elapsed.TotalSeconds * perSecond), sent + 4096); // and look at the clock again
             for (; sent < due; sent++, next++)
             {
                 try

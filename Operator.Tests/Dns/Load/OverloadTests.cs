@@ -28,7 +28,15 @@ public class OverloadTests
         TestContext.Out.WriteLine($"overload: capacity {capacity.AnsweredPerSecond:F0} answers/s (offered {capacity.SentPerSecond:F0}/s, {capacity.Unanswered:P1} unanswered)");
         Assert.That(capacity.AnsweredPerSecond, Is.GreaterThan(500), "the server answers at all");
 
-        var overload = flood.OpenLoop(2 * capacity.AnsweredPerSecond, TimeSpan.FromSeconds(seconds));
+        // On a busy machine the ramp can underestimate the capacity; then twice is not yet too much, so double again.
+        var factor = 2.0;
+        var overload = flood.OpenLoop(factor * capacity.AnsweredPerSecond, TimeSpan.FromSeconds(seconds));
+        while (overload.Unanswered <= 0.1 && factor < 8)
+        {
+            factor *= 2;
+            TestContext.Out.WriteLine($"overload: {overload.AnsweredPerSecond:F0}/s were answered, the capacity was underestimated; offering {factor}x");
+            overload = flood.OpenLoop(factor * capacity.AnsweredPerSecond, TimeSpan.FromSeconds(seconds));
+        }
         var floodEnded = Stopwatch.StartNew();
 
         // Right afterwards: correct answers over UDP and TCP, with no backlog of old queries in front of them.
@@ -43,7 +51,7 @@ public class OverloadTests
         TestContext.Out.WriteLine($"overload: offered {overload.SentPerSecond:F0}/s for {overload.Elapsed.TotalSeconds:F0} s ({overload.Sent} queries), " +
             $"answered {overload.AnsweredPerSecond:F0}/s ({overload.Answered}), unanswered {overload.Unanswered:P1}, shed by the server {server.Host.ShedQueries}, " +
             $"SERVFAIL {overload.ServerFailures}; first answer {latency.TotalMilliseconds:F0} ms after the flood; memory before {before}, after {after}");
-        Assert.That(overload.SentPerSecond, Is.GreaterThan(1.5 * capacity.AnsweredPerSecond), "the flood really was about twice the capacity");
+        Assert.That(overload.SentPerSecond, Is.GreaterThan(0.75 * factor * capacity.AnsweredPerSecond), $"the flood really was about {factor}x the capacity");
         Assert.That(overload.Unanswered, Is.GreaterThan(0.1), "load beyond capacity is dropped, not queued");
         Assert.That(overload.ServerFailures, Is.Zero, "overload never turns into SERVFAIL");
         Assert.That(udp, Has.All.Not.Null, "every query right after the flood is answered");
