@@ -161,7 +161,20 @@ internal sealed class TcpTransport : IServerTransport
             }
         }
 
+        /// <summary>ARSoft's answer to a query <see cref="ReceiveAsync"/> handed it: its slot is free again.</summary>
         public async Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
+        {
+            try
+            {
+                return await SendFramedAsync(package.ToArraySegment(true), token);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+
+        private async Task<bool> SendFramedAsync(ArraySegment<byte> framed, CancellationToken token)
         {
             try
             {
@@ -170,7 +183,7 @@ internal sealed class TcpTransport : IServerTransport
                 {
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, closed.Token);
                     timeout.CancelAfter(transport.options.IoTimeout);
-                    await socket.SendAsync(package.ToArraySegment(true), SocketFlags.None, timeout.Token);
+                    await socket.SendAsync(framed, SocketFlags.None, timeout.Token);
                     return true;
                 }
                 finally
@@ -184,7 +197,6 @@ internal sealed class TcpTransport : IServerTransport
             }
             finally
             {
-                slots.Release();
                 // The last answer after the client stopped sending closes the connection.
                 if (Interlocked.Decrement(ref pending) <= 0 && Volatile.Read(ref receiving) == 0)
                     Dispose();
