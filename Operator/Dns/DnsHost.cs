@@ -31,6 +31,15 @@ public sealed record DnsHostOptions
     /// <summary>Response-rate limiting per client prefix over UDP; null (the default) for none.</summary>
     public RateLimit? RateLimit { get; init; }
 
+    /// <summary>Replay answers the responder gave before (<see cref="PreparedAnswers"/>); off, ARSoft answers every query.</summary>
+    public bool FastPath { get; init; } = true;
+
+    /// <summary>UDP receive loops (threads) per endpoint.</summary>
+    public int UdpReceiveLoops { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>One SO_REUSEPORT socket per UDP receive loop (Linux), instead of all loops sharing one socket.</summary>
+    public bool UdpReusePort { get; init; } = true;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
@@ -47,11 +56,13 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly IReadOnlyList<IServerTransport> transports;
     private readonly ZoneHolder zones;
     private readonly Responder responder;
+    private readonly PreparedAnswers? answers;
     private readonly ILogger logger;
     private int stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, ILogger logger)
+    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, PreparedAnswers? answers, ILogger logger)
     {
+        this.answers = answers;
         Address = address;
         this.transports = transports;
         EndPoints = endPoints;
@@ -72,6 +83,9 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>The bound endpoints (UDP and TCP share each), with the real port when 0 was asked for.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; }
 
+    /// <summary>Answers the fast path holds for the current zone (0 with <see cref="DnsHostOptions.FastPath"/> off).</summary>
+    internal int PreparedAnswerCount => answers?.Count ?? 0;
+
     /// <summary>Open TCP connections right now.</summary>
     public int OpenTcpConnections => transports.OfType<TcpTransport>().Sum(t => t.OpenConnections);
 
@@ -87,8 +101,9 @@ public sealed class DnsHost : IAsyncDisposable
     {
         options ??= new DnsHostOptions();
         var rateLimiter = options.RateLimit is { } limit ? new ResponseRateLimiter(limit, options.Time) : null;
-        var (transports, endPoints) = Bind(address, options, rateLimiter);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance) { RateLimiter = rateLimiter };
+        var answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
+        var (transports, endPoints) = Bind(address, zones, answers, options, rateLimiter);
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance) { RateLimiter = rateLimiter };
         host.server.Start();
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
@@ -126,7 +141,7 @@ public sealed class DnsHost : IAsyncDisposable
     /// UDP and TCP on the same port for every endpoint. With port 0 the first socket picks the port and the others
     /// follow; if another program holds that port for the other protocol, another port is tried.
     /// </summary>
-    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, DnsHostOptions options, ResponseRateLimiter? rateLimiter)
+    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options, ResponseRateLimiter? rateLimiter)
     {
         var anyPort = address.EndPoints.All(e => e.Port == 0);
         for (var attempt = 1; ; attempt++)
@@ -142,7 +157,7 @@ public sealed class DnsHost : IAsyncDisposable
                     UdpTransport udp;
                     try
                     {
-                        udp = Transport(() => new UdpTransport(endPoint, options, rateLimiter), endPoint, "UDP");
+                        udp = Transport(() => new UdpTransport(endPoint, zones, answers, options, rateLimiter), endPoint, "UDP");
                     }
                     catch (ListenException e) when (address.EndPoints.Count > 1 && requested.AddressFamily == AddressFamily.InterNetworkV6
                         && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable })
@@ -151,7 +166,7 @@ public sealed class DnsHost : IAsyncDisposable
                     }
                     transports.Add(udp);
                     port = udp.LocalEndPoint.Port;
-                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), options), endPoint, "TCP");
+                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), zones, answers, options), endPoint, "TCP");
                     transports.Add(tcp);
                     endPoints.Add(udp.LocalEndPoint);
                 }

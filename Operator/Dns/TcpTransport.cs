@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Dns;
 
@@ -17,11 +18,15 @@ internal sealed class TcpTransport : IServerTransport
 {
     private readonly Socket listener;
     private readonly DnsHostOptions options;
+    private readonly ZoneHolder zones;
+    private readonly PreparedAnswers? answers;
     private readonly ConcurrentDictionary<TcpConnection, byte> open = new();
 
-    public TcpTransport(IPEndPoint endPoint, DnsHostOptions options)
+    public TcpTransport(IPEndPoint endPoint, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options)
     {
         this.options = options;
+        this.zones = zones;
+        this.answers = answers;
         listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -99,6 +104,7 @@ internal sealed class TcpTransport : IServerTransport
         private int pending;      // queries handed to ARSoft and not answered yet
         private int receiving = 1; // 0 once the client closed or went idle
         private int disposed;
+        private byte[]? output, key; // fast-path buffers, made on the first query
 
         public IServerTransport Transport => transport;
         public IPEndPoint RemoteEndPoint { get; } = (IPEndPoint)socket.RemoteEndPoint!;
@@ -130,6 +136,11 @@ internal sealed class TcpTransport : IServerTransport
                     break;
                 if (!Wire.IsQuery(buffer.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH)))
                     continue;
+                if (TryPrepared(buffer.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH), out var answer))
+                {
+                    await SendPreparedAsync(answer, token);
+                    continue;
+                }
                 try
                 {
                     var package = new DnsReceivedRawPackage(buffer, RemoteEndPoint, LocalEndPoint);
@@ -201,6 +212,29 @@ internal sealed class TcpTransport : IServerTransport
                 if (Interlocked.Decrement(ref pending) <= 0 && Volatile.Read(ref receiving) == 0)
                     Dispose();
             }
+        }
+
+        /// <summary>The fast path (<see cref="PreparedAnswers"/>): the framed answer in this connection's output buffer.</summary>
+        private bool TryPrepared(ReadOnlySpan<byte> query, out int framedLength)
+        {
+            framedLength = 0;
+            if (transport.answers is null)
+                return false;
+            output ??= new byte[DnsRawPackage.LENGTH_HEADER_LENGTH + ushort.MaxValue];
+            key ??= new byte[PreparedAnswers.MaxKeyLength];
+            var outcome = transport.answers.TryAnswer(query, transport.zones.Current, output.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH), ushort.MaxValue, key, out var length, out _);
+            if (outcome != PreparedAnswers.Outcome.Answered)
+                return false;
+            BinaryPrimitives.WriteUInt16BigEndian(output, (ushort)length);
+            framedLength = length + DnsRawPackage.LENGTH_HEADER_LENGTH;
+            return true;
+        }
+
+        private async Task SendPreparedAsync(int framedLength, CancellationToken token)
+        {
+            Interlocked.Increment(ref pending);
+            // The receive loop waits for this send, so the output buffer is free again when the next query comes.
+            await SendFramedAsync(new ArraySegment<byte>(output!, 0, framedLength), token);
         }
 
         private async Task<bool> ReadAsync(Memory<byte> buffer, TimeSpan timeout, CancellationToken token)

@@ -1,51 +1,98 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Resolution;
+using Zone = MiniLb.Operator.Resolution.Zone;
 
 namespace MiniLb.Operator.Dns;
 
 /// <summary>
 /// DNS over UDP for ARSoft's <see cref="DnsServer"/>, replacing its 3.6.1 transport: a 64 KiB receive buffer
 /// (ARSoft's 514 bytes dropped larger queries), responses (QR=1) dropped before ARSoft sees them, and no reply
-/// ever larger than the query allows (512 bytes without EDNS). Queries over <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/>
-/// are shed, and with a <see cref="ResponseRateLimiter"/> a client prefix over its rate is dropped or slipped.
+/// ever larger than the query allows (512 bytes without EDNS). Queries for ARSoft beyond
+/// <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/> are shed, and with a <see cref="ResponseRateLimiter"/> a client
+/// prefix over its rate is dropped or slipped, on the fast path too.
+/// <para>
+/// Several receive loops, each a thread blocking in <c>recvfrom</c> on its own buffers (and, with
+/// <see cref="DnsHostOptions.UdpReusePort"/>, its own SO_REUSEPORT socket, so the kernel spreads clients), answer
+/// known queries straight from <see cref="PreparedAnswers"/> without allocating. Everything else is queued for
+/// ARSoft, whose answer is then learned for the next equal query.
+/// </para>
 /// </summary>
 internal sealed class UdpTransport : IServerTransport
 {
-    private readonly Socket socket;
-    private readonly byte[] receiveBuffer = new byte[ushort.MaxValue];
-    private readonly EndPoint anySender;
+    // Slow-path queries waiting for ARSoft; beyond this many the newest are dropped, as a full socket buffer would.
+    private const int SlowPathQueue = 1024;
+
+    private readonly Socket[] sockets;
+    private readonly ZoneHolder zones;
+    private readonly PreparedAnswers? answers;
+    private readonly int loops;
+    private readonly Channel<UdpConnection> slowPath = Channel.CreateBounded<UdpConnection>(
+        new BoundedChannelOptions(SlowPathQueue) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly IPEndPoint anySender;
     private readonly InFlightLimit inFlight;
     private readonly ResponseRateLimiter? rateLimiter;
+    private int closed;
 
     /// <summary>Binds at once, so a busy port is reported before anything is served.</summary>
-    public UdpTransport(IPEndPoint endPoint, DnsHostOptions options, ResponseRateLimiter? rateLimiter = null)
+    public UdpTransport(IPEndPoint endPoint, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options, ResponseRateLimiter? rateLimiter = null)
     {
         inFlight = new InFlightLimit(options.MaxUdpQueriesInFlight);
         this.rateLimiter = rateLimiter;
-        socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        this.zones = zones;
+        this.answers = answers;
+        loops = Math.Max(1, options.UdpReceiveLoops);
+        var reusePort = options.UdpReusePort && OperatingSystem.IsLinux() && loops > 1;
+        sockets = new Socket[reusePort ? loops : 1];
+        try
+        {
+            for (var i = 0; i < sockets.Length; i++)
+            {
+                sockets[i] = Open(i == 0 ? endPoint : new IPEndPoint(endPoint.Address, ((IPEndPoint)sockets[0].LocalEndPoint!).Port), reusePort);
+            }
+        }
+        catch
+        {
+            foreach (var socket in sockets)
+                socket?.Dispose();
+            throw;
+        }
+        LocalEndPoint = (IPEndPoint)sockets[0].LocalEndPoint!;
+        anySender = new IPEndPoint(endPoint.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
+    }
+
+    private static Socket Open(IPEndPoint endPoint, bool reusePort)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
                 socket.DualMode = false; // [::] is IPv6 only; ':port' binds IPv4 separately
+            if (reusePort)
+                socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+            // Lets a loop notice Close even where closing a socket does not wake a blocked recvfrom.
+            socket.ReceiveTimeout = 1000;
             // Linux's default (208 KiB, about 270 queries) dropped bursts of a few hundred queries; the kernel caps
             // this at net.core.rmem_max.
             socket.ReceiveBufferSize = 1 << 20;
             socket.Bind(endPoint);
+            return socket;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
-        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        anySender = new IPEndPoint(endPoint.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
     }
+
+    private const int SolSocket = 1, SoReusePort = 15; // Linux <asm-generic/socket.h>
 
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>Queries shed because <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/> were being answered.</summary>
+    /// <summary>Queries shed because <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/> were waiting for or in ARSoft.</summary>
     public long ShedQueries => inFlight.Shed;
 
     public ushort DefaultAllowedResponseSize => Responder.MinUdpPayloadSize;
@@ -53,76 +100,132 @@ internal sealed class UdpTransport : IServerTransport
     public bool AllowTruncatedResponses => true;
     public TransportProtocol TransportProtocol => TransportProtocol.Udp;
 
+    /// <summary>Starts the receive loops (DnsServer calls this once when it starts).</summary>
     public void Bind()
     {
-        // Bound in the constructor.
+        for (var i = 0; i < loops; i++)
+        {
+            var socket = sockets[i % sockets.Length];
+            new Thread(() => Receive(socket)) { IsBackground = true, Name = $"dns-udp-{LocalEndPoint.Port}-{i}" }.Start();
+        }
     }
 
-    public void Close() => socket.Close();
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref closed, 1) == 1)
+            return;
+        slowPath.Writer.TryComplete();
+        foreach (var socket in sockets)
+            socket.Close();
+    }
 
-    public void Dispose() => socket.Dispose();
+    public void Dispose() => Close();
 
-    /// <summary>One datagram is one "connection". DnsServer calls this in a single loop, so one buffer serves.</summary>
+    /// <summary>One datagram is one "connection": the slow-path queries, as the receive loops queued them.</summary>
     public async Task<IServerConnection?> AcceptConnectionAsync(CancellationToken token = default)
     {
-        while (!token.IsCancellationRequested)
+        try
         {
-            SocketReceiveFromResult received;
+            return await slowPath.Reader.ReadAsync(token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            return null;
+        }
+    }
+
+    private void Receive(Socket socket)
+    {
+        var buffer = new byte[ushort.MaxValue];
+        var output = new byte[ushort.MaxValue];
+        var key = new byte[PreparedAnswers.MaxKeyLength];
+        var sender = new SocketAddress(socket.AddressFamily);
+        while (Volatile.Read(ref closed) == 0)
+        {
+            int count;
             try
             {
-                received = await socket.ReceiveFromAsync(receiveBuffer, SocketFlags.None, anySender, token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return null;
+                count = socket.ReceiveFrom(buffer, SocketFlags.None, sender);
             }
             catch (SocketException)
             {
-                continue; // e.g. an ICMP error for an earlier reply; the socket is still usable
+                continue; // the receive timeout, or an ICMP error for an earlier reply; the socket is still usable
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
             }
 
-            var message = receiveBuffer.AsSpan(0, received.ReceivedBytes);
+            var message = buffer.AsSpan(0, count);
             if (!Wire.IsQuery(message))
                 continue;
-            var remote = (IPEndPoint)received.RemoteEndPoint;
-            if (rateLimiter is not null && !Admit(rateLimiter.Check(remote.Address), message, remote))
+            if (rateLimiter is not null && !Admit(socket, rateLimiter.Check(((IPEndPoint)anySender.Create(sender)).Address), message, sender))
                 continue;
-            var buffer = new byte[message.Length + DnsRawPackage.LENGTH_HEADER_LENGTH];
-            BinaryPrimitives.WriteUInt16BigEndian(buffer, (ushort)message.Length);
-            message.CopyTo(buffer.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH));
-            DnsReceivedRawPackage package;
-            try
+            var limit = Wire.UdpLimit(message);
+            var zone = zones.Current;
+            var outcome = PreparedAnswers.Outcome.SlowPathOnly;
+            var keyLength = 0;
+            if (answers is not null)
             {
-                package = new DnsReceivedRawPackage(buffer, remote, LocalEndPoint);
+                outcome = answers.TryAnswer(message, zone, output, limit, key, out var length, out keyLength);
+                if (outcome == PreparedAnswers.Outcome.Answered)
+                {
+                    Send(socket, output.AsSpan(0, length), sender);
+                    continue;
+                }
             }
-            catch (Exception)
-            {
-                continue; // a question ARSoft cannot even read: drop, as ARSoft itself would
-            }
-            if (!inFlight.TryEnter())
-                continue;
-            return new UdpConnection(this, package, Wire.UdpLimit(message));
+            Queue(socket, message, sender, limit, outcome == PreparedAnswers.Outcome.Learnable ? new Lesson(key[..keyLength], zone) : null);
         }
-        return null;
+    }
+
+    private void Queue(Socket socket, ReadOnlySpan<byte> message, SocketAddress sender, int limit, Lesson? lesson)
+    {
+        var buffer = new byte[message.Length + DnsRawPackage.LENGTH_HEADER_LENGTH];
+        BinaryPrimitives.WriteUInt16BigEndian(buffer, (ushort)message.Length);
+        message.CopyTo(buffer.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH));
+        DnsReceivedRawPackage package;
+        try
+        {
+            package = new DnsReceivedRawPackage(buffer, (IPEndPoint)anySender.Create(sender), LocalEndPoint);
+        }
+        catch (Exception)
+        {
+            return; // a question ARSoft cannot even read: drop, as ARSoft itself would
+        }
+        if (!inFlight.TryEnter())
+            return;
+        if (!slowPath.Writer.TryWrite(new UdpConnection(this, socket, package, limit, lesson)))
+            inFlight.Exit();
     }
 
     /// <summary>True to answer; a slip is sent here and now, without ARSoft.</summary>
-    private bool Admit(RateLimitVerdict verdict, ReadOnlySpan<byte> query, IPEndPoint remote)
+    private static bool Admit(Socket socket, RateLimitVerdict verdict, ReadOnlySpan<byte> query, SocketAddress sender)
     {
         if (verdict == RateLimitVerdict.Slip)
-        {
-            try
-            {
-                socket.SendTo(Wire.Slip(query), SocketFlags.None, remote);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        }
+            Send(socket, Wire.Slip(query), sender);
         return verdict == RateLimitVerdict.Answer;
     }
 
-    private sealed class UdpConnection(UdpTransport transport, DnsReceivedRawPackage query, int limit) : IServerConnection
+    private static bool Send(Socket socket, ReadOnlySpan<byte> data, SocketAddress receiver)
+    {
+        try
+        {
+            return socket.SendTo(data, SocketFlags.None, receiver) == data.Length;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>What the fast path learns from a slow-path answer: the query's key and the zone it was asked against.</summary>
+    private sealed class Lesson(ReadOnlySpan<byte> key, Zone zone)
+    {
+        public byte[] Key { get; } = key.ToArray();
+        public Zone Zone { get; } = zone;
+    }
+
+    private sealed class UdpConnection(UdpTransport transport, Socket socket, DnsReceivedRawPackage query, int limit, Lesson? lesson) : IServerConnection
     {
         private bool received;
         private int disposed;
@@ -141,19 +244,16 @@ internal sealed class UdpTransport : IServerTransport
             return Task.FromResult(first ? query : null);
         }
 
-        public async Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
+        public Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
         {
             ArraySegment<byte> data = package.ToArraySegment(false);
             if (data.Count > limit)
                 data = Wire.Truncate(data);
-            try
-            {
-                return await transport.socket.SendToAsync(data, SocketFlags.None, RemoteEndPoint, token) == data.Count;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
-            {
-                return false;
-            }
+            // Same zone before and after: the responder, which read the zone in between, answered from it.
+            if (lesson is not null && ReferenceEquals(transport.zones.Current, lesson.Zone))
+                transport.answers?.Learn(lesson.Key, lesson.Zone, data);
+            // Synchronous, like the receive loops: an async send would turn the socket non-blocking for them too.
+            return Task.FromResult(Send(socket, data, RemoteEndPoint.Serialize()));
         }
 
         /// <summary>ARSoft disposes a UDP "connection" once its answer is sent (or given up).</summary>

@@ -18,18 +18,20 @@ public sealed class SnapshotException(string message, Exception? inner = null) :
 /// </summary>
 public static class SnapshotReader
 {
-    private delegate object Reader(string yaml);
+    private delegate object Reader(string json);
 
+    // Objects are read as JSON converted from the YAML tree: KubernetesClient's YAML deserializer (YamlDotNet) orders
+    // properties by metadata token, which NativeAOT does not have, so `serve --snapshot` failed in the AOT binary.
     private static readonly Dictionary<(string Group, string Kind), Reader> Readers = new()
     {
-        [("", "Service")] = y => KubernetesYaml.Deserialize<V1Service>(y),
-        [("", "Node")] = y => KubernetesYaml.Deserialize<V1Node>(y),
-        [("discovery.k8s.io", "EndpointSlice")] = y => KubernetesYaml.Deserialize<V1EndpointSlice>(y),
-        [("networking.k8s.io", "Ingress")] = y => KubernetesYaml.Deserialize<V1Ingress>(y),
-        [(GatewayApi.Group, "Gateway")] = y => KubernetesYaml.Deserialize<V1Gateway>(y),
-        [(GatewayApi.Group, "HTTPRoute")] = y => KubernetesYaml.Deserialize<V1HttpRoute>(y),
-        [(GatewayApi.Group, "GRPCRoute")] = y => KubernetesYaml.Deserialize<V1GrpcRoute>(y),
-        [(GatewayApi.Group, "TLSRoute")] = y => KubernetesYaml.Deserialize<V1Alpha2TlsRoute>(y),
+        [("", "Service")] = j => KubernetesJson.Deserialize<V1Service>(j),
+        [("", "Node")] = j => KubernetesJson.Deserialize<V1Node>(j),
+        [("discovery.k8s.io", "EndpointSlice")] = j => KubernetesJson.Deserialize<V1EndpointSlice>(j),
+        [("networking.k8s.io", "Ingress")] = j => KubernetesJson.Deserialize<V1Ingress>(j),
+        [(GatewayApi.Group, "Gateway")] = j => KubernetesJson.Deserialize<V1Gateway>(j),
+        [(GatewayApi.Group, "HTTPRoute")] = j => KubernetesJson.Deserialize<V1HttpRoute>(j),
+        [(GatewayApi.Group, "GRPCRoute")] = j => KubernetesJson.Deserialize<V1GrpcRoute>(j),
+        [(GatewayApi.Group, "TLSRoute")] = j => KubernetesJson.Deserialize<V1Alpha2TlsRoute>(j),
     };
 
     public static ClusterSnapshot Read(string path)
@@ -114,12 +116,11 @@ public static class SnapshotReader
         object item;
         try
         {
-            item = reader(Serialise(map));
+            item = reader(ToJson(map));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            var at = e is YamlException y ? line + (int)y.Start.Line - 1 : line;
-            throw new SnapshotException($"{path}:{at}: {id}: {Innermost(e).Message}", e);
+            throw new SnapshotException($"{path}:{line}: {id}: {Innermost(e).Message}", e);
         }
         if (Missing(item) is { } field)
             throw new SnapshotException($"{path}:{line}: {id}: missing required field '{field}'");
@@ -137,11 +138,56 @@ public static class SnapshotReader
         _ => null,
     };
 
-    private static string Serialise(YamlNode node)
+    /// <summary>
+    /// The YAML tree as JSON. Plain scalars that YAML 1.2's core schema reads as null, booleans or numbers become
+    /// those; everything else (and every quoted scalar) is a string, as kubectl quotes strings that look like numbers.
+    /// </summary>
+    private static string ToJson(YamlNode node)
     {
-        var writer = new StringWriter();
-        new YamlStream(new YamlDocument(node)).Save(writer, assignAnchors: false);
-        return writer.ToString();
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+            Write(writer, node);
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void Write(System.Text.Json.Utf8JsonWriter writer, YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlMappingNode map:
+                writer.WriteStartObject();
+                foreach (var (key, value) in map.Children)
+                {
+                    writer.WritePropertyName(key is YamlScalarNode { Value: { } name } ? name : key.ToString());
+                    Write(writer, value);
+                }
+                writer.WriteEndObject();
+                break;
+            case YamlSequenceNode sequence:
+                writer.WriteStartArray();
+                foreach (var item in sequence.Children)
+                    Write(writer, item);
+                writer.WriteEndArray();
+                break;
+            case YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: var text }:
+                if (text is null or "" or "~" or "null" or "Null" or "NULL")
+                    writer.WriteNullValue();
+                else if (text is "true" or "True" or "TRUE" or "false" or "False" or "FALSE")
+                    writer.WriteBooleanValue(text[0] is 't' or 'T');
+                else if (long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var integer))
+                    writer.WriteNumberValue(integer);
+                else if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
+                    writer.WriteNumberValue(real);
+                else
+                    writer.WriteStringValue(text);
+                break;
+            case YamlScalarNode scalar:
+                writer.WriteStringValue(scalar.Value);
+                break;
+            default:
+                writer.WriteNullValue(); // an alias node YamlStream did not resolve
+                break;
+        }
     }
 
     private static string? Scalar(YamlMappingNode map, string key) =>

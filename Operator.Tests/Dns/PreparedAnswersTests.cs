@@ -1,0 +1,181 @@
+using System.Net;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Dns;
+using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Snapshot;
+using static MiniLb.Operator.Tests.TestObjects;
+using Zone = MiniLb.Operator.Resolution.Zone;
+
+namespace MiniLb.Operator.Tests.Dns;
+
+/// <summary>
+/// The fast path must say exactly what the slow path (ARSoft + Responder) says: every name of the sample
+/// snapshot (plus names that do not exist and names outside the zone), every query kind, asked of a server with
+/// the fast path and of one without, over UDP and TCP, compared field by field (address order aside).
+/// </summary>
+public class PreparedAnswersTests
+{
+    private static readonly RecordType[] Types =
+        [RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Soa, RecordType.Ns, RecordType.Txt, RecordType.Any, RecordType.Https];
+
+    private static readonly RawQuery.Edns?[] EdnsVariants =
+        [null, new RawQuery.Edns(), new RawQuery.Edns(Size: 4096, DnssecOk: true), new RawQuery.Edns(Size: 512, Option: RawQuery.UnknownOption(6))];
+
+    private Zone zone = null!;
+    private TestDnsServer fast = null!, slow = null!;
+
+    [OneTimeSetUp]
+    public void Start()
+    {
+        var model = new ClusterModel(new ZoneSettings { NameServerAddresses = [IPAddress.Parse("192.168.1.53")] });
+        foreach (var item in SnapshotReader.Read(SampleSnapshot).Objects)
+            model.Upsert(item);
+        // A Service too large for one UDP answer: only TCP, or TC over UDP.
+        model.Upsert(Service("default", "big"));
+        model.Upsert(Slice("default", "big", "big-1", "IPv4", Ready([.. Enumerable.Range(0, 100).Select(i => $"10.244.{i / 50}.{i % 50 + 10}")])));
+        zone = model.Publish();
+        fast = TestDnsServer.Start(zone);
+        slow = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
+    }
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await fast.DisposeAsync();
+        await slow.DisposeAsync();
+    }
+
+    private IEnumerable<string> Names() =>
+        zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys).Append(zone.Apex)
+            .Select(n => n.ToString(false))
+            .Concat(["nope." + zone.Apex.ToString(false), "deep.nope." + zone.Apex.ToString(false), "example.org", "nope.www.example.com"])
+            .Distinct();
+
+    [Test]
+    public async Task Every_name_and_query_kind_gets_the_responders_answer_over_udp()
+    {
+        var random = new Random(6);
+        var compared = 0;
+        foreach (var name in Names())
+        {
+            foreach (var type in Types)
+            {
+                foreach (var edns in EdnsVariants)
+                {
+                    var asked = random.Next(2) == 0 ? name : MixCase(name, random);
+                    var query = RawQuery.Build(asked, type, id: (ushort)random.Next(65536), edns: edns, recursionDesired: random.Next(2) == 0);
+                    var expected = await slow.UdpAsync(query);
+                    // The first answer teaches the fast path; the later ones come from it.
+                    for (var i = 0; i < 3; i++)
+                        AssertSame(await fast.UdpAsync(query), expected, $"{asked} {type} EDNS {edns?.Size.ToString() ?? "none"} (try {i + 1})");
+                    compared++;
+                }
+            }
+        }
+        Assert.That(fast.Host.PreparedAnswerCount, Is.GreaterThan(compared / 2), "most queries should be answered by the fast path");
+    }
+
+    [Test]
+    public async Task Every_name_gets_the_responders_answer_over_tcp()
+    {
+        var random = new Random(7);
+        foreach (var name in Names())
+        {
+            foreach (var type in new[] { RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Soa })
+            {
+                var query = RawQuery.Build(MixCase(name, random), type, id: (ushort)random.Next(65536), edns: new RawQuery.Edns());
+                var expected = await slow.TcpAsync(query);
+                await fast.UdpAsync(query); // learn over UDP, replay over TCP
+                AssertSame(await fast.TcpAsync(query), expected, $"{name} {type} over TCP");
+            }
+        }
+    }
+
+    [Test]
+    public async Task Answers_too_large_for_the_client_are_truncated_as_the_slow_path_does()
+    {
+        var name = "big.default." + zone.Apex.ToString(false);
+        var large = RawQuery.Build(name, edns: new RawQuery.Edns(Size: 4096));
+        await fast.TcpAsync(large);
+        await fast.UdpAsync(large);
+        foreach (var edns in new RawQuery.Edns?[] { null, new RawQuery.Edns(Size: 512), new RawQuery.Edns(Size: 4096) })
+        {
+            var query = RawQuery.Build(name, edns: edns);
+            var answer = await fast.UdpAsync(query);
+            AssertSame(answer, await slow.UdpAsync(query), $"big EDNS {edns?.Size.ToString() ?? "none"}");
+            Assert.That(RawQuery.Flag(answer!, RawQuery.TC), Is.True, "100 addresses never fit 512 or 1232 bytes");
+        }
+    }
+
+    [Test]
+    public async Task A_new_zone_is_answered_from_the_new_data_at_once()
+    {
+        var model = new ClusterModel(new ZoneSettings());
+        model.Upsert(Service("default", "web"));
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.0.11")));
+        await using var server = TestDnsServer.Start(model.Publish());
+        var query = RawQuery.Build("web.default.minilb");
+        for (var i = 0; i < 3; i++)
+            await server.UdpAsync(query);
+
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.0.99")));
+        server.Zones.Swap(model.Publish());
+
+        var answer = DnsMessage.Parse((await server.UdpAsync(query))!);
+        Assert.That(answer.AnswerRecords.OfType<ARecord>().Select(a => a.Address), Is.EqualTo(new[] { IPAddress.Parse("10.244.0.99") }));
+    }
+
+    [Test]
+    public void Unusual_queries_are_left_to_the_slow_path()
+    {
+        var key = new byte[PreparedAnswers.MaxKeyLength];
+        Assert.Multiple(() =>
+        {
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb"), key, out _), Is.GreaterThan(0), "a plain query");
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", questions: 2), key, out _), Is.Zero, "two questions");
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", opcode: 2), key, out _), Is.Zero, "opcode STATUS");
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", response: true), key, out _), Is.Zero, "a response");
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", edns: new RawQuery.Edns(Version: 1)), key, out _), Is.Zero, "EDNS version 1");
+            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("we b.default.minilb"), key, out _), Is.Zero, "a space in a label");
+            Assert.That(PreparedAnswers.ReadKey([.. RawQuery.Build("web.default.minilb"), 0], key, out _), Is.Zero, "a trailing byte");
+        });
+    }
+
+    private static string MixCase(string name, Random random) =>
+        string.Concat(name.Select(c => random.Next(2) == 0 ? char.ToUpperInvariant(c) : c));
+
+    /// <summary>Same header, same question bytes, same records (address order aside), same OPT, same size.</summary>
+    private static void AssertSame(byte[]? actual, byte[]? expected, string what)
+    {
+        Assert.That(actual is null, Is.EqualTo(expected is null), $"{what}: answered by one path only");
+        if (actual is null || expected is null)
+            return;
+        var a = DnsMessage.Parse(actual);
+        var e = DnsMessage.Parse(expected);
+        if (e.IsTruncated)
+        {
+            // Both paths answer with TC and a random part of the addresses: records differ by design.
+            Assert.Multiple(() =>
+            {
+                Assert.That(actual[..4], Is.EqualTo(expected[..4]), $"{what}: ID and flags");
+                Assert.That(RawQuery.QuestionSection(actual), Is.EqualTo(RawQuery.QuestionSection(expected)), $"{what}: question");
+                Assert.That(a.EDnsOptions?.ToString(), Is.EqualTo(e.EDnsOptions?.ToString()), $"{what}: OPT");
+            });
+            return;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual.Length, Is.EqualTo(expected.Length), $"{what}: length");
+            Assert.That(actual[..4], Is.EqualTo(expected[..4]), $"{what}: ID and flags");
+            Assert.That(RawQuery.QuestionSection(actual), Is.EqualTo(RawQuery.QuestionSection(expected)), $"{what}: question");
+            Assert.That(a.ReturnCode, Is.EqualTo(e.ReturnCode), $"{what}: RCODE");
+            Assert.That(Texts(a.AnswerRecords), Is.EqualTo(Texts(e.AnswerRecords)), $"{what}: answers");
+            Assert.That(a.AuthorityRecords.Select(r => r.ToString()), Is.EqualTo(e.AuthorityRecords.Select(r => r.ToString())), $"{what}: authority");
+            Assert.That(Texts(a.AdditionalRecords), Is.EqualTo(Texts(e.AdditionalRecords)), $"{what}: additional");
+            Assert.That(a.EDnsOptions?.ToString(), Is.EqualTo(e.EDnsOptions?.ToString()), $"{what}: OPT");
+        });
+    }
+
+    private static string[] Texts(IEnumerable<DnsRecordBase> records) => [.. records.Select(r => r.ToString()).Order(StringComparer.Ordinal)];
+}

@@ -1,0 +1,295 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Dns;
+
+/// <summary>
+/// The fast path: the wire-format answers the slow path (ARSoft + <see cref="Responder"/>) gave, kept per
+/// <see cref="Zone"/> and replayed for equal queries by patching the ID, the question's case (0x20) and the
+/// address order. A query is "equal" when its flags, type, class, EDNS presence, DO bit, clamped UDP size and
+/// lower-cased name are; so a replayed answer is what the responder would have sent, byte for byte, up to the
+/// shuffle. The cost of building an answer is paid once per name and zone; a new zone starts empty.
+/// Anything unusual (other opcodes, several questions, EDNS version ≠ 0, escapes in names, truncation, SRV
+/// with several targets) always takes the slow path.
+/// </summary>
+internal sealed class PreparedAnswers
+{
+    /// <summary>Room for the key of any query: flags, type, class, EDNS (4 bytes) and a name of ≤255 bytes.</summary>
+    public const int MaxKeyLength = KeyHeader + 255;
+
+    // Negative answers for names that do not exist are kept too (dnsperf and real clients repeat them), but only
+    // this many per zone, so a random-subdomain flood cannot grow memory: beyond it they take the slow path.
+    private const int MaxNegative = 10_000;
+
+    private const int KeyHeader = 2 + 2 + 2 + 4;
+    private const ushort OptType = 41;
+
+    private Table table;
+
+    public PreparedAnswers(Zone zone) => table = new Table(zone);
+
+    /// <summary>What <see cref="TryAnswer"/> did.</summary>
+    public enum Outcome
+    {
+        /// <summary>The answer is in the output buffer.</summary>
+        Answered,
+
+        /// <summary>Not known yet: answer on the slow path, then <see cref="Learn"/> from its response.</summary>
+        Learnable,
+
+        /// <summary>Not a query the fast path handles; the slow path answers it every time.</summary>
+        SlowPathOnly,
+    }
+
+    /// <summary>Prepared answers held for the current zone (tests and benchmarks).</summary>
+    public int Count => Volatile.Read(ref table).Entries.Count;
+
+    /// <summary>
+    /// Answers <paramref name="query"/> into <paramref name="output"/> when an answer is prepared and fits
+    /// <paramref name="limit"/>. <paramref name="key"/> (at least <see cref="MaxKeyLength"/> bytes) receives the
+    /// query's key; <paramref name="keyLength"/> is its length for <see cref="Outcome.Learnable"/>.
+    /// Allocates nothing.
+    /// </summary>
+    public Outcome TryAnswer(ReadOnlySpan<byte> query, Zone zone, Span<byte> output, int limit, Span<byte> key, out int length, out int keyLength)
+    {
+        length = 0;
+        keyLength = ReadKey(query, key, out var questionEnd);
+        if (keyLength == 0)
+            return Outcome.SlowPathOnly;
+        var current = For(zone);
+        if (!current.Lookup.TryGetValue(key[..keyLength], out var prepared))
+            return Outcome.Learnable;
+        var bytes = prepared.Bytes;
+        if (bytes.Length > limit || bytes.Length > output.Length)
+            return Outcome.SlowPathOnly; // ARSoft truncates for this client; it stays the reference for TC
+        bytes.CopyTo(output);
+        query[..2].CopyTo(output);                                                             // ID
+        query[Wire.HeaderLength..questionEnd].CopyTo(output[Wire.HeaderLength..]);             // question, as asked
+        if (prepared.RecordSize > 0)
+            Shuffle(output.Slice(prepared.AnswerStart, prepared.RecordSize * prepared.AnswerCount), prepared.RecordSize);
+        length = bytes.Length;
+        return Outcome.Answered;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="response"/>, the slow path's answer to a query with <paramref name="key"/>, for
+    /// <paramref name="zone"/> — unless the zone changed meanwhile, or the answer cannot be replayed as is.
+    /// </summary>
+    public void Learn(ReadOnlySpan<byte> key, Zone zone, ReadOnlySpan<byte> response)
+    {
+        var current = Volatile.Read(ref table);
+        if (!ReferenceEquals(current.Zone, zone) || response.Length < Wire.HeaderLength)
+            return;
+        var flags = BinaryPrimitives.ReadUInt16BigEndian(response[2..]);
+        if ((flags & 0x8000) == 0 || (flags & 0x0200) != 0) // a response, not truncated
+            return;
+        if (current.Entries.Count >= current.MaxEntries || current.Lookup.ContainsKey(key))
+            return;
+        var negative = (flags & 0x000F) == 3;
+        if (negative && Volatile.Read(ref current.Negative) >= MaxNegative)
+            return;
+        if (Prepare(key, response) is not { } prepared)
+            return;
+        if (current.Entries.TryAdd(key.ToArray(), prepared) && negative)
+            Interlocked.Increment(ref current.Negative);
+    }
+
+    /// <summary>The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it).</summary>
+    private Table For(Zone zone)
+    {
+        var current = Volatile.Read(ref table);
+        if (ReferenceEquals(current.Zone, zone))
+            return current;
+        var fresh = new Table(zone);
+        var seen = Interlocked.CompareExchange(ref table, fresh, current);
+        return ReferenceEquals(seen, current) ? fresh : seen.Zone == zone ? seen : fresh;
+    }
+
+    /// <summary>
+    /// The key of a plain query (QR=0, QUERY, one question, nothing else but an optional EDNS version 0 OPT),
+    /// or 0 when the query is anything else. The name is lower-cased (RFC 4343) and may hold only letters,
+    /// digits, '-' and '_', so ARSoft reads it exactly as we do.
+    /// </summary>
+    internal static int ReadKey(ReadOnlySpan<byte> query, Span<byte> key, out int questionEnd)
+    {
+        questionEnd = 0;
+        if (query.Length < Wire.HeaderLength + 5)
+            return 0;
+        var flags = BinaryPrimitives.ReadUInt16BigEndian(query[2..]);
+        if ((flags & 0xF800) != 0) // QR=1 or an opcode other than QUERY
+            return 0;
+        if (BinaryPrimitives.ReadUInt16BigEndian(query[4..]) != 1 || BinaryPrimitives.ReadUInt32BigEndian(query[6..]) != 0)
+            return 0;
+        var additional = BinaryPrimitives.ReadUInt16BigEndian(query[10..]);
+        if (additional > 1)
+            return 0;
+
+        var position = Wire.HeaderLength;
+        var name = key[KeyHeader..];
+        var nameLength = 0;
+        while (true)
+        {
+            if (position >= query.Length)
+                return 0;
+            int label = query[position];
+            if (label == 0)
+                break;
+            if (label > 63 || nameLength + 1 + label + 1 > 255 || position + 1 + label > query.Length)
+                return 0;
+            name[nameLength++] = (byte)label;
+            for (var i = 1; i <= label; i++)
+            {
+                var c = query[position + i];
+                if (c is >= (byte)'A' and <= (byte)'Z')
+                    c = (byte)(c | 0x20);
+                else if (c is not ((>= (byte)'a' and <= (byte)'z') or (>= (byte)'0' and <= (byte)'9') or (byte)'-' or (byte)'_'))
+                    return 0;
+                name[nameLength++] = c;
+            }
+            position += 1 + label;
+        }
+        name[nameLength++] = 0;
+        position++;
+        if (position + 4 > query.Length)
+            return 0;
+        questionEnd = position + 4;
+        BinaryPrimitives.WriteUInt16BigEndian(key, flags);
+        query.Slice(position, 4).CopyTo(key[2..]);  // type and class
+        key.Slice(6, 4).Clear();
+        position = questionEnd;
+
+        if (additional == 1)
+        {
+            // OPT: root owner, type 41, class = UDP size, TTL = extended RCODE, version, flags; RDATA ignored by the responder.
+            if (position + 11 > query.Length || query[position] != 0 || BinaryPrimitives.ReadUInt16BigEndian(query[(position + 1)..]) != OptType)
+                return 0;
+            var size = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 3)..]);
+            var version = query[position + 6];
+            var ednsFlags = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 7)..]);
+            var dataLength = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 9)..]);
+            if (version != 0 || query[position + 5] != 0)
+                return 0; // BADVERS and extended RCODEs stay on the slow path (RFC 6891 §6.1.3)
+            position += 11 + dataLength;
+            if (!OptionsWellFormed(query[(position - dataLength)..position]))
+                return 0;
+            key[6] = 1;
+            BinaryPrimitives.WriteUInt16BigEndian(key[7..], (ushort)Math.Clamp(size, Responder.MinUdpPayloadSize, Responder.MaxUdpPayloadSize));
+            key[9] = (byte)(ednsFlags >> 15); // DO, the only flag the response copies (RFC 3225)
+        }
+        if (position != query.Length)
+            return 0; // trailing bytes: leave it to ARSoft's parser
+        return KeyHeader + nameLength;
+    }
+
+    private static bool OptionsWellFormed(ReadOnlySpan<byte> options)
+    {
+        var position = 0;
+        while (position < options.Length)
+        {
+            if (position + 4 > options.Length)
+                return false;
+            position += 4 + BinaryPrimitives.ReadUInt16BigEndian(options[(position + 2)..]);
+        }
+        return position == options.Length;
+    }
+
+    /// <summary>
+    /// A replayable answer, or null: the question must be echoed as asked, and several answer records are only
+    /// kept when they are addresses of one owner with one size (then their order is shuffled per response).
+    /// </summary>
+    private static Prepared? Prepare(ReadOnlySpan<byte> key, ReadOnlySpan<byte> response)
+    {
+        var nameLength = key.Length - KeyHeader;
+        var questionEnd = Wire.HeaderLength + nameLength + 4;
+        if (response.Length < questionEnd || BinaryPrimitives.ReadUInt16BigEndian(response[4..]) != 1)
+            return null;
+        // The question's name must be the query's (case aside), type and class too.
+        for (var i = 0; i < nameLength; i++)
+        {
+            var c = response[Wire.HeaderLength + i];
+            if ((c is >= (byte)'A' and <= (byte)'Z' ? (byte)(c | 0x20) : c) != key[KeyHeader + i])
+                return null;
+        }
+        if (!response.Slice(Wire.HeaderLength + nameLength, 4).SequenceEqual(key.Slice(2, 4)))
+            return null;
+
+        int answers = BinaryPrimitives.ReadUInt16BigEndian(response[6..]);
+        var prepared = new Prepared(response.ToArray(), 0, 0, 0);
+        if (answers <= 1)
+            return prepared;
+        var type = BinaryPrimitives.ReadUInt16BigEndian(key[2..]);
+        int authority = BinaryPrimitives.ReadUInt16BigEndian(response[8..]);
+        int additional = BinaryPrimitives.ReadUInt16BigEndian(response[10..]);
+        if (type is not (1 or 28) || authority != 0 || additional > key[6] || answers >= Responder.MaxAddressAnswers)
+            return null;
+        // Each record: a pointer to the question (0xC00C), type, class, TTL, length, address.
+        var recordSize = 2 + 10 + (type == 1 ? 4 : 16);
+        if (questionEnd + answers * recordSize > response.Length)
+            return null;
+        for (var i = 0; i < answers; i++)
+        {
+            var record = response.Slice(questionEnd + i * recordSize, recordSize);
+            if (BinaryPrimitives.ReadUInt16BigEndian(record) != 0xC00C || BinaryPrimitives.ReadUInt16BigEndian(record[2..]) != type
+                || BinaryPrimitives.ReadUInt16BigEndian(record[10..]) != recordSize - 12)
+                return null;
+        }
+        return prepared with { AnswerStart = questionEnd, AnswerCount = answers, RecordSize = recordSize };
+    }
+
+    /// <summary>Fisher–Yates over fixed-size records, as the responder shuffles its addresses.</summary>
+    private static void Shuffle(Span<byte> records, int size)
+    {
+        Span<byte> swap = stackalloc byte[28];
+        swap = swap[..size];
+        for (var i = records.Length / size - 1; i > 0; i--)
+        {
+            var j = Random.Shared.Next(i + 1);
+            if (j == i)
+                continue;
+            var a = records.Slice(i * size, size);
+            var b = records.Slice(j * size, size);
+            a.CopyTo(swap);
+            b.CopyTo(a);
+            swap.CopyTo(b);
+        }
+    }
+
+    /// <param name="RecordSize">Size of each answer record when they are shuffled per response, else 0.</param>
+    private sealed record Prepared(byte[] Bytes, int AnswerStart, int AnswerCount, int RecordSize);
+
+    private sealed class Table
+    {
+        public Table(Zone zone)
+        {
+            Zone = zone;
+            Entries = new ConcurrentDictionary<byte[], Prepared>(KeyComparer.Instance);
+            Lookup = Entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+            // Several flag and EDNS variants per name are normal (dig, resolvers, dnsperf); more is a flood.
+            MaxEntries = MaxNegative + 4 * (zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count + 1);
+        }
+
+        public Zone Zone { get; }
+        public ConcurrentDictionary<byte[], Prepared> Entries { get; }
+        public ConcurrentDictionary<byte[], Prepared>.AlternateLookup<ReadOnlySpan<byte>> Lookup { get; }
+        public int MaxEntries { get; }
+        public int Negative;
+    }
+
+    private sealed class KeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(byte[] key) => GetHashCode((ReadOnlySpan<byte>)key);
+        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+
+        public int GetHashCode(ReadOnlySpan<byte> key)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(key);
+            return hash.ToHashCode();
+        }
+    }
+}

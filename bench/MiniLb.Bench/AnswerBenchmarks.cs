@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using BenchmarkDotNet.Attributes;
+using MiniLb.Operator.Dns;
+using MiniLb.Operator.Resolution;
+using Zone = MiniLb.Operator.Resolution.Zone;
+
+namespace MiniLb.Bench;
+
+/// <summary>
+/// One A query for a Service with 5 endpoints: the slow path (the pure responder on a parsed query, and with
+/// ARSoft's parse) against the fast path (a prepared wire answer patched for the query). The zone size varies
+/// to show that lookups do not depend on it.
+/// </summary>
+[MemoryDiagnoser]
+public class AnswerBenchmarks
+{
+    private readonly Responder responder = new();
+    private readonly byte[] output = new byte[ushort.MaxValue];
+    private readonly byte[] key = new byte[PreparedAnswers.MaxKeyLength];
+    private Zone zone = null!;
+    private DnsMessage parsed = null!;
+    private byte[] query = null!;
+    private PreparedAnswers answers = null!;
+
+    [Params(1_000, 10_000)]
+    public int Services { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        zone = SyntheticCluster.Model(Services).Current;
+        var name = SyntheticCluster.Name(Services / 2);
+        parsed = new DnsMessage { TransactionID = 0x1234, Questions = { new DnsQuestion(DomainName.Parse(name), RecordType.A, RecordClass.INet) } };
+        query = Query(name);
+        answers = new PreparedAnswers(zone);
+        // The fast path learns from the slow path's wire answer, as in the server: ask a server without the fast path once.
+        var holder = new ZoneHolder(zone);
+        var slow = DnsHost.Start(ListenAddress.Parse("127.0.0.1:0"), holder, options: new DnsHostOptions { FastPath = false });
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 10_000 };
+            socket.Connect(slow.EndPoints[0]);
+            socket.Send(query);
+            var response = new byte[ushort.MaxValue];
+            var length = socket.Receive(response);
+            var keyLength = PreparedAnswers.ReadKey(query, key, out _);
+            answers.Learn(key.AsSpan(0, keyLength), zone, response.AsSpan(0, length));
+        }
+        finally
+        {
+            slow.StopAsync().GetAwaiter().GetResult();
+        }
+        if (FastPath() == 0)
+            throw new InvalidOperationException("the fast path did not learn the answer");
+    }
+
+    [Benchmark(Baseline = true, Description = "slow path: Responder.Respond (parsed query)")]
+    public DnsMessage? Responder() => responder.Respond(parsed, zone);
+
+    [Benchmark(Description = "slow path: ARSoft parse + Responder.Respond")]
+    public DnsMessage? ParseAndRespond() => responder.Respond(DnsMessage.Parse(query), zone);
+
+    [Benchmark(Description = "fast path: PreparedAnswers.TryAnswer")]
+    public int FastPath()
+    {
+        answers.TryAnswer(query, zone, output, 1232, key, out var length, out _);
+        return length;
+    }
+
+    private static byte[] Query(string name)
+    {
+        var bytes = new List<byte> { 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+        foreach (var label in name.Split('.'))
+        {
+            bytes.Add((byte)label.Length);
+            bytes.AddRange(System.Text.Encoding.ASCII.GetBytes(label));
+        }
+        bytes.AddRange([0, 0, 1, 0, 1]);
+        return [.. bytes];
+    }
+}

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(MiniLb.Bench.SyntheticCluster).Assembly).Run(args);

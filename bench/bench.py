@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Runs minilb and Knot DNS one after the other on loopback with the same dnsperf settings and prints one table.
+
+Per server and round: start (time to the first answer), warm-up, UDP throughput (dnsperf at full speed),
+latency percentiles at a fixed rate below both servers' capacity (dnsperf -v, every answer's latency),
+TCP throughput, then RSS (VmRSS, VmHWM). Rounds alternate the servers; the table gives the median of the rounds.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--minilb", required=True, help="the minilb binary")
+    p.add_argument("--data", required=True, help="directory from generate.py")
+    p.add_argument("--domain", default="minilb")
+    p.add_argument("--duration", type=int, default=10, help="seconds per throughput run (dnsperf -l)")
+    p.add_argument("--clients", type=int, default=8, help="dnsperf -c")
+    p.add_argument("--threads", type=int, default=1, help="dnsperf -T")
+    p.add_argument("--outstanding", type=int, default=500, help="dnsperf -q")
+    p.add_argument("--rate", type=int, default=10000, help="queries per second of the latency run (dnsperf -Q)")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--port", type=int, default=15353)
+    p.add_argument("--label", default="")
+    p.add_argument("--minilb-args", default="", help="extra arguments for minilb serve")
+    args = p.parse_args()
+
+    queries = os.path.join(args.data, "queries.txt")
+    servers = {
+        "minilb": lambda port: [args.minilb, "serve", "--snapshot", os.path.join(args.data, "snapshot.yaml"),
+                                "--listen", f"127.0.0.1:{port}", "--domain", args.domain] + args.minilb_args.split(),
+        "knot": lambda port: knot_command(args, port),
+    }
+    results = {name: [] for name in servers}
+    for round_ in range(args.rounds):
+        for name, command in servers.items():
+            port = args.port + round_ * 2 + (0 if name == "minilb" else 1)
+            print(f"[{name}, round {round_ + 1}/{args.rounds}, load {load()}]", file=sys.stderr, flush=True)
+            results[name].append(measure(name, command(port), port, queries, args))
+
+    table(results, args)
+
+
+def knot_command(args, port):
+    run = os.path.abspath(os.path.join(args.data, f"knot-{port}"))
+    shutil.rmtree(run, ignore_errors=True)
+    os.makedirs(run)
+    shutil.copy(os.path.join(args.data, f"{args.domain}.zone"), run)
+    with open(os.path.join(run, "knot.conf"), "w") as f:
+        f.write(f"""server:
+    rundir: {run}
+    listen: 127.0.0.1@{port}
+database:
+    storage: {run}/db
+zone:
+  - domain: {args.domain}
+    storage: {run}
+    file: {args.domain}.zone
+log:
+  - target: stderr
+    any: warning
+""")
+    return [shutil.which("knotd") or "/usr/sbin/knotd", "-c", os.path.join(run, "knot.conf")]
+
+
+def measure(name, command, port, queries, args):
+    log = open(os.path.join(args.data, f"{name}-{port}.log"), "w")
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        first = first_answer(port, f"ns1.{args.domain}", started, process)
+        dnsperf(port, queries, args, duration=2)  # warm-up: caches, JIT-free but page faults
+        udp = dnsperf(port, queries, args, duration=args.duration)
+        latency = fixed_rate_latency(port, queries, args)
+        tcp = dnsperf(port, queries, args, duration=max(3, args.duration // 2), mode="tcp")
+        rss, hwm = memory(process.pid)
+        return {"first": first, "qps": udp["qps"], "lost": udp["lost"], "avg": udp["avg"], "p50": latency[0],
+                "p99": latency[1], "tcp": tcp["qps"], "rss": rss, "hwm": hwm}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def first_answer(port, name, started, process, timeout=30.0):
+    """Seconds from the process start to the first DNS answer (a query every 2 ms)."""
+    query = struct.pack(">HHHHHH", 0x6d6c, 0, 1, 0, 0, 0) + b"".join(
+        bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.002)
+        while time.monotonic() - started < timeout:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited with {process.returncode} before answering (see its log)")
+            try:
+                s.sendto(query, ("127.0.0.1", port))
+                data = s.recv(4096)
+                if data[:2] == query[:2]:
+                    return time.monotonic() - started
+            except (socket.timeout, ConnectionRefusedError):
+                pass
+    raise SystemExit(f"no answer on port {port} within {timeout} s")
+
+
+def dnsperf(port, queries, args, duration, mode="udp"):
+    out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", queries, "-m", mode,
+                          "-c", str(args.clients), "-T", str(args.threads), "-q", str(args.outstanding), "-l", str(duration)],
+                         capture_output=True, text=True, check=True).stdout
+    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
+    lost = re.search(r"Queries lost:\s+\d+ \(([\d.]+)%\)", out)
+    avg = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
+    return {"qps": qps, "lost": float(lost.group(1)) if lost else 0.0, "avg": float(avg.group(1)) if avg else 0.0}
+
+
+def fixed_rate_latency(port, queries, args):
+    """p50 and p99 in seconds over every answer of a run at --rate queries per second."""
+    out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", queries, "-c", str(args.clients),
+                          "-T", str(args.threads), "-Q", str(args.rate), "-l", "5", "-v"],
+                         capture_output=True, text=True, check=True).stdout
+    latencies = sorted(float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("> "))
+    if not latencies:
+        return (float("nan"), float("nan"))
+    return (latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])
+
+
+def memory(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    kib = lambda key: int(fields[key].split()[0]) / 1024
+    return kib("VmRSS"), kib("VmHWM")
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def table(results, args):
+    median = lambda name, key: statistics.median(r[key] for r in results[name])
+    rows = [
+        ("UDP QPS", "qps", "{:,.0f}", "higher"),
+        ("UDP p50 latency at {:,} QPS (ms)".format(args.rate), "p50", "{:.3f}", "lower"),
+        ("UDP p99 latency at {:,} QPS (ms)".format(args.rate), "p99", "{:.3f}", "lower"),
+        ("UDP average latency at full speed (ms)", "avg", "{:.3f}", "lower"),
+        ("UDP queries lost (%)", "lost", "{:.2f}", "lower"),
+        ("TCP QPS", "tcp", "{:,.0f}", "higher"),
+        ("RSS after load (MiB)", "rss", "{:.1f}", "lower"),
+        ("peak RSS, VmHWM (MiB)", "hwm", "{:.1f}", "lower"),
+        ("start to first answer (ms)", "first", "{:.0f}", "lower"),
+    ]
+    scale = {"p50": 1000, "p99": 1000, "avg": 1000, "first": 1000}
+    print()
+    print(f"minilb vs Knot DNS {args.label}(dnsperf -c {args.clients} -T {args.threads} -q {args.outstanding} -l {args.duration}; "
+          f"median of {args.rounds} rounds; load average now {load()} on {os.cpu_count()} CPUs)")
+    print(f"| {'':42} | {'minilb':>12} | {'Knot DNS':>12} | {'minilb/Knot':>11} |")
+    print(f"|{'-' * 44}|{'-' * 14}:|{'-' * 14}:|{'-' * 12}:|")
+    for title, key, fmt, _ in rows:
+        m = median("minilb", key) * scale.get(key, 1)
+        k = median("knot", key) * scale.get(key, 1)
+        ratio = f"{m / k:.2f}" if k else "-"
+        print(f"| {title:42} | {fmt.format(m):>12} | {fmt.format(k):>12} | {ratio:>11} |")
+    print()
+    for name in results:
+        print(f"{name} rounds: " + "; ".join(
+            f"{r['qps']:,.0f} QPS, p99 {r['p99'] * 1000:.2f} ms, TCP {r['tcp']:,.0f}, RSS {r['rss']:.1f} MiB, first {r['first'] * 1000:.0f} ms"
+            for r in results[name]))
+
+
+if __name__ == "__main__":
+    main()
