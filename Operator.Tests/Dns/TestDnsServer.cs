@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
+using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Resolution;
 using Zone = MiniLb.Operator.Resolution.Zone;
@@ -24,10 +25,10 @@ internal sealed class TestDnsServer : IAsyncDisposable
     public IPEndPoint EndPoint => Host.EndPoints[0];
     public int Port => EndPoint.Port;
 
-    public static TestDnsServer Start(Zone zone, DnsHostOptions? options = null, string listen = "127.0.0.1:0")
+    public static TestDnsServer Start(Zone zone, DnsHostOptions? options = null, string listen = "127.0.0.1:0", ILogger<DnsHost>? logger = null)
     {
         var zones = new ZoneHolder(zone);
-        return new TestDnsServer(DnsHost.Start(ListenAddress.Parse(listen), zones, options: options), zones);
+        return new TestDnsServer(DnsHost.Start(ListenAddress.Parse(listen), zones, options: options, logger: logger), zones);
     }
 
     /// <summary>ARSoft's client; UDP first, TCP after TC. It sends RD=1 and EDNS (1232).</summary>

@@ -14,6 +14,17 @@ public class WireTests
         Assert.That(Wire.IsQuery(new byte[11]), Is.False);
     }
 
+    [Test]
+    public void Section_counts_the_message_cannot_hold_make_it_no_query()
+    {
+        var query = RawQuery.Build("web.default.minilb");
+        var lying = query.ToArray();
+        lying[4] = lying[5] = 0xFF; // 65,535 questions in 36 bytes
+
+        Assert.That(Wire.IsQuery(lying), Is.False);
+        Assert.That(Wire.IsQuery([0, 1, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), Is.False);
+    }
+
     [TestCase(null, 512)]
     [TestCase(4096, 1232)]
     [TestCase(1232, 1232)]

@@ -23,17 +23,28 @@ public static class ServeCommand
 
         var udpLoops = new Option<int>("--udp-receive-loops") { Description = "UDP receive loops (threads) per listen address.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => false };
+        var rateLimit = new Option<int>("--rate-limit") { Description = "Answers per second over UDP to one client /24 (IPv4) or /56 (IPv6); 0 for no limit (the default).", DefaultValueFactory = _ => 0 };
+        var slip = new Option<int>("--rate-limit-slip") { Description = "Over the rate limit, every Nth query gets an empty truncated reply (TC=1) so real clients retry over TCP; 0 for never.", DefaultValueFactory = _ => 2 };
 
-        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort };
+        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
             new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            (parse.GetValue(rateLimit), parse.GetValue(slip)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, DnsHostOptions dnsOptions, TextWriter output, TextWriter error, CancellationToken ct)
+    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        var rateLimitProblem = rateLimit.Qps < 0 ? $"--rate-limit {rateLimit.Qps}: must be 0 (no limit) or a positive number of answers per second"
+            : rateLimit.Slip < 0 ? $"--rate-limit-slip {rateLimit.Slip}: must be 0 (never) or a positive number"
+            : null;
+        if (rateLimitProblem is not null)
+        {
+            await error.WriteLineAsync($"minilb serve: {rateLimitProblem}");
+            return CommandLine.BadInput;
+        }
+        var limit = rateLimit.Qps == 0 ? null : new RateLimit(rateLimit.Qps, rateLimit.Slip);
         if (!ListenAddress.TryParse(listen, out var address, out var listenProblem))
         {
             await error.WriteLineAsync($"minilb serve: --listen: {listenProblem}");
@@ -70,7 +81,7 @@ public static class ServeCommand
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, new ZoneHolder(model.Current), options: dnsOptions, logger: loggers.CreateLogger<DnsHost>());
+            host = DnsHost.Start(address, new ZoneHolder(model.Current), options: dnsOptions with { RateLimit = limit }, logger: loggers.CreateLogger<DnsHost>());
         }
         catch (ListenException e)
         {
@@ -95,6 +106,9 @@ public static class ServeCommand
                 await output.WriteLineAsync($"  {name}");
             if (served.Length == 0)
                 await output.WriteLineAsync($"  (none: the snapshot has no Service of type LoadBalancer with loadBalancerClass '{settings.LoadBalancerClass}')");
+            if (limit is not null)
+                await output.WriteLineAsync($"UDP answers are limited to {limit.QueriesPerSecond}/s per client /24 or /56; over it "
+                    + (limit.Slip == 0 ? "queries get no reply." : $"1 query in {limit.Slip} gets an empty TC=1 reply (retry over TCP), the rest no reply."));
             await output.WriteLineAsync("Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             await WaitForStopAsync(ct);

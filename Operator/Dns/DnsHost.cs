@@ -7,7 +7,7 @@ using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Dns;
 
-/// <summary>Timeouts of the DNS transports.</summary>
+/// <summary>Timeouts and limits of the DNS transports.</summary>
 public sealed record DnsHostOptions
 {
     /// <summary>A TCP connection without a query for this long is closed (RFC 7766 §6.2.3).</summary>
@@ -18,6 +18,18 @@ public sealed record DnsHostOptions
 
     /// <summary>Open TCP connections above this are closed at once, so a flood cannot use up file descriptors.</summary>
     public int MaxTcpConnections { get; init; } = 1000;
+
+    /// <summary>
+    /// Queries one TCP connection may have unanswered; further pipelined queries wait in the client's socket
+    /// (TCP back-pressure), so one connection cannot queue unbounded work.
+    /// </summary>
+    public int MaxTcpQueriesPerConnection { get; init; } = 32;
+
+    /// <summary>UDP queries being answered at once per socket; more are dropped (shed) rather than queued.</summary>
+    public int MaxUdpQueriesInFlight { get; init; } = 1024;
+
+    /// <summary>Response-rate limiting per client prefix over UDP; null (the default) for none.</summary>
+    public RateLimit? RateLimit { get; init; }
 
     /// <summary>Replay answers the responder gave before (<see cref="PreparedAnswers"/>); off, ARSoft answers every query.</summary>
     public bool FastPath { get; init; } = true;
@@ -81,14 +93,21 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>Open TCP connections right now.</summary>
     public int OpenTcpConnections => transports.OfType<TcpTransport>().Sum(t => t.OpenConnections);
 
+    /// <summary>UDP queries dropped so far because too many were being answered (overload).</summary>
+    public long ShedQueries => transports.OfType<UdpTransport>().Sum(t => t.ShedQueries);
+
+    /// <summary>The response-rate limiter, when one is configured.</summary>
+    public ResponseRateLimiter? RateLimiter { get; private init; }
+
     /// <summary>Binds every endpoint of <paramref name="address"/> for UDP and TCP and starts answering.</summary>
     /// <exception cref="ListenException">An endpoint cannot be bound (in use, no permission, no such address).</exception>
     public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
     {
         options ??= new DnsHostOptions();
+        var rateLimiter = options.RateLimit is { } limit ? new ResponseRateLimiter(limit, options.Time) : null;
         var answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
-        var (transports, endPoints) = Bind(address, zones, answers, options);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance);
+        var (transports, endPoints) = Bind(address, zones, answers, options, rateLimiter);
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance) { RateLimiter = rateLimiter };
         host.server.Start();
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
@@ -126,7 +145,7 @@ public sealed class DnsHost : IAsyncDisposable
     /// UDP and TCP on the same port for every endpoint. With port 0 the first socket picks the port and the others
     /// follow; if another program holds that port for the other protocol, another port is tried.
     /// </summary>
-    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options)
+    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options, ResponseRateLimiter? rateLimiter)
     {
         var anyPort = address.EndPoints.All(e => e.Port == 0);
         for (var attempt = 1; ; attempt++)
@@ -142,7 +161,7 @@ public sealed class DnsHost : IAsyncDisposable
                     UdpTransport udp;
                     try
                     {
-                        udp = Transport(() => new UdpTransport(endPoint, zones, answers, options), endPoint, "UDP");
+                        udp = Transport(() => new UdpTransport(endPoint, zones, answers, options, rateLimiter), endPoint, "UDP");
                     }
                     catch (ListenException e) when (address.EndPoints.Count > 1 && requested.AddressFamily == AddressFamily.InterNetworkV6
                         && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable })

@@ -11,7 +11,8 @@ namespace MiniLb.Operator.Dns;
 /// DNS over TCP for ARSoft's <see cref="DnsServer"/>, replacing its 3.6.1 transport, which never closed a
 /// connection once the client had gone or the keep-alive expired (CLOSE-WAIT sockets piled up). Here a
 /// connection closes itself when the client closes, after <see cref="DnsHostOptions.TcpIdleTimeout"/> without a
-/// query (RFC 7766 §6.2.3), and when the transport closes. Writes are serialised; pipelined queries are fine.
+/// query (RFC 7766 §6.2.3), and when the transport closes. Writes are serialised; pipelined queries are fine, up to
+/// <see cref="DnsHostOptions.MaxTcpQueriesPerConnection"/> unanswered at a time.
 /// </summary>
 internal sealed class TcpTransport : IServerTransport
 {
@@ -99,6 +100,7 @@ internal sealed class TcpTransport : IServerTransport
     {
         private readonly SemaphoreSlim writeLock = new(1, 1);
         private readonly CancellationTokenSource closed = new();
+        private readonly SemaphoreSlim slots = new(transport.options.MaxTcpQueriesPerConnection);
         private int pending;      // queries handed to ARSoft and not answered yet
         private int receiving = 1; // 0 once the client closed or went idle
         private int disposed;
@@ -113,6 +115,14 @@ internal sealed class TcpTransport : IServerTransport
 
         public async Task<DnsReceivedRawPackage?> ReceiveAsync(CancellationToken token = default)
         {
+            // With the connection's fill in flight, the next query stays in the socket: the client's writes back up,
+            // not our memory. A query ARSoft cannot parse is never answered and keeps its slot; a connection whose
+            // slots stay taken for the I/O timeout is closed.
+            if (!await TakeSlotAsync(token))
+            {
+                StopReceiving();
+                return null;
+            }
             var length = new byte[2];
             while (true)
             {
@@ -142,11 +152,38 @@ internal sealed class TcpTransport : IServerTransport
                     // Unreadable question: dropped, as ARSoft would; the connection stays usable.
                 }
             }
+            slots.Release();
             StopReceiving();
             return null;
         }
 
-        public Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default) => SendFramedAsync(package.ToArraySegment(true), token);
+        private async Task<bool> TakeSlotAsync(CancellationToken token)
+        {
+            using var cancel = new CancellationTokenSource(transport.options.IoTimeout, transport.options.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancel.Token, closed.Token);
+            try
+            {
+                await slots.WaitAsync(linked.Token);
+                return true;
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>ARSoft's answer to a query <see cref="ReceiveAsync"/> handed it: its slot is free again.</summary>
+        public async Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
+        {
+            try
+            {
+                return await SendFramedAsync(package.ToArraySegment(true), token);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
 
         private async Task<bool> SendFramedAsync(ArraySegment<byte> framed, CancellationToken token)
         {

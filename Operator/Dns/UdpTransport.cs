@@ -11,7 +11,9 @@ namespace MiniLb.Operator.Dns;
 /// <summary>
 /// DNS over UDP for ARSoft's <see cref="DnsServer"/>, replacing its 3.6.1 transport: a 64 KiB receive buffer
 /// (ARSoft's 514 bytes dropped larger queries), responses (QR=1) dropped before ARSoft sees them, and no reply
-/// ever larger than the query allows (512 bytes without EDNS).
+/// ever larger than the query allows (512 bytes without EDNS). Queries for ARSoft beyond
+/// <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/> are shed, and with a <see cref="ResponseRateLimiter"/> a client
+/// prefix over its rate is dropped or slipped, on the fast path too.
 /// <para>
 /// Several receive loops, each a thread blocking in <c>recvfrom</c> on its own buffers (and, with
 /// <see cref="DnsHostOptions.UdpReusePort"/>, its own SO_REUSEPORT socket, so the kernel spreads clients), answer
@@ -31,11 +33,15 @@ internal sealed class UdpTransport : IServerTransport
     private readonly Channel<UdpConnection> slowPath = Channel.CreateBounded<UdpConnection>(
         new BoundedChannelOptions(SlowPathQueue) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly IPEndPoint anySender;
+    private readonly InFlightLimit inFlight;
+    private readonly ResponseRateLimiter? rateLimiter;
     private int closed;
 
     /// <summary>Binds at once, so a busy port is reported before anything is served.</summary>
-    public UdpTransport(IPEndPoint endPoint, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options)
+    public UdpTransport(IPEndPoint endPoint, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options, ResponseRateLimiter? rateLimiter = null)
     {
+        inFlight = new InFlightLimit(options.MaxUdpQueriesInFlight);
+        this.rateLimiter = rateLimiter;
         this.zones = zones;
         this.answers = answers;
         loops = Math.Max(1, options.UdpReceiveLoops);
@@ -69,6 +75,9 @@ internal sealed class UdpTransport : IServerTransport
                 socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
             // Lets a loop notice Close even where closing a socket does not wake a blocked recvfrom.
             socket.ReceiveTimeout = 1000;
+            // Linux's default (208 KiB, about 270 queries) dropped bursts of a few hundred queries; the kernel caps
+            // this at net.core.rmem_max.
+            socket.ReceiveBufferSize = 1 << 20;
             socket.Bind(endPoint);
             return socket;
         }
@@ -82,6 +91,9 @@ internal sealed class UdpTransport : IServerTransport
     private const int SolSocket = 1, SoReusePort = 15; // Linux <asm-generic/socket.h>
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Queries shed because <see cref="DnsHostOptions.MaxUdpQueriesInFlight"/> were waiting for or in ARSoft.</summary>
+    public long ShedQueries => inFlight.Shed;
 
     public ushort DefaultAllowedResponseSize => Responder.MinUdpPayloadSize;
     public bool SupportsMultipleResponses => false;
@@ -147,6 +159,8 @@ internal sealed class UdpTransport : IServerTransport
             var message = buffer.AsSpan(0, count);
             if (!Wire.IsQuery(message))
                 continue;
+            if (rateLimiter is not null && !Admit(socket, rateLimiter.Check(((IPEndPoint)anySender.Create(sender)).Address), message, sender))
+                continue;
             var limit = Wire.UdpLimit(message);
             var zone = zones.Current;
             var outcome = PreparedAnswers.Outcome.SlowPathOnly;
@@ -178,7 +192,18 @@ internal sealed class UdpTransport : IServerTransport
         {
             return; // a question ARSoft cannot even read: drop, as ARSoft itself would
         }
-        slowPath.Writer.TryWrite(new UdpConnection(this, socket, package, limit, lesson));
+        if (!inFlight.TryEnter())
+            return;
+        if (!slowPath.Writer.TryWrite(new UdpConnection(this, socket, package, limit, lesson)))
+            inFlight.Exit();
+    }
+
+    /// <summary>True to answer; a slip is sent here and now, without ARSoft.</summary>
+    private static bool Admit(Socket socket, RateLimitVerdict verdict, ReadOnlySpan<byte> query, SocketAddress sender)
+    {
+        if (verdict == RateLimitVerdict.Slip)
+            Send(socket, Wire.Slip(query), sender);
+        return verdict == RateLimitVerdict.Answer;
     }
 
     private static bool Send(Socket socket, ReadOnlySpan<byte> data, SocketAddress receiver)
@@ -203,6 +228,7 @@ internal sealed class UdpTransport : IServerTransport
     private sealed class UdpConnection(UdpTransport transport, Socket socket, DnsReceivedRawPackage query, int limit, Lesson? lesson) : IServerConnection
     {
         private bool received;
+        private int disposed;
 
         public IServerTransport Transport => transport;
         public IPEndPoint RemoteEndPoint => query.RemoteEndpoint;
@@ -230,8 +256,11 @@ internal sealed class UdpTransport : IServerTransport
             return Task.FromResult(Send(socket, data, RemoteEndPoint.Serialize()));
         }
 
+        /// <summary>ARSoft disposes a UDP "connection" once its answer is sent (or given up).</summary>
         public void Dispose()
         {
+            if (Interlocked.Exchange(ref disposed, 1) == 0)
+                transport.inFlight.Exit();
         }
     }
 }

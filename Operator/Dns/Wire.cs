@@ -11,8 +11,32 @@ internal static class Wire
     public const int HeaderLength = 12;
     private const ushort OptType = 41;
 
-    /// <summary>At least a header and QR=0. Responses are dropped here: ARSoft would turn "no answer" into SERVFAIL.</summary>
-    public static bool IsQuery(ReadOnlySpan<byte> message) => message.Length >= HeaderLength && (message[2] & 0x80) == 0;
+    /// <summary>
+    /// At least a header, QR=0, section counts the length can hold, and framing that holds together (<see cref="MessageShape"/>). Responses are dropped here: ARSoft would
+    /// turn "no answer" into SERVFAIL. Counts are checked because ARSoft sizes its lists by them: a 12-byte packet
+    /// claiming 65,535 questions made it allocate 512 KiB (on the large-object heap) before failing.
+    /// </summary>
+    public static bool IsQuery(ReadOnlySpan<byte> message)
+    {
+        if (message.Length < HeaderLength || (message[2] & 0x80) != 0)
+            return false;
+        // The smallest question is a 1-byte name and type and class (5 bytes); the smallest record 11 bytes.
+        long questions = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
+        long records = BinaryPrimitives.ReadUInt16BigEndian(message[6..]) + BinaryPrimitives.ReadUInt16BigEndian(message[8..]) + BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
+        return HeaderLength + 5 * questions + 11 * records <= message.Length && MessageShape.HoldsTogether(message);
+    }
+
+    /// <summary>
+    /// The header and question of <paramref name="query"/> as a response with TC=1 and no records: what a
+    /// rate-limited client gets instead of an answer ("slip", as BIND's RRL), so a real client retries over TCP.
+    /// </summary>
+    public static byte[] Slip(ReadOnlySpan<byte> query)
+    {
+        var reply = Truncate(query);
+        reply[2] |= 0x80; // QR
+        reply[3] &= 0x10; // RA=0, RCODE NOERROR; CD copied as in any answer
+        return reply;
+    }
 
     /// <summary>
     /// The largest UDP response this query allows: 512 without EDNS, otherwise its advertised size clamped to

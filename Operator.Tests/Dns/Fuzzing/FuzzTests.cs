@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using MiniLb.Operator.Dns;
+
+namespace MiniLb.Operator.Tests.Dns.Fuzzing;
+
+/// <summary>
+/// Hostile packets against a running server. The suite sends a test-sized run; <c>make fuzz</c> sets
+/// <c>MINILB_FUZZ_PACKETS=1000000</c>. <c>MINILB_FUZZ_SEED</c> replays a run (the seed is printed, and named on failure).
+/// </summary>
+public class FuzzTests
+{
+    public const string PacketsVariable = "MINILB_FUZZ_PACKETS", SeedVariable = "MINILB_FUZZ_SEED";
+
+    /// <summary>What ARSoft reports when it cannot parse a message; it then drops it, which is right for garbage.</summary>
+    private const string ParseFailure = "Error parsing dns query";
+
+    [Test]
+    [Category("Fuzz")]
+    public async Task Hostile_packets_over_UDP_and_TCP_crash_nothing_leak_nothing_and_real_queries_are_still_answered()
+    {
+        var packets = int.TryParse(Environment.GetEnvironmentVariable(PacketsVariable), out var p) ? p : 30_000;
+        var seed = int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var s) ? s : Random.Shared.Next();
+        TestContext.Out.WriteLine($"fuzz: {packets} packets, seed {seed} (replay with {SeedVariable}={seed})");
+
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, e) =>
+        {
+            Interlocked.Increment(ref unobserved);
+            TestContext.Out.WriteLine($"unobserved task exception: {e.Exception}");
+        };
+        TaskScheduler.UnobservedTaskException += onUnobserved;
+        var logger = new RecordingLogger<DnsHost>(e => e.Message == ParseFailure);
+        try
+        {
+            await using var server = TestDnsServer.Start(AmplificationTests.Zone(),
+                new DnsHostOptions { IoTimeout = TimeSpan.FromSeconds(1), TcpIdleTimeout = TimeSpan.FromSeconds(2) }, logger: logger);
+            var sockets = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
+
+            // Warm up (JIT, pools, buffers) before the "before" measurement.
+            var warmUp = await Campaign(server, Math.Min(5_000, packets / 10 + 100), seed + 1).RunAsync();
+            Assert.That(warmUp.Failures, Is.Empty, $"seed {seed}: warm-up");
+            var before = Memory.Measure();
+
+            // Two halves: the first may still grow pools and thread counts; growth in the second would be a leak.
+            var first = await Campaign(server, packets / 2, seed).RunAsync();
+            var middle = Memory.Measure();
+            var second = await Campaign(server, packets - packets / 2, seed + 2).RunAsync();
+            var report = first.Add(second);
+
+            Assert.That(await ProcessSockets.Eventually(() => server.Host.OpenTcpConnections == 0), Is.True, $"seed {seed}: {server.Host.OpenTcpConnections} TCP connections still open");
+            var after = Memory.Measure();
+            var socketsAfter = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+
+            var unexpected = logger.Unexpected.ToArray();
+            TestContext.Out.WriteLine($"fuzz: {report.Packets} packets ({report.UdpPackets} UDP, {report.TcpPackets} TCP) in {report.Elapsed.TotalSeconds:F1} s = {report.PacketsPerSecond:F0}/s " +
+                $"(UDP {report.UdpPackets / report.UdpElapsed.TotalSeconds:F0}/s for {report.UdpElapsed.TotalSeconds:F1} s, TCP {report.TcpPackets / report.TcpElapsed.TotalSeconds:F0}/s for {report.TcpElapsed.TotalSeconds:F1} s); " +
+                $"{report.Checks} well-formed queries checked; {report.TcpClosedByServer} TCP connections closed by the server before the check; " +
+                $"{logger.Expected} unparseable messages dropped by ARSoft");
+            TestContext.Out.WriteLine($"fuzz: kinds: {string.Join(", ", report.Kinds.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
+            TestContext.Out.WriteLine($"fuzz: memory before {before}, half way {middle}, after {after}; sockets before {sockets}, after {socketsAfter}; shed {server.Host.ShedQueries}");
+
+            Assert.That(report.Failures, Is.Empty, $"seed {seed}: well-formed queries went wrong");
+            Assert.That(unexpected.Select(e => $"{e.Message}: {e.Exception}"), Is.Empty, $"seed {seed}: exceptions other than parse failures");
+            Assert.That(unobserved, Is.Zero, $"seed {seed}: unobserved task exceptions");
+            Assert.That(report.Packets, Is.GreaterThanOrEqualTo(packets * 95L / 100), "the campaign sent what it was asked to");
+            Assert.That(after.HeapBytes - before.HeapBytes, Is.LessThan(16L << 20), $"seed {seed}: managed heap grew (before {before}, after {after})");
+            Assert.That(after.ResidentBytes - before.ResidentBytes, Is.LessThan(128L << 20), $"seed {seed}: resident memory grew (before {before}, after {after})");
+            Assert.That(after.ResidentBytes - middle.ResidentBytes, Is.LessThan(32L << 20), $"seed {seed}: resident memory grew in the second half (half way {middle}, after {after})");
+            if (ProcessSockets.Visible)
+                Assert.That(await ProcessSockets.Eventually(() => ProcessSockets.Open() <= sockets), Is.True, $"seed {seed}: sockets {ProcessSockets.Open()} now, {sockets} before");
+            Assert.That(server.Host.ShedQueries, Is.Zero, "the campaign waits for its checks, so the server was never overloaded");
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= onUnobserved;
+        }
+    }
+
+    private static FuzzCampaign Campaign(TestDnsServer server, int packets, int seed) => new() { Target = server.EndPoint, Packets = packets, Seed = seed };
+
+    internal sealed record Memory(long HeapBytes, long ResidentBytes)
+    {
+        public static Memory Measure()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            using var process = Process.GetCurrentProcess();
+            return new Memory(GC.GetTotalMemory(forceFullCollection: true), process.WorkingSet64);
+        }
+
+        public override string ToString() => $"heap {HeapBytes / 1048576.0:F1} MiB, RSS {ResidentBytes / 1048576.0:F1} MiB";
+    }
+}
