@@ -39,7 +39,7 @@ public static class ManifestsCommand
         return command;
     }
 
-    private static bool IsDnsLabel(string name) =>
+    internal static bool IsDnsLabel(string name) =>
         name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
         && name[0] != '-' && name[^1] != '-';
 }

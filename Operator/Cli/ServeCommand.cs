@@ -92,7 +92,7 @@ public static class ServeCommand
     private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints);
 
     /// <summary>Until Ctrl-C (SIGINT), SIGTERM (as Kubernetes and systemd stop processes) or <paramref name="ct"/>.</summary>
-    private static async Task WaitForStopAsync(CancellationToken ct)
+    internal static async Task WaitForStopAsync(CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Handle(PosixSignalContext context)

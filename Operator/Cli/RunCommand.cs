@@ -1,0 +1,126 @@
+using System.CommandLine;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Controllers;
+using MiniLb.Operator.Entities;
+using MiniLb.Operator.Kube;
+using MiniLb.Operator.Routes;
+
+namespace MiniLb.Operator.Cli;
+
+/// <summary>`minilb run`: the operator — DNS from the cluster's watch caches, Service and MiniLbConfig status, HA by leader election.</summary>
+public static class RunCommand
+{
+    /// <summary>How long the start waits for the API server before giving up with exit code 2.</summary>
+    private static readonly TimeSpan ReachTimeout = TimeSpan.FromSeconds(15);
+
+    public static Option<string> KubeconfigOption() => new("--kubeconfig")
+    {
+        Description = "kubeconfig file. Default: in-cluster inside a pod, else KUBECONFIG, else ~/.kube/config.",
+        HelpName = "PATH",
+    };
+
+    public static Command Create()
+    {
+        var kubeconfig = KubeconfigOption();
+        var config = new Option<string>("--config")
+        {
+            Description = "Name of the MiniLbConfig to use; others get a condition saying they are not in use.",
+            DefaultValueFactory = _ => MiniLbConfig.DefaultName,
+        };
+        var @namespace = new Option<string?>("--namespace", "-n")
+        {
+            Description = "Namespace of the leader-election Lease. Default: POD_NAMESPACE, the service account's namespace, or 'default'.",
+        };
+        var leaderElection = new Option<bool>("--leader-election")
+        {
+            Description = "Elect a leader among replicas (only it writes status and events); every replica serves DNS.",
+            DefaultValueFactory = _ => true,
+            Arity = ArgumentArity.ExactlyOne,
+        };
+        var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
+        {
+            kubeconfig,
+            config,
+            @namespace,
+            leaderElection,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
+            parse.GetValue(leaderElection), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    /// <summary>A client for the cluster after one successful call, or null after writing why to <paramref name="error"/>.</summary>
+    internal static async Task<IKubernetes?> ConnectAsync(string command, string? kubeconfig, TextWriter error, CancellationToken ct)
+    {
+        KubernetesClientConfiguration configuration;
+        try
+        {
+            configuration = ClusterConnection.Configuration(kubeconfig);
+        }
+        catch (ClusterConnectionException e)
+        {
+            await error.WriteLineAsync($"minilb {command}: {e.Message}");
+            return null;
+        }
+        var client = new Kubernetes(configuration);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ReachTimeout);
+        try
+        {
+            await client.Version.GetCodeAsync(timeout.Token);
+            return client;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            var why = e is OperationCanceledException ? $"no answer within {ReachTimeout.TotalSeconds:0} s" : e.Message;
+            await error.WriteLineAsync($"minilb {command}: cannot reach the API server at {configuration.Host}: {why}");
+            client.Dispose();
+            return null;
+        }
+    }
+
+    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection,
+        TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
+        {
+            await error.WriteLineAsync($"minilb run: --namespace '{@namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
+            return CommandLine.BadInput;
+        }
+        if (configName.Length == 0)
+        {
+            await error.WriteLineAsync("minilb run: --config must name a MiniLbConfig");
+            return CommandLine.BadInput;
+        }
+        using var client = await ConnectAsync("run", kubeconfig, error, ct);
+        if (client is null)
+            return CommandLine.BadInput;
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        var options = new OperatorOptions
+        {
+            ConfigName = configName,
+            Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+        };
+        await using var minilb = new LoadBalancerOperator(client, options, loggers);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var running = minilb.RunAsync(stop.Token);
+        try
+        {
+            await minilb.Nodes.WaitForSyncAsync(stop.Token);
+            await output.WriteAsync(LoadBalancerOperator.DescribeRoutes(RoutePlan.FromNodes(minilb.Nodes.Items)));
+            await output.WriteLineAsync($"minilb running (MiniLbConfig '{configName}', leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
+            await output.FlushAsync(ct);
+            await ServeCommand.WaitForStopAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        await stop.CancelAsync();
+        await running;
+        await output.WriteLineAsync("Stopped.");
+        return 0;
+    }
+}
