@@ -43,21 +43,24 @@ public abstract class OperatorFixture : CliFixture
     [TearDown]
     public async Task StopOperators()
     {
-        foreach (var (_, stop, run) in running)
+        var stopping = running.ToList();
+        running.Clear();
+        foreach (var (_, stop, run) in stopping)
         {
             await stop.CancelAsync();
             await run.WaitAsync(TimeSpan.FromSeconds(30));
             stop.Dispose();
         }
-        running.Clear();
     }
 
     /// <summary>Starts an operator and waits until its informers listed everything.</summary>
-    protected async Task<LoadBalancerOperator> StartOperatorAsync(OperatorOptions? options = null, string? name = null)
+    /// <param name="link">The operator's connection to the API server, which a test may cut (a partition, or a crash as the cluster sees it).</param>
+    protected async Task<LoadBalancerOperator> StartOperatorAsync(OperatorOptions? options = null, ApiLink? link = null)
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; })
             .SetMinimumLevel(LogLevel.Information).AddFilter("MiniLb", LogLevel.Information).AddFilter((category, _) => category is null || !category.Contains("DnsHost")));
-        var minilb = new LoadBalancerOperator(Server.CreateClient(), (options ?? new OperatorOptions()) with
+        var client = new Kubernetes(Server.ClientConfiguration(), link ?? new ApiLink());
+        var minilb = new LoadBalancerOperator(client, (options ?? new OperatorOptions()) with
         {
             Informers = FastInformers,
             Defaults = new MiniLbConfigSpec { Listen = $"127.0.0.1:{FreePort()}" },
@@ -186,4 +189,19 @@ public abstract class OperatorFixture : CliFixture
 
     /// <summary>The port an operator's DNS answers on.</summary>
     protected static int DnsPort(LoadBalancerOperator minilb) => minilb.Config.Host!.EndPoints[0].Port;
+}
+
+/// <summary>An operator's HTTP link to the API server; while <see cref="Cut"/>, every request fails as if the server were unreachable.</summary>
+public sealed class ApiLink : DelegatingHandler
+{
+    private bool cut;
+
+    public bool Cut
+    {
+        get => Volatile.Read(ref cut);
+        set => Volatile.Write(ref cut, value);
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Cut ? throw new HttpRequestException("connection refused (the test cut this operator's link)") : base.SendAsync(request, cancellationToken);
 }
