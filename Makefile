@@ -7,7 +7,7 @@ RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver
+.PHONY: help build demo routes test test-all test-slow tools clean manifests fake-apiserver
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -26,8 +26,11 @@ manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types
 
 test: tools ## run the test suite (TRX results in artifacts/test-results)
 	rm -rf $(RESULTS)
-	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) \
+	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) --filter "TestCategory!=Slow" \
 	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
+
+test-slow: ## the long tests (an API outage of 30 s) left out of `make test`
+	$(DOTNET) test Operator.Tests -c $(CONFIG) --filter "TestCategory=Slow" --logger "console;verbosity=normal"
 
 fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--port 16443 --kubeconfig /tmp/minilb-test.kubeconfig"
 	$(DOTNET) run --project Operator.Tests -c $(CONFIG) -- fake-apiserver $(ARGS)
