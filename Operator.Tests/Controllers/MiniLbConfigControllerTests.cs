@@ -72,6 +72,20 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
     }
 
     [Test]
+    public async Task Deleting_the_MiniLbConfig_falls_back_to_the_defaults()
+    {
+        await CreateConfigAsync(domain: "lan.example");
+        var minilb = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "served under lan.example");
+
+        await Client.CustomObjects.DeleteClusterCustomObjectAsync(MiniLbConfig.ApiGroup, MiniLbConfig.ApiVersionName, MiniLbConfig.Plural, "default");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "served under the default domain");
+        Assert.That(minilb.Readiness().Reason, Does.Contain("defaults"));
+    }
+
+    [Test]
     public async Task Pod_addresses_outside_their_node_podCIDR_are_warned_about()
     {
         await CreateConfigAsync();

@@ -20,13 +20,13 @@ namespace MiniLb.Operator.Tests.Controllers;
 public abstract class OperatorFixture : CliFixture
 {
     /// <summary>Generous: the CI machine is small and shared.</summary>
-    protected static readonly TimeSpan Eventually = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan Eventually = TimeSpan.FromSeconds(10);
 
     private readonly List<(LoadBalancerOperator Operator, CancellationTokenSource Stop, Task Run)> running = [];
 
     protected override TestApiServerOptions Options => new() { BookmarkInterval = TimeSpan.FromSeconds(1) };
 
-    protected static InformerOptions FastInformers => new()
+    internal static InformerOptions FastInformers => new()
     {
         Reconnect = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), Jitter: 0.2),
         DiscoveryInterval = TimeSpan.FromSeconds(1),
@@ -84,7 +84,7 @@ public abstract class OperatorFixture : CliFixture
     }
 
     /// <summary>A port free for UDP and TCP on 127.0.0.1 right now.</summary>
-    protected static int FreePort()
+    internal static int FreePort()
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -154,7 +154,7 @@ public abstract class OperatorFixture : CliFixture
         (await Client.CoreV1.ListNamespacedEventAsync(ns)).Items;
 
     /// <summary>One UDP query to 127.0.0.1:<paramref name="port"/>; null when nothing answered within a second.</summary>
-    protected static async Task<DnsMessage?> QueryAsync(int port, string name, RecordType type = RecordType.A)
+    internal static async Task<DnsMessage?> QueryAsync(int port, string name, RecordType type = RecordType.A)
     {
         using var client = new DnsClient([IPAddress.Loopback], [new UdpClientTransport(port)], disposeTransport: true, queryTimeout: 1000);
         try
@@ -168,13 +168,13 @@ public abstract class OperatorFixture : CliFixture
     }
 
     /// <summary>The A records DNS answers now, sorted; null when no answer came.</summary>
-    protected static async Task<string[]?> AddressesAsync(int port, string name) =>
+    internal static async Task<string[]?> AddressesAsync(int port, string name) =>
         await QueryAsync(port, name) is { } answer
             ? answer.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).Order(StringComparer.Ordinal).ToArray()
             : null;
 
     /// <summary>Polls until <paramref name="condition"/> holds (no fixed sleeps), failing with the last value's description.</summary>
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Eventually);
         while (true)
@@ -188,7 +188,7 @@ public abstract class OperatorFixture : CliFixture
     }
 
     /// <summary>The port an operator's DNS answers on.</summary>
-    protected static int DnsPort(LoadBalancerOperator minilb) => minilb.Config.Host!.EndPoints[0].Port;
+    internal static int DnsPort(LoadBalancerOperator minilb) => minilb.Config.Host!.EndPoints[0].Port;
 }
 
 /// <summary>An operator's HTTP link to the API server; while <see cref="Cut"/>, every request fails as if the server were unreachable.</summary>
