@@ -75,7 +75,7 @@ public sealed class ApiOutageTests : OperatorFixture
     {
         var port = await ServingWebAsync();
 
-        Server.Faults.Outage(length, OutageMode.Refuse);
+        await Server.OutageAsync(length, OutageMode.Refuse);
         var ends = DateTime.UtcNow + length;
         while (DateTime.UtcNow < ends - TimeSpan.FromMilliseconds(500))
         {
