@@ -4,7 +4,9 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
+using MiniLb.Operator.Dns;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Observability;
 using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Cli;
@@ -14,6 +16,12 @@ public static class RunCommand
 {
     /// <summary>How long the start waits for the API server before giving up with exit code 2.</summary>
     private static readonly TimeSpan ReachTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Where /healthz, /readyz and /metrics are served unless --health-listen says otherwise (the chart's probes use it).</summary>
+    public const string DefaultHealthListen = ":8080";
+
+    /// <summary>The settings of the operational surface, as parsed.</summary>
+    internal sealed record MonitoringSettings(string? Listen, bool ListenIsDefault, LogFormat Format, LogLevel Level);
 
     public static Option<string> KubeconfigOption() => new("--kubeconfig")
     {
@@ -39,15 +47,22 @@ public static class RunCommand
             DefaultValueFactory = _ => true,
             Arity = ArgumentArity.ExactlyOne,
         };
+        var healthListen = MonitoringOptions.HealthListen(DefaultHealthListen);
+        var logFormat = MonitoringOptions.LogFormat();
+        var logLevel = MonitoringOptions.LogLevel();
         var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
         {
             kubeconfig,
             config,
             @namespace,
             leaderElection,
+            healthListen,
+            logFormat,
+            logLevel,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
-            parse.GetValue(leaderElection), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(leaderElection), Monitoring(parse, healthListen, logFormat, logLevel),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
@@ -81,8 +96,11 @@ public static class RunCommand
         }
     }
 
+    internal static MonitoringSettings Monitoring(ParseResult parse, Option<string?> listen, Option<LogFormat> format, Option<LogLevel> level) =>
+        new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
+
     private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection,
-        TextWriter output, TextWriter error, CancellationToken ct)
+        MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
     {
         if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
         {
@@ -98,15 +116,29 @@ public static class RunCommand
         if (client is null)
             return CommandLine.BadInput;
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        await using var monitoring = await Observability.Monitoring.StartAsync("run", monitoringSettings.Listen, monitoringSettings.ListenIsDefault,
+            monitoringSettings.Format, monitoringSettings.Level, error);
+        if (monitoring is null)
+            return CommandLine.BadInput;
+        var telemetry = monitoring.Telemetry;
         var options = new OperatorOptions
         {
             ConfigName = configName,
             Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+            Informers = new InformerOptions { Metrics = telemetry },
+            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered },
         };
-        await using var minilb = new LoadBalancerOperator(client, options, loggers);
+        await using var minilb = new LoadBalancerOperator(client, options, monitoring.Loggers);
+        telemetry.ObserveServed(() =>
+        {
+            var served = minilb.Served();
+            return (served.Services, served.Endpoints, minilb.Zones.Current.Aliases.Count);
+        });
+        telemetry.LeaderChanged(minilb.Leadership.IsLeader);
+        minilb.Leadership.Changed += telemetry.LeaderChanged;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = minilb.RunAsync(stop.Token);
+        AddChecks(monitoring.Checks, minilb, running);
         try
         {
             await minilb.Nodes.WaitForSyncAsync(stop.Token);
@@ -122,5 +154,19 @@ public static class RunCommand
         await running;
         await output.WriteLineAsync("Stopped.");
         return 0;
+    }
+
+    /// <summary>Liveness: the operator's loop (informers, controllers, election) still runs. Readiness: every kind listed and DNS bound.</summary>
+    private static void AddChecks(HealthChecks checks, LoadBalancerOperator minilb, Task running)
+    {
+        checks.Add("operator", Probe.Liveness, () => running.IsCompleted
+            ? CheckResult.Failed($"the operator stopped{(running.Exception is { } e ? ": " + e.GetBaseException().Message : "")}")
+            : CheckResult.Ok);
+        checks.Add("informers-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
+            ? CheckResult.Failed($"waiting for the first LIST of {string.Join(", ", waiting)}")
+            : CheckResult.Ok);
+        checks.Add("dns", Probe.Readiness, () => minilb.Config.Host is { } host
+            ? CheckResult.Ok
+            : CheckResult.Failed(minilb.Config.Problem?.Message ?? "DNS is not listening yet"));
     }
 }

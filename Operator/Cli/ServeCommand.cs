@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Observability;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
 
@@ -21,14 +22,23 @@ public static class ServeCommand
         var listen = new Option<string>("--listen") { Description = "host:port, [IPv6]:port, or :port for all addresses of both families.", DefaultValueFactory = _ => "127.0.0.1:5353" };
         var loadBalancerClass = new Option<string>("--load-balancer-class") { Description = "spec.loadBalancerClass of the Services to serve.", DefaultValueFactory = _ => ZoneSettings.DefaultLoadBalancerClass };
 
-        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass };
+        var healthListen = MonitoringOptions.HealthListen();
+        var logFormat = MonitoringOptions.LogFormat();
+        var logLevel = MonitoringOptions.LogLevel(LogLevel.Warning);
+
+        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).")
+        {
+            snapshot, domain, ttl, listen, loadBalancerClass, healthListen, logFormat, logLevel,
+        };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
+            RunCommand.Monitoring(parse, healthListen, logFormat, logLevel),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, TextWriter output, TextWriter error, CancellationToken ct)
+    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass,
+        RunCommand.MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
     {
         if (!ListenAddress.TryParse(listen, out var address, out var listenProblem))
         {
@@ -52,11 +62,24 @@ public static class ServeCommand
         if (model is null)
             return CommandLine.BadInput;
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        // Serve has no built-in health address: what is given must bind.
+        await using var monitoring = await Monitoring.StartAsync("serve", monitoringSettings.Listen, listenIsDefault: false,
+            monitoringSettings.Format, monitoringSettings.Level, error);
+        if (monitoring is null)
+            return CommandLine.BadInput;
+        var zones = new ZoneHolder(model.Current);
+        var servedServices = model.Services.Where(s => ServedService.IsServed(s, settings)).ToList();
+        var servedEndpoints = servedServices.Sum(s => model.Current.Names.TryGetValue(Hostnames.ToName(ServedService.HostnameOf(s, settings)), out var node)
+            ? node.V4.Length + node.V6.Length
+            : 0);
+        monitoring.Telemetry.ObserveServed(() => (servedServices.Count, servedEndpoints, model.Current.Aliases.Count));
+        var dnsBound = monitoring.Checks.AddSignal("dns", Probe.Readiness, "DNS is not listening yet");
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, new ZoneHolder(model.Current), logger: loggers.CreateLogger<DnsHost>());
+            host = DnsHost.Start(address, zones, options: new DnsHostOptions { Answered = monitoring.Telemetry.DnsQueryAnswered },
+                logger: monitoring.Loggers.CreateLogger<DnsHost>());
+            dnsBound.Set();
         }
         catch (ListenException e)
         {

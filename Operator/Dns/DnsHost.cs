@@ -20,6 +20,9 @@ public sealed record DnsHostOptions
     public int MaxTcpConnections { get; init; } = 1000;
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Called after every answered query with its type, response code, transport and the time the responder took (metrics).</summary>
+    public Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? Answered { get; init; }
 }
 
 /// <summary>A listen address that cannot be bound; the message says which and why.</summary>
@@ -36,6 +39,8 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly ZoneHolder zones;
     private readonly Responder responder;
     private readonly ILogger logger;
+    private Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
+    private TimeProvider time = TimeProvider.System;
     private int stopped;
 
     private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, ILogger logger)
@@ -69,7 +74,11 @@ public sealed class DnsHost : IAsyncDisposable
     {
         options ??= new DnsHostOptions();
         var (transports, endPoints) = Bind(address, options);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance);
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance)
+        {
+            answered = options.Answered,
+            time = options.Time,
+        };
         host.server.Start();
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
@@ -78,7 +87,19 @@ public sealed class DnsHost : IAsyncDisposable
     private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
     {
         // The transports already dropped QR=1, the only case where the responder answers null.
-        e.Response = responder.Respond(e.Query, zones.Current);
+        if (answered is null)
+        {
+            e.Response = responder.Respond(e.Query, zones.Current);
+            return Task.CompletedTask;
+        }
+        var started = time.GetTimestamp();
+        var response = responder.Respond(e.Query, zones.Current);
+        e.Response = response;
+        if (response is not null)
+        {
+            var type = (e.Query as DnsMessage)?.Questions is [var question, ..] ? question.RecordType : RecordType.Invalid;
+            answered(type, response.ReturnCode, e.TransportProtocol, time.GetElapsedTime(started));
+        }
         return Task.CompletedTask;
     }
 
