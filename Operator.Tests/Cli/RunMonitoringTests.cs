@@ -27,7 +27,7 @@ public sealed class RunMonitoringTests : OperatorFixture
 
         Assert.That(await StatusAsync(http, "/healthz"), Is.EqualTo(HttpStatusCode.OK));
         var verbose = await http.GetStringAsync("/readyz?verbose");
-        Assert.That(verbose, Does.Contain("[+]informers-synced ok").And.Contain("[+]dns ok").And.Contain("[+]operator ok"));
+        Assert.That(verbose, Does.Contain("[+]caches-synced ok").And.Contain("[+]dns-bound ok").And.Contain("[+]informers ok"));
 
         var metrics = await http.GetStringAsync("/metrics");
         TestContext.Out.WriteLine(string.Join("\n", metrics.Split('\n').Where(l => l.StartsWith("minilb_"))));
@@ -56,10 +56,13 @@ public sealed class RunMonitoringTests : OperatorFixture
         await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--leader-election", "false", "--health-listen", $"127.0.0.1:{health}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}"), Timeout = TimeSpan.FromSeconds(10) };
         await WaitUntilAsync(async () => await StatusAsync(http, "/healthz") == HttpStatusCode.OK, $"alive; stderr: {run.Error}");
+        // Once the caches are synced, the configuration is tried and its listen address found taken.
+        await WaitUntilAsync(async () => (await (await http.GetAsync("/readyz?verbose")).Content.ReadAsStringAsync()).Contains("[+]caches-synced ok"),
+            "caches synced");
 
         var ready = await http.GetAsync("/readyz");
         Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
-        Assert.That(await ready.Content.ReadAsStringAsync(), Does.Contain("[-]dns failed").And.Contain("already in use"));
+        Assert.That(await ready.Content.ReadAsStringAsync(), Does.Contain("[-]dns-bound failed").And.Contain("already in use"));
     }
 
     [Test]

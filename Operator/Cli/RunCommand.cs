@@ -159,13 +159,13 @@ public static class RunCommand
     /// <summary>Liveness: the operator's loop (informers, controllers, election) still runs. Readiness: every kind listed and DNS bound.</summary>
     private static void AddChecks(HealthChecks checks, LoadBalancerOperator minilb, Task running)
     {
-        checks.Add("operator", Probe.Liveness, () => running.IsCompleted
+        checks.Add("informers", Probe.Liveness, () => running.IsCompleted
             ? CheckResult.Failed($"the operator stopped{(running.Exception is { } e ? ": " + e.GetBaseException().Message : "")}")
             : CheckResult.Ok);
-        checks.Add("informers-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
+        checks.Add("caches-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
             ? CheckResult.Failed($"waiting for the first LIST of {string.Join(", ", waiting)}")
             : CheckResult.Ok);
-        checks.Add("dns", Probe.Readiness, () => minilb.Config.Host is { } host
+        checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is { } host
             ? CheckResult.Ok
             : CheckResult.Failed(minilb.Config.Problem?.Message ?? "DNS is not listening yet"));
     }

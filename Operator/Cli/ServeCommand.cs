@@ -73,7 +73,7 @@ public static class ServeCommand
             ? node.V4.Length + node.V6.Length
             : 0);
         monitoring.Telemetry.ObserveServed(() => (servedServices.Count, servedEndpoints, model.Current.Aliases.Count));
-        var dnsBound = monitoring.Checks.AddSignal("dns", Probe.Readiness, "DNS is not listening yet");
+        var dnsBound = monitoring.Checks.AddSignal("dns-bound", Probe.Readiness, "DNS is not listening yet");
         DnsHost host;
         try
         {
