@@ -168,10 +168,16 @@ public abstract class OperatorFixture : CliFixture
     }
 
     /// <summary>The A records DNS answers now, sorted; null when no answer came.</summary>
-    internal static async Task<string[]?> AddressesAsync(int port, string name) =>
-        await QueryAsync(port, name) is { } answer
-            ? answer.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).Order(StringComparer.Ordinal).ToArray()
-            : null;
+    internal static async Task<string[]?> AddressesAsync(int port, string name)
+    {
+        // UDP may lose a datagram on a loaded machine: a server that answers at all answers one of three tries.
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (await QueryAsync(port, name) is { } answer)
+                return answer.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).Order(StringComparer.Ordinal).ToArray();
+        }
+        return null;
+    }
 
     /// <summary>Polls until <paramref name="condition"/> holds (no fixed sleeps), failing with the last value's description.</summary>
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
