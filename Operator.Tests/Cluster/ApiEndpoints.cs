@@ -10,7 +10,7 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// The HTTP surface: discovery, OpenAPI, and the REST paths of every kind
 /// (<c>/api/v1/...</c>, <c>/apis/&lt;group&gt;/&lt;version&gt;/...</c>), mapped onto <see cref="ResourceVerbs"/>.
 /// </summary>
-public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServerOptions options, ILogger logger)
+public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServerOptions options, ILogger logger, Action<TimeSpan, OutageMode> startOutage)
 {
     private readonly CancellationTokenSource _stopping = new();
 
@@ -63,7 +63,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             case "/fail": faults.FailNext(Number("count", 1), Number("code", 500)); break;
             case "/throttle": faults.ThrottleNext(Number("count", 1), Number("retryAfter", 1)); break;
             case "/outage":
-                faults.Outage(TimeSpan.FromSeconds(Number("seconds", 5)), query["mode"] == "hang" ? OutageMode.Hang : OutageMode.Refuse);
+                startOutage(TimeSpan.FromSeconds(Number("seconds", 5)), query["mode"] == "hang" ? OutageMode.Hang : OutageMode.Refuse);
                 break;
             case "/latency": faults.Latency = TimeSpan.FromMilliseconds(Number("ms", 0)); break;
             case "/clear": faults.Clear(); break;
@@ -160,7 +160,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
         }
         if (method == "GET" && watch)
         {
-            await WatchAsync(context, target with { Name = null }, Selector.Parse($"", $"metadata.name={name}"));
+            await WatchAsync(context, target with { Name = null }, Selector.Parse(null, $"metadata.name={name}"));
             return;
         }
         var options = new WriteOptions
@@ -174,14 +174,23 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             "GET" => new(verbs.Get(target), 200),
             "POST" when name is null => verbs.Create(target, await ReadObjectAsync(context), options),
             "PUT" when name is not null => verbs.Update(target, await ReadObjectAsync(context), options),
-            "PATCH" when name is not null => verbs.Patch(target, context.Request.ContentType ?? "", await ReadTextAsync(context), options, IsTrue(query["force"])),
-            "DELETE" when name is not null => verbs.Delete(target, await ReadOptionalObjectAsync(context), options),
+            "PATCH" when name is not null => verbs.Patch(target, context.Request.ContentType ?? "", await ReadTextAsync(context), options),
+            "DELETE" when name is not null => verbs.Delete(target, DeleteOptions(await ReadOptionalObjectAsync(context), query["propagationPolicy"]), options),
             "DELETE" => DeleteCollection(target, Selector.Parse(query["labelSelector"], query["fieldSelector"]), options),
             _ => throw ApiError.MethodNotAllowed($"the server does not allow this method on the requested resource"),
         };
         foreach (var warning in options.Warnings)
             context.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"")}\"");
         await AnswerAsync(context, target, result.Object, result.Code);
+    }
+
+    /// <summary>The DeleteOptions body, with a propagationPolicy given as a query parameter folded in.</summary>
+    private static JsonObject? DeleteOptions(JsonObject? body, Microsoft.Extensions.Primitives.StringValues propagationPolicy)
+    {
+        if (string.IsNullOrEmpty(propagationPolicy)) return body;
+        body ??= [];
+        body["propagationPolicy"] ??= propagationPolicy.ToString();
+        return body;
     }
 
     private WriteResult DeleteCollection(Target target, Selector selector, WriteOptions options)
@@ -203,6 +212,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
     private Task AnswerAsync(HttpContext context, Target target, JsonObject body, int code)
     {
         var accept = context.Request.Headers.Accept.ToString();
+        if (body["kind"]?.GetValue<string>() == "Status") return HttpAnswers.WriteJsonAsync(context, body, code);
         if (Tables.Wanted(accept))
             return HttpAnswers.WriteJsonAsync(context, Tables.From(target, body, NullIfEmpty(context.Request.Query["includeObject"]), options.Time.GetUtcNow()), code);
         if (accept.Split(',')[0].Contains("as=PartialObjectMetadata", StringComparison.Ordinal))

@@ -47,6 +47,15 @@ public abstract class ApiServerFixture
         return taken;
     }
 
+    /// <summary>Like <see cref="Take{T}"/>, skipping BOOKMARK events.</summary>
+    protected static async Task<List<(WatchEventType Type, T Object)>> TakeChanges<T>(IAsyncEnumerator<(WatchEventType, T)> events, int count)
+    {
+        var taken = new List<(WatchEventType, T)>();
+        while (taken.Count < count && await events.MoveNextAsync())
+            if (events.Current.Item1 != WatchEventType.Bookmark) taken.Add(events.Current);
+        return taken;
+    }
+
     protected async Task CreateWidgetCrdAsync()
     {
         var yaml = await File.ReadAllTextAsync(TestData("widgets-crd.yaml"));

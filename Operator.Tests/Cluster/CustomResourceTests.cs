@@ -187,4 +187,42 @@ public sealed class CustomResourceTests : ApiServerFixture
         Assert.That(seen.Single().Type, Is.EqualTo(WatchEventType.Added));
         Assert.That(((JsonElement)seen.Single().Object).GetProperty("metadata").GetProperty("name").GetString(), Is.EqualTo("watched"));
     }
+
+    [Test]
+    public async Task Every_served_version_serves_the_same_objects()
+    {
+        var yaml = (await File.ReadAllTextAsync(TestData("widgets-crd.yaml"))).Replace("  versions:\n  - name: v1\n", "  versions:\n  - name: v1beta1\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n  - name: v1\n");
+        await Client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(KubernetesYaml.Deserialize<V1CustomResourceDefinition>(yaml));
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            new JsonObject { ["apiVersion"] = "test.minilb.io/v1beta1", ["kind"] = "Widget", ["metadata"] = new JsonObject { ["name"] = "old" }, ["spec"] = new JsonObject { ["color"] = "red" } },
+            "test.minilb.io", "v1beta1", "default", "widgets");
+
+        var asV1 = await ReadWidget("old");
+        var group = await GetJson("/apis/test.minilb.io");
+
+        Assert.That(asV1["apiVersion"]!.GetValue<string>(), Is.EqualTo("test.minilb.io/v1"));
+        Assert.That(group!["versions"]!.AsArray().Select(v => v!["version"]!.GetValue<string>()), Is.EqualTo(new[] { "v1", "v1beta1" }));
+        Assert.That(group["preferredVersion"]!["version"]!.GetValue<string>(), Is.EqualTo("v1"));
+    }
+
+    [Test]
+    public async Task Server_side_apply_on_status_owns_only_status_fields()
+    {
+        await CreateWidgetCrdAsync();
+        await CreateWidget(Widget("applied", new JsonObject { ["color"] = "green" }));
+        static V1Patch Status(string status) =>
+            new($$"""{"apiVersion":"test.minilb.io/v1","kind":"Widget","metadata":{"name":"applied"},"spec":{"color":"blue"},"status":{{status}}}""", V1Patch.PatchType.ApplyPatch);
+
+        await Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(Status("""{"phase":"Ready","observedGeneration":1}"""),
+            "test.minilb.io", "v1", "default", "widgets", "applied", fieldManager: "minilb", force: true);
+        await Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(Status("""{"phase":"Degraded"}"""),
+            "test.minilb.io", "v1", "default", "widgets", "applied", fieldManager: "minilb", force: true);
+        var stored = await ReadWidget("applied");
+
+        Assert.That(stored["status"]!.ToJsonString(), Is.EqualTo("""{"phase":"Degraded"}"""), "observedGeneration is no longer applied");
+        Assert.That(stored["spec"]!["color"]!.GetValue<string>(), Is.EqualTo("green"), "a status apply leaves spec alone");
+        Assert.That(stored["metadata"]!["generation"]!.GetValue<long>(), Is.EqualTo(1));
+        var entry = stored["metadata"]!["managedFields"]!.AsArray().Single()!;
+        Assert.That((entry["manager"]!.GetValue<string>(), entry["subresource"]!.GetValue<string>()), Is.EqualTo(("minilb", "status")));
+    }
 }

@@ -102,7 +102,7 @@ public static class Discovery
     {
         var paths = new JsonObject();
         foreach (var gv in GroupVersions(registry))
-            paths[gv] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{gv}?hash={registry.All.Count}" };
+            paths[gv] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{gv}?hash={registry.Generation}" };
         return new JsonObject { ["paths"] = paths };
     }
 

@@ -55,6 +55,26 @@ public sealed class FaultTests : ApiServerFixture
     }
 
     [Test]
+    public async Task Failures_can_be_aimed_at_one_kind_of_request()
+    {
+        await Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "web" },
+            Spec = new V1ServiceSpec { Type = "LoadBalancer", Ports = [new V1ServicePort { Port = 80 }] },
+        }, "default");
+        Server.Faults.FailNext(1, matching: r => r.Method == "PATCH" && r.Path.Value!.EndsWith("/status", StringComparison.Ordinal));
+        var patch = new V1Patch("""{"status":{"loadBalancer":{"ingress":[{"hostname":"web.default.minilb"}]}}}""", V1Patch.PatchType.MergePatch);
+
+        var read = await Client.CoreV1.ReadNamespacedServiceAsync("web", "default");
+        var (failed, _) = await FailureOf(() => Client.CoreV1.PatchNamespacedServiceStatusAsync(patch, "web", "default"));
+        var retried = await Client.CoreV1.PatchNamespacedServiceStatusAsync(patch, "web", "default");
+
+        Assert.That(read.Metadata.Name, Is.EqualTo("web"));
+        Assert.That(failed, Is.EqualTo(500));
+        Assert.That(retried.Status.LoadBalancer.Ingress.Single().Hostname, Is.EqualTo("web.default.minilb"));
+    }
+
+    [Test]
     public async Task Throttled_requests_get_429_with_Retry_After()
     {
         Server.Faults.ThrottleNext(1, retryAfterSeconds: 7);
@@ -72,27 +92,32 @@ public sealed class FaultTests : ApiServerFixture
     }
 
     [Test]
-    public async Task During_a_refusing_outage_requests_fail_at_the_transport_and_watches_drop()
+    public async Task During_a_refusing_outage_connections_are_refused_and_watches_drop()
     {
         await CreateConfigMap("present");
         using var deadline = Deadline();
         await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
         await Take(events, 1);
+        var port = Server.Uri.Port;
 
-        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Refuse);
+        await Server.OutageAsync(TimeSpan.FromMinutes(1), OutageMode.Refuse);
         var watchEnded = !await events.MoveNextAsync();
-        Assert.ThrowsAsync<HttpRequestException>(async () => await Client.CoreV1.ListNamespaceAsync());
-        _time.Advance(TimeSpan.FromMinutes(2));
-        var after = await Client.CoreV1.ListNamespaceAsync();
+        var refused = Assert.ThrowsAsync<HttpRequestException>(async () => await Client.CoreV1.ListNamespaceAsync());
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await Server.WhenServingAsync().WaitAsync(Patience);
+        var after = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
 
         Assert.That(watchEnded, Is.True);
-        Assert.That(after.Items, Is.Not.Empty);
+        Assert.That(refused!.InnerException, Is.InstanceOf<System.Net.Sockets.SocketException>());
+        Assert.That(((System.Net.Sockets.SocketException)refused.InnerException!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionRefused));
+        Assert.That(Server.Uri.Port, Is.EqualTo(port), "it comes back on the same port");
+        Assert.That(after.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "present" }), "with the same objects");
     }
 
     [Test]
     public async Task During_a_hanging_outage_requests_wait_until_it_ends()
     {
-        Server.Faults.Outage(TimeSpan.FromMinutes(1), OutageMode.Hang);
+        await Server.OutageAsync(TimeSpan.FromMinutes(1), OutageMode.Hang);
 
         var (answeredEarly, answer) = await ListWhileTimePasses(TimeSpan.FromMinutes(1));
 
@@ -138,5 +163,25 @@ public sealed class FaultTests : ApiServerFixture
         Assert.That(injected.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(code, Is.EqualTo(503));
         Assert.That(status["reason"]!.GetValue<string>(), Is.EqualTo("ServiceUnavailable"));
+    }
+
+    [Test]
+    public async Task A_refusing_outage_can_be_started_over_http()
+    {
+        using var http = new HttpClient { BaseAddress = Server.Uri };
+
+        using var injected = await http.PostAsync("/_fake/outage?seconds=60&mode=refuse", null);
+        var refusedInTime = false;
+        for (var tries = 0; tries < 100 && !refusedInTime; tries++)
+        {
+            try { await Client.CoreV1.ListNamespaceAsync(); await Task.Delay(100); }
+            catch (HttpRequestException) { refusedInTime = true; }
+        }
+        _time.Advance(TimeSpan.FromSeconds(60));
+        await Server.WhenServingAsync().WaitAsync(Patience);
+
+        Assert.That(injected.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(refusedInTime, Is.True);
+        Assert.That((await Client.CoreV1.ListNamespaceAsync()).Items, Is.Not.Empty);
     }
 }

@@ -5,15 +5,15 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// <summary>How the server behaves during an outage.</summary>
 public enum OutageMode
 {
-    /// <summary>Each connection is reset as soon as a request arrives: clients see a transport error, as if refused.</summary>
+    /// <summary>The listener is closed: connections are refused until it opens again on the same port.</summary>
     Refuse,
-    /// <summary>Requests are held without an answer until the outage ends (or the client gives up).</summary>
+    /// <summary>Connections are accepted but requests are held without an answer until the outage ends.</summary>
     Hang,
 }
 
 /// <summary>
-/// Faults a test injects: failed or throttled requests, outages, latency. Closing watches and compacting the
-/// history live on <see cref="TestApiServer"/>, which owns the store.
+/// Faults applied to each request: failed or throttled requests, hanging outages, latency. Closing watches,
+/// compacting the history and refusing connections live on <see cref="TestApiServer"/>, which owns the store and listener.
 /// </summary>
 public sealed class Faults(TimeProvider time)
 {
@@ -21,36 +21,36 @@ public sealed class Faults(TimeProvider time)
     private int _failures;
     private int _failureCode = 500;
     private int _retryAfterSeconds;
-    private DateTimeOffset _outageEnds = DateTimeOffset.MinValue;
-    private OutageMode _outageMode;
+    private Func<HttpRequest, bool> _matching = _ => true;
+    private DateTimeOffset _hangEnds = DateTimeOffset.MinValue;
 
     /// <summary>Added before every answer.</summary>
     public TimeSpan Latency { get; set; }
 
-    /// <summary>Raised when an outage starts, so that open watches can be dropped with it.</summary>
-    public event Action? OutageStarted;
-
-    /// <summary>The next <paramref name="count"/> requests fail with <paramref name="code"/> (500 InternalError by default).</summary>
-    public void FailNext(int count, int code = 500)
+    /// <summary>
+    /// The next <paramref name="count"/> requests (those <paramref name="matching"/>, e.g. only PATCHes of a status)
+    /// fail with <paramref name="code"/> (500 InternalError by default).
+    /// </summary>
+    public void FailNext(int count, int code = 500, Func<HttpRequest, bool>? matching = null)
     {
-        lock (_gate) (_failures, _failureCode, _retryAfterSeconds) = (count, code, 0);
+        lock (_gate) (_failures, _failureCode, _retryAfterSeconds, _matching) = (count, code, 0, matching ?? (_ => true));
     }
 
-    /// <summary>The next <paramref name="count"/> requests get 429 TooManyRequests with a Retry-After header.</summary>
-    public void ThrottleNext(int count, int retryAfterSeconds = 1)
+    /// <summary>The next <paramref name="count"/> requests (those <paramref name="matching"/>) get 429 TooManyRequests with a Retry-After header.</summary>
+    public void ThrottleNext(int count, int retryAfterSeconds = 1, Func<HttpRequest, bool>? matching = null)
     {
-        lock (_gate) (_failures, _failureCode, _retryAfterSeconds) = (count, 429, retryAfterSeconds);
+        lock (_gate) (_failures, _failureCode, _retryAfterSeconds, _matching) = (count, 429, retryAfterSeconds, matching ?? (_ => true));
     }
 
-    public void Outage(TimeSpan duration, OutageMode mode = OutageMode.Refuse)
+    /// <summary>Requests arriving in the next <paramref name="duration"/> wait, unanswered, until it has passed.</summary>
+    public void Hang(TimeSpan duration)
     {
-        lock (_gate) (_outageEnds, _outageMode) = (time.GetUtcNow() + duration, mode);
-        OutageStarted?.Invoke();
+        lock (_gate) _hangEnds = time.GetUtcNow() + duration;
     }
 
     public void Clear()
     {
-        lock (_gate) (_failures, _outageEnds) = (0, DateTimeOffset.MinValue);
+        lock (_gate) (_failures, _hangEnds) = (0, DateTimeOffset.MinValue);
         Latency = TimeSpan.Zero;
     }
 
@@ -58,22 +58,13 @@ public sealed class Faults(TimeProvider time)
     public async Task<bool> InterceptAsync(HttpContext context)
     {
         if (Latency > TimeSpan.Zero) await Task.Delay(Latency, time, context.RequestAborted);
-        DateTimeOffset outageEnds;
-        OutageMode mode;
-        lock (_gate) (outageEnds, mode) = (_outageEnds, _outageMode);
-        if (time.GetUtcNow() < outageEnds)
-        {
-            if (mode == OutageMode.Refuse)
-            {
-                context.Abort();
-                return true;
-            }
-            await Task.Delay(outageEnds - time.GetUtcNow(), time, context.RequestAborted);
-        }
+        DateTimeOffset hangEnds;
+        lock (_gate) hangEnds = _hangEnds;
+        if (time.GetUtcNow() < hangEnds) await Task.Delay(hangEnds - time.GetUtcNow(), time, context.RequestAborted);
         ApiError? failure = null;
         lock (_gate)
         {
-            if (_failures > 0)
+            if (_failures > 0 && _matching(context.Request))
             {
                 _failures--;
                 failure = _failureCode == 429

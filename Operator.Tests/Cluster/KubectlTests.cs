@@ -97,6 +97,21 @@ public sealed class KubectlTests : CliFixture
     }
 
     [Test]
+    public async Task Get_of_services_shows_the_load_balancer_hostname()
+    {
+        Succeeded(await Kubectl("apply", "-f", WriteFile("demo.yaml", Manifests)));
+        Succeeded(await Kubectl("patch", "service", "web", "--subresource", "status", "--type", "merge",
+            "-p", """{"status":{"loadBalancer":{"ingress":[{"hostname":"web.default.minilb"}]}}}"""));
+
+        var result = await Kubectl("get", "services", "--no-headers");
+
+        Succeeded(result);
+        var cells = result.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(cells[..2], Is.EqualTo(new[] { "web", "LoadBalancer" }));
+        Assert.That(cells[3], Is.EqualTo("web.default.minilb"));
+    }
+
+    [Test]
     public async Task Delete_removes_the_object()
     {
         Succeeded(await Kubectl("apply", "-f", WriteFile("demo.yaml", Manifests)));

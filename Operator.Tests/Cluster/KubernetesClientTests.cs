@@ -349,25 +349,40 @@ public sealed class KubernetesClientTests : ApiServerFixture
         Assert.That(nodes.Items.Single().Status.Addresses.Single().Address, Is.EqualTo("192.168.1.11"));
     }
 
-    [Test]
-    public async Task Leader_election_with_a_lease_takes_the_lead()
+    private LeaderElector Candidate(string identity, TaskCompletionSource leading)
     {
-        var lease = new LeaseLock(Client, "default", "minilb-leader", "candidate-1");
-        var elector = new LeaderElector(new LeaderElectionConfig(lease)
+        var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(Client, "default", "minilb-leader", identity))
         {
-            LeaseDuration = TimeSpan.FromSeconds(3), RenewDeadline = TimeSpan.FromSeconds(2), RetryPeriod = TimeSpan.FromMilliseconds(200),
+            LeaseDuration = TimeSpan.FromSeconds(4), RenewDeadline = TimeSpan.FromSeconds(3), RetryPeriod = TimeSpan.FromMilliseconds(300),
         });
-        var leading = new TaskCompletionSource();
         elector.OnStartedLeading += () => leading.TrySetResult();
-        using var stop = Deadline();
-        var running = elector.RunUntilLeadershipLostAsync(stop.Token);
+        return elector;
+    }
 
-        await leading.Task.WaitAsync(Patience);
-        var stored = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "default");
-        await stop.CancelAsync();
-        try { await running; } catch (OperationCanceledException) { }
+    [Test]
+    public async Task Leader_election_with_a_lease_hands_over_when_the_leader_stops()
+    {
+        var firstLeads = new TaskCompletionSource();
+        var secondLeads = new TaskCompletionSource();
+        using var stopFirst = Deadline();
+        using var stopSecond = Deadline();
+        var first = Candidate("candidate-1", firstLeads).RunUntilLeadershipLostAsync(stopFirst.Token);
+        await firstLeads.Task.WaitAsync(Patience);
+        var second = Candidate("candidate-2", secondLeads).RunUntilLeadershipLostAsync(stopSecond.Token);
 
-        Assert.That(stored.Spec.HolderIdentity, Is.EqualTo("candidate-1"));
+        var heldWhileFirstRenews = await Task.WhenAny(secondLeads.Task, Task.Delay(TimeSpan.FromSeconds(2))) != secondLeads.Task;
+        await stopFirst.CancelAsync();
+        await secondLeads.Task.WaitAsync(Patience);
+        var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "default");
+        await stopSecond.CancelAsync();
+        foreach (var run in new[] { first, second })
+        {
+            try { await run; } catch (OperationCanceledException) { }
+        }
+
+        Assert.That(heldWhileFirstRenews, Is.True, "the second candidate waits while the leader renews");
+        Assert.That(lease.Spec.HolderIdentity, Is.EqualTo("candidate-2"));
+        Assert.That(lease.Spec.LeaseTransitions, Is.EqualTo(1));
     }
 
     [Test]
@@ -431,6 +446,18 @@ public sealed class KubernetesClientTests : ApiServerFixture
 
         Assert.That(result.Data, Is.EquivalentTo(new Dictionary<string, string> { ["a"] = "10", ["other"] = "kept" }));
         Assert.That(result.Metadata.ManagedFields.Single(f => f.Manager == "tool").Operation, Is.EqualTo("Apply"));
+    }
+
+    [Test]
+    public async Task An_immediate_delete_answers_a_Success_Status()
+    {
+        var created = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("brief"), "default");
+
+        var status = await Client.CoreV1.DeleteNamespacedConfigMapAsync("brief", "default");
+
+        Assert.That(status.Status, Is.EqualTo("Success"));
+        Assert.That(status.Details.Name, Is.EqualTo("brief"));
+        Assert.That(status.Details.Uid, Is.EqualTo(created.Metadata.Uid));
     }
 
     [Test]
@@ -540,5 +567,99 @@ public sealed class KubernetesClientTests : ApiServerFixture
 
         Assert.That(seen.Select(e => e.Type), Is.EqualTo(new[] { WatchEventType.Added, WatchEventType.Bookmark }));
         Assert.That(seen[1].Object.Metadata.Annotations["k8s.io/initial-events-end"], Is.EqualTo("true"));
+    }
+
+    [Test]
+    public async Task An_informer_resuming_after_its_watch_closed_misses_nothing()
+    {
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("before"), "default");
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default", limit: 500);
+        using var deadline = Deadline();
+
+        var first = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true,
+            resourceVersion: listed.Metadata.ResourceVersion, cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("during"), "default");
+        var seen = (await TakeChanges(first, 1)).Single();
+        Server.CloseWatches();
+        while (await first.MoveNextAsync()) { }
+        await first.DisposeAsync();
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("between"), "default");
+        await using var resumed = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true,
+            resourceVersion: seen.Object.Metadata.ResourceVersion, cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+        var caughtUp = await TakeChanges(resumed, 1);
+
+        Assert.That(seen.Object.Metadata.Name, Is.EqualTo("during"));
+        Assert.That(caughtUp.Single().Type, Is.EqualTo(WatchEventType.Added));
+        Assert.That(caughtUp.Single().Object.Metadata.Name, Is.EqualTo("between"));
+    }
+
+    [Test]
+    public async Task Concurrent_writers_and_readers_see_every_change_once_in_resourceVersion_order()
+    {
+        var listed = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        using var deadline = Deadline();
+        await using var events = Client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: listed.Metadata.ResourceVersion,
+            cancellationToken: deadline.Token).GetAsyncEnumerator(deadline.Token);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async writer =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"w{writer}-{i}"), "default");
+                await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+            }
+        }));
+        var seen = await Take(events, 80);
+
+        var versions = seen.Select(e => long.Parse(e.Object.Metadata.ResourceVersion)).ToList();
+        Assert.That(versions, Is.Ordered.And.Unique);
+        Assert.That(seen.Select(e => e.Object.Metadata.Name).Distinct().Count(), Is.EqualTo(80));
+    }
+
+    [Test]
+    public async Task Deleting_an_owner_deletes_its_dependents_unless_orphaned()
+    {
+        var owner = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("owner"), "default");
+        var orphanOwner = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("orphan-owner"), "default");
+        V1ConfigMap Dependent(string name, V1ConfigMap of)
+        {
+            var dependent = ConfigMap(name);
+            dependent.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = of.Metadata.Name, Uid = of.Metadata.Uid }];
+            return dependent;
+        }
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(Dependent("owned", owner), "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(Dependent("kept", orphanOwner), "default");
+
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("owner", "default");
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("orphan-owner", "default", propagationPolicy: "Orphan");
+
+        var left = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
+        Assert.That(left.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "kept" }));
+    }
+
+    [Test]
+    public async Task An_invalid_service_is_a_422_naming_each_field()
+    {
+        var service = LoadBalancer("broken");
+        service.Spec.Ports = [new V1ServicePort { Name = "http", Port = 0 }, new V1ServicePort { Port = 443, Protocol = "QUIC" }];
+
+        var (code, status) = await FailureOf(() => Client.CoreV1.CreateNamespacedServiceAsync(service, "default"));
+
+        Assert.That(code, Is.EqualTo(422));
+        Assert.That(status["details"]!["causes"]!.AsArray().Select(c => c!["field"]!.GetValue<string>()),
+            Is.EqualTo(new[] { "spec.ports[0].port", "spec.ports[1].protocol", "spec.ports[1].name" }));
+        Assert.That(status["message"]!.GetValue<string>(), Does.StartWith("Service \"broken\" is invalid: ["));
+    }
+
+    [Test]
+    public async Task The_load_balancer_class_of_a_service_may_not_change()
+    {
+        await Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("classy"), "default");
+
+        var (code, status) = await FailureOf(() => Client.CoreV1.PatchNamespacedServiceAsync(
+            new V1Patch("""{"spec":{"loadBalancerClass":"other"}}""", V1Patch.PatchType.MergePatch), "classy", "default"));
+
+        Assert.That(code, Is.EqualTo(422));
+        Assert.That(status["details"]!["causes"]![0]!["field"]!.GetValue<string>(), Is.EqualTo("spec.loadBalancerClass"));
     }
 }

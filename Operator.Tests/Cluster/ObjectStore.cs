@@ -67,8 +67,10 @@ public sealed class ObjectStore(int historyLimit)
     /// <summary>Stores an object under a new resourceVersion (written into it) and tells the watches.</summary>
     public JsonObject Put(string typeKey, JsonObject obj, JsonObject? previous)
     {
-        // Stored objects are re-parsed: values built in code (JsonValue<int>) then read like parsed ones.
+        // Stored objects are re-parsed, so values built in code (JsonValue<int>) read like parsed ones, and
+        // materialised at once: parsed JsonObjects fill in lazily, which is not safe for concurrent readers.
         obj = JsonNode.Parse(obj.ToJsonString())!.AsObject();
+        Materialise(obj);
         lock (Gate)
         {
             var rv = ++_resourceVersion;
@@ -167,6 +169,19 @@ public sealed class ObjectStore(int historyLimit)
             if (!_objects.TryGetValue(typeKey, out var objects)) return;
             foreach (var obj in objects.Values.ToList()) Remove(typeKey, obj);
             _objects.Remove(typeKey);
+        }
+    }
+
+    private static void Materialise(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (_, child) in obj) Materialise(child);
+                break;
+            case JsonArray array:
+                foreach (var child in array) Materialise(child);
+                break;
         }
     }
 

@@ -132,10 +132,14 @@ public static class Patches
     private static string[] Pointer(string path) =>
         path.Length == 0 ? [] : path[1..].Split('/').Select(s => s.Replace("~1", "/").Replace("~0", "~")).ToArray();
 
-    private static JsonNode? Resolve(JsonNode? document, string path, Func<string, ApiError> invalid)
+    private static JsonNode? Resolve(JsonNode? document, string path, Func<string, ApiError> invalid) =>
+        Walk(document, Pointer(path), path, invalid);
+
+    /// <summary>Follows pointer segments; a missing step is an error naming the whole path.</summary>
+    private static JsonNode? Walk(JsonNode? document, IEnumerable<string> segments, string path, Func<string, ApiError> invalid)
     {
         var node = document;
-        foreach (var segment in Pointer(path))
+        foreach (var segment in segments)
         {
             node = node switch
             {
@@ -151,8 +155,7 @@ public static class Patches
     {
         var segments = Pointer(path);
         if (segments.Length == 0) return value;
-        var parent = Resolve(document, "/" + string.Join('/', segments[..^1].Select(s => s.Replace("~", "~0").Replace("/", "~1"))), invalid);
-        if (segments.Length == 1) parent = document;
+        var parent = Walk(document, segments[..^1], path, invalid);
         var last = segments[^1];
         switch (parent)
         {
@@ -168,8 +171,7 @@ public static class Patches
     {
         var segments = Pointer(path);
         if (segments.Length == 0) return (null, document);
-        var parent = segments.Length == 1 ? document
-            : Resolve(document, "/" + string.Join('/', segments[..^1].Select(s => s.Replace("~", "~0").Replace("/", "~1"))), invalid);
+        var parent = Walk(document, segments[..^1], path, invalid);
         var last = segments[^1];
         switch (parent)
         {

@@ -16,6 +16,9 @@ public sealed class ResourceRegistry
         foreach (var type in BuiltIns()) _byKey[type.Key] = type;
     }
 
+    /// <summary>Changes with every CRD registered or removed (the OpenAPI documents' hash, so client caches refresh).</summary>
+    public int Generation { get; private set; }
+
     public IReadOnlyList<ResourceType> All
     {
         get { lock (_gate) return [.. _byKey.Values]; }
@@ -36,7 +39,11 @@ public sealed class ResourceRegistry
 
     public void Register(ResourceType type)
     {
-        lock (_gate) _byKey = new(_byKey) { [type.Key] = type };
+        lock (_gate)
+        {
+            _byKey = new(_byKey) { [type.Key] = type };
+            Generation++;
+        }
     }
 
     public void Unregister(string key)
@@ -46,6 +53,7 @@ public sealed class ResourceRegistry
             var copy = new Dictionary<string, ResourceType>(_byKey);
             copy.Remove(key);
             _byKey = copy;
+            Generation++;
         }
     }
 
@@ -128,36 +136,48 @@ public sealed class ResourceRegistry
         }, causes);
     }
 
+    private static readonly PrinterColumn Age = new("Age", "date", ".metadata.creationTimestamp");
+
+    /// <summary>The built-in kinds; a few get table columns close to kubectl's (always followed by Age).</summary>
     private static IEnumerable<ResourceType> BuiltIns()
     {
         static ResourceType T(string group, string version, string kind, string plural, bool namespaced, bool status = false,
-            string[]? shortNames = null, bool createOnUpdate = false, bool keepsStatus = false, bool generation = true) => new()
+            string[]? shortNames = null, bool createOnUpdate = false, bool keepsStatus = false, bool generation = true,
+            PrinterColumn[]? columns = null, bool inAll = false) => new()
         {
             Group = group,
-            Versions = [new ServedVersion(version, HasStatus: status)],
+            Versions = [new ServedVersion(version, HasStatus: status, Columns: columns is null ? null : [.. columns, Age])],
             Kind = kind,
             Plural = plural,
             Singular = kind.ToLowerInvariant(),
             Namespaced = namespaced,
             ShortNames = shortNames ?? [],
+            Categories = inAll ? ["all"] : [],
             AllowCreateOnUpdate = createOnUpdate,
             CreateKeepsStatus = keepsStatus,
             HasGeneration = generation,
         };
         yield return T("", "v1", "Namespace", "namespaces", false, status: true, shortNames: ["ns"], generation: false);
-        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"]);
+        yield return T("", "v1", "Service", "services", true, status: true, shortNames: ["svc"], inAll: true, columns:
+        [
+            new("Type", "string", ".spec.type"), new("Cluster-IP", "string", ".spec.clusterIP"),
+            new("External-IP", "string", ".status.loadBalancer.ingress[0].hostname"), new("Class", "string", ".spec.loadBalancerClass", Priority: 1),
+        ]);
         yield return T("", "v1", "Endpoints", "endpoints", true, shortNames: ["ep"], createOnUpdate: true, generation: false);
-        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"]);
-        yield return T("", "v1", "Node", "nodes", false, status: true, shortNames: ["no"], keepsStatus: true);
+        yield return T("", "v1", "Pod", "pods", true, status: true, shortNames: ["po"], inAll: true, columns:
+            [new("Status", "string", ".status.phase"), new("IP", "string", ".status.podIP", Priority: 1), new("Node", "string", ".spec.nodeName", Priority: 1)]);
+        yield return T("", "v1", "Node", "nodes", false, status: true, shortNames: ["no"], keepsStatus: true, columns:
+            [new("Internal-IP", "string", ".status.addresses[0].address"), new("Pod-CIDR", "string", ".spec.podCIDR")]);
         yield return T("", "v1", "Event", "events", true, shortNames: ["ev"], createOnUpdate: true, generation: false);
         yield return T("", "v1", "ConfigMap", "configmaps", true, shortNames: ["cm"], generation: false);
         yield return T("", "v1", "Secret", "secrets", true, generation: false);
         yield return T("", "v1", "ServiceAccount", "serviceaccounts", true, shortNames: ["sa"], generation: false);
         yield return T("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, generation: false);
         yield return T("networking.k8s.io", "v1", "Ingress", "ingresses", true, status: true, shortNames: ["ing"]);
-        yield return T("coordination.k8s.io", "v1", "Lease", "leases", true, createOnUpdate: true, generation: false);
-        yield return T("apps", "v1", "Deployment", "deployments", true, status: true, shortNames: ["deploy"]);
-        yield return T("apps", "v1", "DaemonSet", "daemonsets", true, status: true, shortNames: ["ds"]);
+        yield return T("coordination.k8s.io", "v1", "Lease", "leases", true, createOnUpdate: true, generation: false,
+            columns: [new("Holder", "string", ".spec.holderIdentity")]);
+        yield return T("apps", "v1", "Deployment", "deployments", true, status: true, shortNames: ["deploy"], inAll: true);
+        yield return T("apps", "v1", "DaemonSet", "daemonsets", true, status: true, shortNames: ["ds"], inAll: true);
         yield return T("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, status: true, shortNames: ["pdb"]);
         yield return T("rbac.authorization.k8s.io", "v1", "Role", "roles", true, createOnUpdate: true, generation: false);
         yield return T("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, createOnUpdate: true, generation: false);

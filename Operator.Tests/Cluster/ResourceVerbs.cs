@@ -122,7 +122,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
             obj["kind"] = type.Kind;
             if (type.HasStatus(target.Version) && !type.CreateKeepsStatus) obj.Remove("status");
             ApplyBuiltInDefaults(type, obj, null);
-            Validate(target, obj, options);
+            Validate(target, obj, null, options);
             if (options.DryRun) return new(Present(target, obj), 201);
             var stored = store.Put(type.Key, obj, null);
             AfterWrite(type, stored);
@@ -189,7 +189,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
         }
     }
 
-    public WriteResult Patch(Target target, string contentType, string body, WriteOptions options, bool force)
+    public WriteResult Patch(Target target, string contentType, string body, WriteOptions options)
     {
         var mediaType = contentType.Split(';')[0].Trim();
         var isApply = mediaType == "application/apply-patch+yaml";
@@ -259,6 +259,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
             result = (JsonObject)old.DeepClone();
             if (candidate["status"] is { } status) result["status"] = status.DeepClone();
             else result.Remove("status");
+            if (keepManagedFields && meta["managedFields"] is { } fields) ObjectStore.Metadata(result)["managedFields"] = fields.DeepClone();
         }
         else if (target.Subresource is not null)
         {
@@ -293,7 +294,7 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
         result["kind"] = type.Kind;
         ObjectStore.Metadata(result)["resourceVersion"] = oldMeta["resourceVersion"]!.DeepClone();
         ApplyBuiltInDefaults(type, result, old);
-        Validate(target, result, options);
+        Validate(target, result, old, options);
         if (type.HasGeneration && !JsonNode.DeepEquals(Content(result), Content(old)))
             ObjectStore.Metadata(result)["generation"] = long.Parse(oldMeta["generation"]?.ToJsonString() ?? "0", CultureInfo.InvariantCulture) + 1;
 
@@ -352,136 +353,24 @@ public sealed partial class ResourceVerbs(ObjectStore store, ResourceRegistry re
                 if (type.Key == "/namespaces") return new(Present(target, TerminateNamespace(stored)), 200);
                 return new(Present(target, stored), 200);
             }
-            return new(Present(target, Remove(type, old)), 200);
+            var gone = Remove(type, old, orphan: deleteOptions?["propagationPolicy"]?.GetValue<string>() == "Orphan");
+            return new(type.IsCustom ? Present(target, gone) : DeletedStatus(type, old), 200);
         }
     }
 
-    /// <summary>Deletes what a terminating namespace holds, then the namespace once it is empty.</summary>
-    private JsonObject TerminateNamespace(JsonObject ns)
+    /// <summary>What kube-apiserver answers for an immediate delete of a built-in kind (custom resources get the object).</summary>
+    private static JsonObject DeletedStatus(ResourceType type, JsonObject deleted) => new()
     {
-        var name = ns["metadata"]!["name"]!.GetValue<string>();
-        foreach (var typeKey in store.TypeKeysWithObjectsIn(name))
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Success",
+        ["details"] = new JsonObject
         {
-            var type = registry.All.FirstOrDefault(t => t.Key == typeKey);
-            if (type is null) continue;
-            foreach (var (_, obj) in store.List(typeKey, name))
-                Delete(new Target(type, type.StorageVersion, name, obj["metadata"]!["name"]!.GetValue<string>(), null), null, new WriteOptions());
-        }
-        return FinishNamespace(name) ?? ns;
-    }
-
-    private JsonObject? FinishNamespace(string name)
-    {
-        var namespaces = registry.Find("", "v1", "namespaces")!;
-        var ns = store.Get(namespaces.Key, null, name);
-        if (ns?["metadata"]?["deletionTimestamp"] is null || store.TypeKeysWithObjectsIn(name).Count > 0) return null;
-        return store.Remove(namespaces.Key, ns);
-    }
-
-    private JsonObject Remove(ResourceType type, JsonObject old)
-    {
-        var gone = store.Remove(type.Key, old);
-        if (type.Key == "apiextensions.k8s.io/customresourcedefinitions"
-            && RegistryTypeOf(old) is { } custom)
-        {
-            store.RemoveKind(custom.Key);
-            registry.Unregister(custom.Key);
-        }
-        if (type.Namespaced && old["metadata"]?["namespace"]?.GetValue<string>() is { } ns) FinishNamespace(ns);
-        return gone;
-    }
-
-    private ResourceType? RegistryTypeOf(JsonObject crd)
-    {
-        var (type, _) = ResourceRegistry.FromCrd(crd);
-        return type is null ? null : registry.All.FirstOrDefault(t => t.Key == type.Key && t.IsCustom);
-    }
-
-    /// <summary>A stored CRD is established at once: registered, discoverable, and its status says so.</summary>
-    private void AfterWrite(ResourceType type, JsonObject stored)
-    {
-        if (type.Key != "apiextensions.k8s.io/customresourcedefinitions") return;
-        var (custom, _) = ResourceRegistry.FromCrd(stored);
-        if (custom is null) return;
-        registry.Register(custom);
-        var withStatus = (JsonObject)stored.DeepClone();
-        var previous = stored["status"] as JsonObject;
-        var since = previous?["conditions"]?[0]?["lastTransitionTime"]?.GetValue<string>() ?? Timestamps.Format(time.GetUtcNow());
-        var names = (JsonObject)stored["spec"]!["names"]!.DeepClone();
-        names["singular"] ??= custom.Singular;
-        names["listKind"] ??= custom.ListKind;
-        var stored_versions = (previous?["storedVersions"] as JsonArray ?? []).Select(v => v!.GetValue<string>())
-            .Append(custom.StorageVersion).Distinct().Select(v => (JsonNode)JsonValue.Create(v)!).ToArray();
-        withStatus["status"] = new JsonObject
-        {
-            ["conditions"] = new JsonArray(
-                new JsonObject { ["type"] = "NamesAccepted", ["status"] = "True", ["lastTransitionTime"] = since, ["reason"] = "NoConflicts", ["message"] = "no conflicts found" },
-                new JsonObject { ["type"] = "Established", ["status"] = "True", ["lastTransitionTime"] = since, ["reason"] = "InitialNamesAccepted", ["message"] = "the initial names have been accepted" }),
-            ["acceptedNames"] = names,
-            ["storedVersions"] = new JsonArray(stored_versions),
-        };
-        if (!JsonNode.DeepEquals(withStatus["status"], stored["status"])) store.Put(type.Key, withStatus, stored);
-    }
-
-    private void Validate(Target target, JsonObject obj, WriteOptions options)
-    {
-        var type = target.Type;
-        var name = obj["metadata"]?["name"]?.GetValue<string>() ?? "";
-        if (type.Key == "apiextensions.k8s.io/customresourcedefinitions")
-        {
-            var (_, causes) = ResourceRegistry.FromCrd(obj);
-            if (causes.Count > 0) throw ApiError.Invalid(type, name, causes);
-            return;
-        }
-        if (type.Version(target.Version)?.Schema is not { } schema) return;
-        var validation = SchemaValidation.Run(obj, schema);
-        if (validation.UnknownFields.Count > 0)
-        {
-            var unknown = validation.UnknownFields.Select(f => $"unknown field \"{f}\"").ToList();
-            if (options.FieldValidation == "Strict")
-                throw ApiError.BadRequest($"{type.Kind} in version \"{target.Version}\" cannot be handled as a {type.Kind}: strict decoding error: {string.Join(", ", unknown)}");
-            if (options.FieldValidation == "Warn") options.Warnings.AddRange(unknown);
-        }
-        if (validation.Causes.Count > 0) throw ApiError.Invalid(type, name, validation.Causes);
-    }
-
-    /// <summary>The defaults kube-apiserver fills in that clients read back (Service cluster IPs, phases).</summary>
-    private void ApplyBuiltInDefaults(ResourceType type, JsonObject obj, JsonObject? old)
-    {
-        switch (type.Key)
-        {
-            case "/namespaces":
-                obj["status"] ??= new JsonObject { ["phase"] = "Active" };
-                break;
-            case "/pods" when old is null:
-                obj["status"] ??= new JsonObject { ["phase"] = "Pending" };
-                break;
-            case "/services":
-                {
-                    var spec = obj["spec"] as JsonObject ?? [];
-                    obj["spec"] = spec;
-                    spec["type"] ??= "ClusterIP";
-                    spec["sessionAffinity"] ??= "None";
-                    if (spec["clusterIP"] is null && old?["spec"]?["clusterIP"] is { } kept)
-                    {
-                        spec["clusterIP"] = kept.DeepClone();
-                        spec["clusterIPs"] = old["spec"]!["clusterIPs"]?.DeepClone();
-                    }
-                    if (spec["clusterIP"] is null && spec["type"]!.GetValue<string>() != "ExternalName")
-                    {
-                        var ip = $"10.96.{_nextClusterIp / 250}.{_nextClusterIp % 250 + 1}";
-                        _nextClusterIp++;
-                        spec["clusterIP"] = ip;
-                        spec["clusterIPs"] = new JsonArray(ip);
-                    }
-                    foreach (var port in (spec["ports"] as JsonArray ?? []).OfType<JsonObject>())
-                    {
-                        port["protocol"] ??= "TCP";
-                        port["targetPort"] ??= port["port"]?.DeepClone();
-                    }
-                    obj["status"] ??= new JsonObject { ["loadBalancer"] = new JsonObject() };
-                    break;
-                }
-        }
-    }
+            ["name"] = deleted["metadata"]?["name"]?.DeepClone(),
+            ["group"] = type.Group,
+            ["kind"] = type.Plural,
+            ["uid"] = deleted["metadata"]?["uid"]?.DeepClone(),
+        },
+    };
 }

@@ -7,7 +7,7 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// <summary>
 /// Server-side printing: the <c>meta.k8s.io/v1</c> Table that <c>kubectl get</c> asks for
 /// (<c>Accept: application/json;as=Table;v=v1;g=meta.k8s.io</c>). CRDs get Name plus their printer columns
-/// (or Age when they declare none); built-in kinds get Name and Age only.
+/// (or Age when they declare none); built-in kinds get Name, a few columns of their own, and Age.
 /// </summary>
 public static class Tables
 {

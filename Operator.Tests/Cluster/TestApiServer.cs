@@ -34,7 +34,11 @@ public sealed class TestApiServer : IAsyncDisposable
 {
     private readonly TestApiServerOptions _options;
     private readonly ApiEndpoints _endpoints;
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private WebApplication? _app;
+    private ITimer? _reopen;
+    private TaskCompletionSource _serving = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _disposed;
 
     public TestApiServer(TestApiServerOptions? options = null)
     {
@@ -42,8 +46,13 @@ public sealed class TestApiServer : IAsyncDisposable
         Store = new ObjectStore(_options.HistoryLimit);
         Verbs = new ResourceVerbs(Store, new ResourceRegistry(), _options.Time);
         Faults = new Faults(_options.Time);
-        Faults.OutageStarted += Store.CloseWatches;
-        _endpoints = new ApiEndpoints(Verbs, Faults, _options, _options.Logging.CreateLogger<TestApiServer>());
+        _endpoints = new ApiEndpoints(Verbs, Faults, _options, _options.Logging.CreateLogger<TestApiServer>(),
+            // Over HTTP the outage starts after the answer: closing the listener waits for the request itself.
+            (duration, mode) =>
+            {
+                var until = _options.Time.GetUtcNow() + duration;
+                _ = Task.Run(() => OutageUntilAsync(until, mode));
+            });
         var namespaces = Verbs.Registry.Find("", "v1", "namespaces")!;
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
         {
@@ -61,12 +70,22 @@ public sealed class TestApiServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancel = default)
     {
+        await _lifecycle.WaitAsync(cancel);
+        try { await ListenAsync(_options.Port, cancel); }
+        finally { _lifecycle.Release(); }
+    }
+
+    /// <summary>Completes while the server listens (at once, or when a refusing outage ends).</summary>
+    public Task WhenServingAsync() => _serving.Task;
+
+    private async Task ListenAsync(int port, CancellationToken cancel)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_options.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Loopback, _options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http1);
             kestrel.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
         });
         _app = builder.Build();
@@ -74,6 +93,58 @@ public sealed class TestApiServer : IAsyncDisposable
         await _app.StartAsync(cancel);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        _serving.TrySetResult();
+    }
+
+    private async Task CloseListenerAsync()
+    {
+        if (_app is null) return;
+        _serving = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Store.CloseWatches();
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(grace.Token);
+        await _app.DisposeAsync();
+        _app = null;
+    }
+
+    /// <summary>
+    /// An outage of <paramref name="duration"/> (on the server's TimeProvider). Open watches end when it starts.
+    /// <see cref="OutageMode.Refuse"/> closes the listener (connections refused) and reopens it on the same port;
+    /// <see cref="OutageMode.Hang"/> keeps accepting but holds every request until the outage is over.
+    /// </summary>
+    public Task OutageAsync(TimeSpan duration, OutageMode mode = OutageMode.Refuse) =>
+        OutageUntilAsync(_options.Time.GetUtcNow() + duration, mode);
+
+    private async Task OutageUntilAsync(DateTimeOffset until, OutageMode mode)
+    {
+        if (mode == OutageMode.Hang)
+        {
+            Faults.Hang(until - _options.Time.GetUtcNow());
+            Store.CloseWatches();
+            return;
+        }
+        await _lifecycle.WaitAsync();
+        try
+        {
+            var port = Uri.Port;
+            await CloseListenerAsync();
+            _reopen?.Dispose();
+            // The end is fixed when the outage starts: closing the listener may take a while.
+            var remaining = until - _options.Time.GetUtcNow();
+            _reopen = _options.Time.CreateTimer(_ => _ = ReopenAsync(port), null,
+                remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+        finally { _lifecycle.Release(); }
+    }
+
+    private async Task ReopenAsync(int port)
+    {
+        await _lifecycle.WaitAsync();
+        try
+        {
+            if (_app is null && !_disposed) await ListenAsync(port, CancellationToken.None);
+        }
+        finally { _lifecycle.Release(); }
     }
 
     public KubernetesClientConfiguration ClientConfiguration(string @namespace = "default") =>
@@ -120,11 +191,13 @@ public sealed class TestApiServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _endpoints.Stop();
-        if (_app is not null)
+        await _lifecycle.WaitAsync();
+        try
         {
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _app.StopAsync(grace.Token);
-            await _app.DisposeAsync();
+            _disposed = true;
+            _reopen?.Dispose();
+            await CloseListenerAsync();
         }
+        finally { _lifecycle.Release(); }
     }
 }

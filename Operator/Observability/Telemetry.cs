@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using ARSoft.Tools.Net.Dns;
+using Prometheus;
+
+namespace MiniLb.Operator.Observability;
+
+/// <summary>
+/// Every metric minilb exports, on its own registry (not prometheus-net's static default, so tests and
+/// several hosts in one process never share counters). Callers report domain facts through the methods;
+/// metric names and labels stay in this file.
+/// </summary>
+public sealed class Telemetry
+{
+    /// <summary>Query types with their own label value; anything else counts as "other" so a scanner
+    /// sending all 65536 qtypes cannot blow up the series count.</summary>
+    private static readonly HashSet<RecordType> NamedTypes =
+    [
+        RecordType.A, RecordType.Aaaa, RecordType.CName, RecordType.Ns, RecordType.Soa, RecordType.Srv,
+        RecordType.Ptr, RecordType.Txt, RecordType.Mx, RecordType.CAA, RecordType.Https, RecordType.SvcB,
+        RecordType.Any, RecordType.Axfr, RecordType.Ixfr,
+    ];
+
+    private readonly Counter _queries;
+    private readonly Histogram _responseDuration;
+    private readonly Gauge _servedServices;
+    private readonly Gauge _servedEndpoints;
+    private readonly Gauge _servedAliases;
+    private readonly Counter _watchRestarts;
+    private readonly Counter _watchRelists;
+    private readonly Counter _reconciles;
+    private readonly Histogram _reconcileDuration;
+    private readonly Gauge _leader;
+
+    // The DNS path runs for every query: resolve each label combination once, then only increment.
+    private readonly ConcurrentDictionary<(RecordType, ReturnCode, TransportProtocol), Counter.Child> _queryChildren = new();
+    private readonly ConcurrentDictionary<TransportProtocol, Histogram.Child> _durationChildren = new();
+
+    public Telemetry(string version = "unknown")
+    {
+        Registry = Metrics.NewCustomRegistry();
+        // process_cpu_seconds_total, process_resident_memory_bytes, dotnet_gc_*: what a footprint dashboard needs.
+        DotNetStats.Register(Registry);
+        var factory = Metrics.WithCustomRegistry(Registry);
+
+        _queries = factory.CreateCounter("minilb_dns_queries_total",
+            "DNS queries answered, by query type, response code and transport.", "type", "rcode", "transport");
+        _responseDuration = factory.CreateHistogram("minilb_dns_response_duration_seconds",
+            "Time from a parsed query to its response being ready, by transport.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["transport"],
+                // 25 µs … ≈100 ms: answers come from memory, so the interesting range is small.
+                Buckets = Histogram.ExponentialBuckets(0.000025, 2, 13),
+            });
+        _servedServices = factory.CreateGauge("minilb_served_services",
+            "LoadBalancer Services of minilb's class currently answered.");
+        _servedEndpoints = factory.CreateGauge("minilb_served_endpoints",
+            "Ready endpoint addresses currently answered, summed over all served Services.");
+        _servedAliases = factory.CreateGauge("minilb_served_alias_names",
+            "Extra names (Ingress, Gateway API routes, annotations) currently answered.");
+        _watchRestarts = factory.CreateCounter("minilb_watch_restarts_total",
+            "Watches of the Kubernetes API that ended and were started again, by resource.", "resource");
+        _watchRelists = factory.CreateCounter("minilb_watch_relists_total",
+            "Full LISTs of a resource after the watch's resourceVersion expired (410 Gone).", "resource");
+        _reconciles = factory.CreateCounter("minilb_reconciles_total",
+            "Reconciles run, by controller and result (success or error).", "controller", "result");
+        _reconcileDuration = factory.CreateHistogram("minilb_reconcile_duration_seconds",
+            "Reconcile duration, by controller.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["controller"],
+                Buckets = Histogram.ExponentialBuckets(0.001, 2, 14), // 1 ms … ≈8 s
+            });
+        _leader = factory.CreateGauge("minilb_leader",
+            "1 while this replica holds the leader lease (writes statuses), else 0.");
+        factory.CreateGauge("minilb_build_info", "Always 1; the version label says which build runs.", "version")
+            .WithLabels(version).Set(1);
+    }
+
+    /// <summary>The registry <see cref="MonitoringEndpoint"/> exports.</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>Counts one answered query and its latency. Cheap enough for every query.</summary>
+    public void DnsQueryAnswered(RecordType type, ReturnCode rcode, TransportProtocol transport, TimeSpan elapsed)
+    {
+        _queryChildren.GetOrAdd((type, rcode, transport), static (key, queries) => queries.WithLabels(
+                NamedTypes.Contains(key.Item1) ? key.Item1.ToString().ToUpperInvariant() : "other",
+                RcodeLabel(key.Item2),
+                TransportLabel(key.Item3)), _queries)
+            .Inc();
+        _durationChildren.GetOrAdd(transport, static (key, histogram) => histogram.WithLabels(TransportLabel(key)), _responseDuration)
+            .Observe(elapsed.TotalSeconds);
+    }
+
+    /// <summary>Sets the served-object gauges after a new zone is published.</summary>
+    public void ZonePublished(int services, int endpoints, int aliasNames)
+    {
+        _servedServices.Set(services);
+        _servedEndpoints.Set(endpoints);
+        _servedAliases.Set(aliasNames);
+    }
+
+    public void WatchRestarted(string resource) => _watchRestarts.WithLabels(resource).Inc();
+
+    public void WatchRelisted(string resource) => _watchRelists.WithLabels(resource).Inc();
+
+    public void Reconciled(string controller, bool succeeded, TimeSpan duration)
+    {
+        _reconciles.WithLabels(controller, succeeded ? "success" : "error").Inc();
+        _reconcileDuration.WithLabels(controller).Observe(duration.TotalSeconds);
+    }
+
+    public void LeaderChanged(bool isLeader) => _leader.Set(isLeader ? 1 : 0);
+
+    private static string TransportLabel(TransportProtocol transport) => transport.ToString().ToLowerInvariant();
+
+    /// <summary>Response codes as dig prints them (NOERROR, NXDOMAIN, …), so dashboards read like dig output.</summary>
+    private static string RcodeLabel(ReturnCode rcode) => rcode switch
+    {
+        ReturnCode.NoError => "NOERROR",
+        ReturnCode.FormatError => "FORMERR",
+        ReturnCode.ServerFailure => "SERVFAIL",
+        ReturnCode.NxDomain => "NXDOMAIN",
+        ReturnCode.NotImplemented => "NOTIMP",
+        ReturnCode.Refused => "REFUSED",
+        ReturnCode.BadVersion => "BADVERS",
+        _ => "other",
+    };
+}
