@@ -129,6 +129,18 @@ public abstract class OperatorFixture : CliFixture
     protected async Task CreateServiceAsync(string ns, string name, string? loadBalancerClass = "minilb", params V1ServicePort[] ports) =>
         await Client.CoreV1.CreateNamespacedServiceAsync(TestObjects.Service(ns, name, loadBalancerClass: loadBalancerClass, ports: ports), ns);
 
+    protected async Task DeleteServiceAsync(string ns, string name)
+    {
+        try
+        {
+            await Client.CoreV1.DeleteNamespacedServiceAsync(name, ns);
+        }
+        catch (JsonException)
+        {
+            // The server answers an immediate delete with a Status, which this typed client method cannot read as a Service.
+        }
+    }
+
     /// <summary>Creates or replaces the service's one EndpointSlice with these ready addresses.</summary>
     protected async Task SetEndpointsAsync(string ns, string service, params string[] addresses)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Observability;
 using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Cli;
@@ -39,15 +40,22 @@ public static class RunCommand
             DefaultValueFactory = _ => true,
             Arity = ArgumentArity.ExactlyOne,
         };
+        var healthListen = MonitoringOptions.HealthListen();
+        var logFormat = MonitoringOptions.LogFormat();
+        var logLevel = MonitoringOptions.LogLevel();
         var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
         {
             kubeconfig,
             config,
             @namespace,
             leaderElection,
+            healthListen,
+            logFormat,
+            logLevel,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
-            parse.GetValue(leaderElection), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        command.SetAction((parse, ct) => RunAsync(new RunSettings(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
+            parse.GetValue(leaderElection), parse.GetValue(healthListen), parse.GetValue(logFormat), parse.GetValue(logLevel)),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
@@ -81,12 +89,15 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection,
-        TextWriter output, TextWriter error, CancellationToken ct)
+    private sealed record RunSettings(string? Kubeconfig, string ConfigName, string? Namespace, bool LeaderElection,
+        string? HealthListen, LogFormat LogFormat, LogLevel LogLevel);
+
+    private static async Task<int> RunAsync(RunSettings settings, TextWriter output, TextWriter error, CancellationToken ct)
     {
-        if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
+        var (configName, leaderElection) = (settings.ConfigName, settings.LeaderElection);
+        if (settings.Namespace is { } ns && !ManifestsCommand.IsDnsLabel(ns))
         {
-            await error.WriteLineAsync($"minilb run: --namespace '{@namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
+            await error.WriteLineAsync($"minilb run: --namespace '{ns}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
             return CommandLine.BadInput;
         }
         if (configName.Length == 0)
@@ -94,17 +105,31 @@ public static class RunCommand
             await error.WriteLineAsync("minilb run: --config must name a MiniLbConfig");
             return CommandLine.BadInput;
         }
-        using var client = await ConnectAsync("run", kubeconfig, error, ct);
+        using var client = await ConnectAsync("run", settings.Kubeconfig, error, ct);
         if (client is null)
             return CommandLine.BadInput;
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        using var loggers = Logging.CreateFactory(settings.LogFormat, settings.LogLevel);
         var options = new OperatorOptions
         {
             ConfigName = configName,
-            Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+            Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(settings.Namespace) : null,
         };
         await using var minilb = new LoadBalancerOperator(client, options, loggers);
+        MonitoringEndpoint? monitoring = null;
+        if (settings.HealthListen is { } healthListen)
+        {
+            try
+            {
+                monitoring = MonitoringEndpoint.Start(healthListen, Observe(minilb), Checks(minilb), loggers.CreateLogger<MonitoringEndpoint>());
+            }
+            catch (System.Net.HttpListenerException e)
+            {
+                await error.WriteLineAsync($"minilb run: --health-listen {healthListen}: {e.Message}");
+                return CommandLine.BadInput;
+            }
+        }
+        await using var _ = monitoring;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = minilb.RunAsync(stop.Token);
         try
@@ -122,5 +147,27 @@ public static class RunCommand
         await running;
         await output.WriteLineAsync("Stopped.");
         return 0;
+    }
+
+    /// <summary>Metrics fed from the operator: leadership and what the zone serves.</summary>
+    private static Telemetry Observe(LoadBalancerOperator minilb)
+    {
+        var telemetry = new Telemetry(typeof(RunCommand).Assembly.GetName().Version?.ToString() ?? "unknown");
+        telemetry.LeaderChanged(minilb.Leadership.IsLeader);
+        minilb.Leadership.Changed += telemetry.LeaderChanged;
+        minilb.Feed.Published += zone =>
+        {
+            var counts = minilb.Feed.Counts();
+            telemetry.ZonePublished(counts.Services, counts.Endpoints, zone.Aliases.Count);
+        };
+        return telemetry;
+    }
+
+    /// <summary>/readyz: every kind listed, a configuration in effect and DNS listening (the reason says what is missing).</summary>
+    private static HealthChecks Checks(LoadBalancerOperator minilb)
+    {
+        var checks = new HealthChecks();
+        checks.Add("operator", Probe.Readiness, () => minilb.Readiness() is { Ready: true } ? CheckResult.Ok : CheckResult.Failed(minilb.Readiness().Reason));
+        return checks;
     }
 }

@@ -104,6 +104,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     public LiveConfig Config { get; }
     public Informer<V1Node> Nodes { get; }
 
+    /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
+    public ZoneFeed Feed => feed;
+
     /// <summary>Ready when every informer listed its kind and a configuration is in effect with DNS listening; the reason says what is missing.</summary>
     public (bool Ready, string Reason) Readiness()
     {
