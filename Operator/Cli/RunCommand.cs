@@ -163,11 +163,17 @@ public static class RunCommand
         return telemetry;
     }
 
-    /// <summary>/readyz: every kind listed, a configuration in effect and DNS listening (the reason says what is missing).</summary>
+    /// <summary>The checks docs/metrics.md names: process (liveness), caches-synced and dns-bound (readiness).</summary>
     private static HealthChecks Checks(LoadBalancerOperator minilb)
     {
         var checks = new HealthChecks();
-        checks.Add("operator", Probe.Readiness, () => minilb.Readiness() is { Ready: true } ? CheckResult.Ok : CheckResult.Failed(minilb.Readiness().Reason));
+        checks.Add("process", Probe.Liveness, () => CheckResult.Ok);
+        checks.Add("caches-synced", Probe.Readiness, () => minilb.Host.HasSynced
+            ? CheckResult.Ok
+            : CheckResult.Failed("waiting for the first LIST of: " + string.Join(", ", minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind))));
+        checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is not null
+            ? CheckResult.Ok
+            : CheckResult.Failed(minilb.Config.Problem?.Message ?? "the DNS server has not started"));
         return checks;
     }
 }
