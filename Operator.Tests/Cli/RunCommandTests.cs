@@ -27,6 +27,33 @@ public sealed class RunCommandTests : OperatorFixture
     }
 
     [Test]
+    public async Task Run_serves_readiness_and_metrics_with_the_chart_flags()
+    {
+        await CreateConfigAsync();
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5");
+        var health = FreePort();
+
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--namespace", "default", "--leader-election", "true",
+            "--health-listen", $"127.0.0.1:{health}", "--log-format", "json", "--log-level", "Warning");
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}") };
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync("/readyz")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, "/readyz answers 200");
+        await WaitUntilAsync(async () => (await http.GetStringAsync("/metrics")).Contains("minilb_served_endpoints 1"), "the served endpoints gauge");
+        Assert.That(await run.StopAsync(), Is.Zero);
+    }
+
+    [Test]
     public async Task Run_with_leader_election_takes_the_lease_in_the_given_namespace()
     {
         await CreateConfigAsync();

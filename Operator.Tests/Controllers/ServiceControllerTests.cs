@@ -6,7 +6,7 @@ namespace MiniLb.Operator.Tests.Controllers;
 public sealed class ServiceControllerTests : OperatorFixture
 {
     [Test]
-    public async Task A_served_Service_gets_its_hostname_loses_it_when_the_class_changes_and_can_be_deleted()
+    public async Task A_served_Service_gets_its_hostname_loses_it_when_type_and_class_change_and_can_be_deleted()
     {
         await CreateConfigAsync(domain: "lan.example");
         await StartOperatorAsync();
@@ -14,10 +14,17 @@ public sealed class ServiceControllerTests : OperatorFixture
         await CreateServiceAsync("default", "web");
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "web gets its hostname");
 
-        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"loadBalancerClass":"other"}}""", V1Patch.PatchType.MergePatch), "web", "default");
-        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") is null, "the hostname minilb wrote is removed");
+        // loadBalancerClass is immutable while the type stays LoadBalancer: the class changes by way of another type.
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"type":"ClusterIP","loadBalancerClass":null}}""", V1Patch.PatchType.MergePatch), "web", "default");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") is null, "the hostname minilb wrote is removed when the type changes");
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"type":"LoadBalancer","loadBalancerClass":"other"}}""", V1Patch.PatchType.MergePatch), "web", "default");
+        var other = await Client.CoreV1.ReadNamespacedServiceAsync("web", "default");
+        await CreateServiceAsync("default", "marker");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "marker") == "marker.default.lan.example", "a later Service is served");
+        Assert.That(await HostnameOfAsync("default", "web"), Is.Null, "a Service of another class gets no minilb hostname");
+        Assert.That((await Client.CoreV1.ReadNamespacedServiceAsync("web", "default")).Metadata.ResourceVersion, Is.EqualTo(other.Metadata.ResourceVersion));
 
-        await Client.CoreV1.DeleteNamespacedServiceAsync("web", "default");
+        await DeleteServiceAsync("default", "web");
         await CreateServiceAsync("default", "web");
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "a re-created Service is served again");
     }

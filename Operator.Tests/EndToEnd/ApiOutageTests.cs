@@ -48,7 +48,7 @@ public sealed class ApiOutageTests : OperatorFixture
         link.Cut = true;
         Server.CloseWatches();
         await SetEndpointsAsync("default", "web", "10.244.0.7");
-        await Client.CoreV1.DeleteNamespacedServiceAsync("old", "default");
+        await DeleteServiceAsync("default", "old");
         await CreateServiceAsync("default", "new");
         await SetEndpointsAsync("default", "new", "10.244.0.8");
         // The operator's resourceVersions now predate the history: resuming gets 410 Expired.

@@ -131,7 +131,7 @@ public static class RunCommand
         await using var minilb = new LoadBalancerOperator(client, options, monitoring.Loggers);
         telemetry.ObserveServed(() =>
         {
-            var served = minilb.Served();
+            var served = minilb.Feed.Counts();
             return (served.Services, served.Endpoints, minilb.Zones.Current.Aliases.Count);
         });
         telemetry.LeaderChanged(minilb.Leadership.IsLeader);

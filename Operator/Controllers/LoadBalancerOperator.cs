@@ -104,8 +104,8 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     public LiveConfig Config { get; }
     public Informer<V1Node> Nodes { get; }
 
-    /// <summary>Served Services and their ready addresses, as the MiniLbConfig status counts them (for metrics).</summary>
-    public ServedCounts Served() => feed.Counts();
+    /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
+    public ZoneFeed Feed => feed;
 
     /// <summary>Ready when every informer listed its kind and a configuration is in effect with DNS listening; the reason says what is missing.</summary>
     public (bool Ready, string Reason) Readiness()
