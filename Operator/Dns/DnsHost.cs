@@ -74,12 +74,9 @@ public sealed class DnsHost : IAsyncDisposable
     {
         options ??= new DnsHostOptions();
         var (transports, endPoints) = Bind(address, options);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance)
-        {
-            answered = options.Answered,
-            time = options.Time,
-        };
+        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), (ILogger?)logger ?? NullLogger.Instance);
         host.server.Start();
+        (host.answered, host.time) = (options.Answered, options.Time);
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
     }
