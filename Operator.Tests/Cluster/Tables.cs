@@ -73,26 +73,69 @@ public static class Tables
         };
     }
 
-    /// <summary>The simple JSONPath of printer columns: <c>.spec.a.b</c>, <c>.status.list[0].x</c>, <c>{.spec.a}</c>.</summary>
+    /// <summary>
+    /// The JSONPath of printer columns: <c>.spec.a.b</c>, <c>.status.list[0].x</c>, <c>.status.list[*].x</c>,
+    /// <c>.status.conditions[?(@.type=="Ready")].status</c>, <c>{.spec.a}</c>. Like kube-apiserver's table
+    /// convertor for custom resources, a path matching several values gives the first.
+    /// </summary>
     public static JsonNode? Evaluate(JsonNode root, string path)
     {
-        var trimmed = path.Trim().TrimStart('{').TrimEnd('}').TrimStart('.');
-        JsonNode? node = root;
-        foreach (var part in trimmed.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        IEnumerable<JsonNode> nodes = [root];
+        var text = path.Trim().TrimStart('{').TrimEnd('}');
+        var at = 0;
+        while (at < text.Length)
         {
-            var name = part;
-            var index = -1;
-            var bracket = part.IndexOf('[', StringComparison.Ordinal);
-            if (bracket >= 0)
+            if (text[at] == '.')
             {
-                name = part[..bracket];
-                _ = int.TryParse(part[(bracket + 1)..].TrimEnd(']'), CultureInfo.InvariantCulture, out index);
+                var next = text.IndexOfAny(['.', '['], at + 1);
+                var name = text[(at + 1)..(next < 0 ? text.Length : next)];
+                at = next < 0 ? text.Length : next;
+                if (name.Length > 0)
+                    nodes = nodes.Select(n => (n as JsonObject)?[name]).OfType<JsonNode>().ToList();
             }
-            if (name.Length > 0) node = (node as JsonObject)?[name];
-            if (bracket >= 0) node = node is JsonArray a && index >= 0 && index < a.Count ? a[index] : null;
-            if (node is null) return null;
+            else if (text[at] == '[')
+            {
+                var close = Closing(text, at);
+                var inner = text[(at + 1)..close];
+                at = close + 1;
+                nodes = nodes.SelectMany(n => Select(n, inner)).ToList();
+            }
+            else
+            {
+                return null;
+            }
         }
-        return node;
+        return nodes.FirstOrDefault();
+    }
+
+    private static int Closing(string text, int open)
+    {
+        var quoted = false;
+        for (var i = open + 1; i < text.Length; i++)
+        {
+            if (text[i] == '"') quoted = !quoted;
+            else if (text[i] == ']' && !quoted) return i;
+        }
+        return text.Length - 1;
+    }
+
+    /// <summary><c>*</c>, an index, or a filter <c>?(@.field.path=="value")</c> (also <c>!=</c> and single quotes).</summary>
+    private static IEnumerable<JsonNode> Select(JsonNode node, string selector)
+    {
+        if (node is not JsonArray array) return [];
+        var items = array.OfType<JsonNode>();
+        if (selector == "*") return items;
+        if (int.TryParse(selector, CultureInfo.InvariantCulture, out var index))
+            return index >= 0 && index < array.Count && array[index] is { } item ? [item] : [];
+        var filter = selector.Trim();
+        if (!filter.StartsWith("?(", StringComparison.Ordinal) || !filter.EndsWith(')')) return [];
+        filter = filter[2..^1];
+        var negate = filter.Contains("!=", StringComparison.Ordinal);
+        var parts = filter.Split(negate ? "!=" : "==", 2);
+        if (parts.Length != 2 || !parts[0].Trim().StartsWith('@')) return [];
+        var field = parts[0].Trim()[1..];
+        var expected = parts[1].Trim().Trim('"', '\'');
+        return items.Where(i => (Evaluate(i, field) is JsonValue v && v.ToString() == expected) != negate);
     }
 
     /// <summary>kube's HumanDuration: "45s", "3m20s", "5h", "3d4h".</summary>

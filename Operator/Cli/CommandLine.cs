@@ -13,6 +13,7 @@ public static class CommandLine
         ServeCommand.Create(),
         RoutesCommand.Create(),
         ManifestsCommand.Create(),
+        RunCommand.Create(),
     };
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)

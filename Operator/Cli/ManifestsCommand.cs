@@ -6,6 +6,9 @@ namespace MiniLb.Operator.Cli;
 /// <summary>`minilb manifests --output DIR`: the CRD, RBAC and a sample, generated from the C# types.</summary>
 public static class ManifestsCommand
 {
+    /// <summary>Exit code when this build cannot generate manifests (the NativeAOT binary).</summary>
+    public const int NotAvailable = 3;
+
     public static Command Create()
     {
         var output = new Option<string>("--output", "-o")
@@ -32,6 +35,13 @@ public static class ManifestsCommand
                 parse.InvocationConfiguration.Error.WriteLine($"minilb manifests: --namespace '{ns}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
                 return Task.FromResult(CommandLine.BadInput);
             }
+            if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+            {
+                // KubernetesYaml (which writes the YAML) needs metadata NativeAOT strips; see docs/building.md.
+                parse.InvocationConfiguration.Error.WriteLine(
+                    "minilb manifests: not available in the NativeAOT binary (KubernetesClient's YAML writer needs reflection metadata); run `make manifests` or `dotnet run --project Operator -- manifests` instead");
+                return Task.FromResult(NotAvailable);
+            }
             foreach (var path in ManifestSet.Write(parse.GetValue(output)!, ManifestSet.Generate(ns)))
                 stdout.WriteLine($"wrote {path}");
             return Task.FromResult(0);
@@ -39,7 +49,7 @@ public static class ManifestsCommand
         return command;
     }
 
-    private static bool IsDnsLabel(string name) =>
+    internal static bool IsDnsLabel(string name) =>
         name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
         && name[0] != '-' && name[^1] != '-';
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using k8s;
+using k8s.Models;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
 
@@ -17,17 +19,18 @@ public static class RoutesCommand
         };
         format.AcceptOnlyFromAmong([.. RouteFormats.Names]);
 
-        var command = new Command("routes", "Print the routes to add to the LAN router.") { snapshot, format };
-        command.SetAction((parse, ct) =>
+        var kubeconfig = RunCommand.KubeconfigOption();
+        kubeconfig.Description = "Read the Nodes from this cluster instead of a --snapshot file.";
+        var command = new Command("routes", "Print the routes to add to the LAN router.") { snapshot, kubeconfig, format };
+        command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            // Nodes come from a snapshot file; reading them from a cluster (--kubeconfig) is a later addition here.
-            var model = SnapshotInput.Load("routes", parse.GetValue(snapshot), new ZoneSettings(), error);
-            if (model is null)
-                return Task.FromResult(CommandLine.BadInput);
+            var nodes = await NodesAsync(parse.GetValue(snapshot), parse.GetValue(kubeconfig), error, ct);
+            if (nodes is null)
+                return CommandLine.BadInput;
 
-            var plan = RoutePlan.FromNodes(model.Nodes);
+            var plan = RoutePlan.FromNodes(nodes);
             var chosen = parse.GetValue(format) ?? "ip";
             output.Write(RouteFormats.Render(plan, chosen));
             if (chosen != "json")
@@ -36,8 +39,28 @@ public static class RoutesCommand
                 foreach (var problem in plan.Problems)
                     error.WriteLine($"minilb routes: node {problem.Node} gets no route: {problem.Reason}");
             }
-            return Task.FromResult(0);
+            return 0;
         });
         return command;
+    }
+
+    /// <summary>The Nodes of the snapshot file, or of the live cluster when --kubeconfig is given without --snapshot.</summary>
+    private static async Task<IReadOnlyCollection<V1Node>?> NodesAsync(FileInfo? snapshot, string? kubeconfig, TextWriter error, CancellationToken ct)
+    {
+        if (snapshot is not null || kubeconfig is null)
+            return SnapshotInput.Load("routes", snapshot, new ZoneSettings(), error)?.Nodes;
+        using var client = await RunCommand.ConnectAsync("routes", kubeconfig, error, ct);
+        if (client is null)
+            return null;
+        var nodes = new List<V1Node>();
+        string? next = null;
+        do
+        {
+            var page = await client.CoreV1.ListNodeAsync(continueParameter: next, limit: 500, cancellationToken: ct);
+            nodes.AddRange(page.Items);
+            next = page.Metadata?.ContinueProperty is { Length: > 0 } token ? token : null;
+        }
+        while (next is not null);
+        return nodes;
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Observability;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
 
@@ -25,16 +26,26 @@ public static class ServeCommand
         var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => false };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Answers per second over UDP to one client /24 (IPv4) or /56 (IPv6); 0 for no limit (the default).", DefaultValueFactory = _ => 0 };
         var slip = new Option<int>("--rate-limit-slip") { Description = "Over the rate limit, every Nth query gets an empty truncated reply (TC=1) so real clients retry over TCP; 0 for never.", DefaultValueFactory = _ => 2 };
+        var healthListen = MonitoringOptions.HealthListen();
+        var logFormat = MonitoringOptions.LogFormat();
+        var logLevel = MonitoringOptions.LogLevel(LogLevel.Warning);
 
-        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).") { snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip };
+        var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).")
+        {
+            snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, healthListen, logFormat, logLevel,
+        };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
             new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
-            (parse.GetValue(rateLimit), parse.GetValue(slip)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            (parse.GetValue(rateLimit), parse.GetValue(slip)),
+            RunCommand.Monitoring(parse, healthListen, logFormat, logLevel),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass, DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, TextWriter output, TextWriter error, CancellationToken ct)
+    private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass,
+        DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, RunCommand.MonitoringSettings monitoringSettings,
+        TextWriter output, TextWriter error, CancellationToken ct)
     {
         var rateLimitProblem = rateLimit.Qps < 0 ? $"--rate-limit {rateLimit.Qps}: must be 0 (no limit) or a positive number of answers per second"
             : rateLimit.Slip < 0 ? $"--rate-limit-slip {rateLimit.Slip}: must be 0 (never) or a positive number"
@@ -77,11 +88,24 @@ public static class ServeCommand
         // needs (issue 6: at most 25 MiB with 1,000 Services).
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        // Serve has no built-in health address: what is given must bind.
+        await using var monitoring = await Monitoring.StartAsync("serve", monitoringSettings.Listen, listenIsDefault: false,
+            monitoringSettings.Format, monitoringSettings.Level, error);
+        if (monitoring is null)
+            return CommandLine.BadInput;
+        var zones = new ZoneHolder(model.Current);
+        var servedServices = model.Services.Where(s => ServedService.IsServed(s, settings)).ToList();
+        var servedEndpoints = servedServices.Sum(s => model.Current.Names.TryGetValue(Hostnames.ToName(ServedService.HostnameOf(s, settings)), out var node)
+            ? node.V4.Length + node.V6.Length
+            : 0);
+        monitoring.Telemetry.ObserveServed(() => (servedServices.Count, servedEndpoints, model.Current.Aliases.Count));
+        var dnsBound = monitoring.Checks.AddSignal("dns-bound", Probe.Readiness, "DNS is not listening yet");
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, new ZoneHolder(model.Current), options: dnsOptions with { RateLimit = limit }, logger: loggers.CreateLogger<DnsHost>());
+            host = DnsHost.Start(address, zones, options: dnsOptions with { RateLimit = limit, Answered = monitoring.Telemetry.DnsQueryAnswered },
+                logger: monitoring.Loggers.CreateLogger<DnsHost>());
+            dnsBound.Set();
         }
         catch (ListenException e)
         {
@@ -120,7 +144,7 @@ public static class ServeCommand
     private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints);
 
     /// <summary>Until Ctrl-C (SIGINT), SIGTERM (as Kubernetes and systemd stop processes) or <paramref name="ct"/>.</summary>
-    private static async Task WaitForStopAsync(CancellationToken ct)
+    internal static async Task WaitForStopAsync(CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Handle(PosixSignalContext context)

@@ -45,6 +45,9 @@ public sealed record DnsHostOptions
     public bool UdpReusePort { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Called after every answered query with its type, response code, transport and the time the responder took (metrics).</summary>
+    public Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? Answered { get; init; }
 }
 
 /// <summary>A listen address that cannot be bound; the message says which and why.</summary>
@@ -62,6 +65,8 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly Responder responder;
     private readonly PreparedAnswers? answers;
     private readonly ILogger logger;
+    private Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
+    private TimeProvider time = TimeProvider.System;
     private int stopped;
 
     private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, PreparedAnswers? answers, ILogger logger)
@@ -109,6 +114,7 @@ public sealed class DnsHost : IAsyncDisposable
         var (transports, endPoints) = Bind(address, zones, answers, options, rateLimiter);
         var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance) { RateLimiter = rateLimiter };
         host.server.Start();
+        (host.answered, host.time) = (options.Answered, options.Time);
         host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
         return host;
     }
@@ -116,7 +122,19 @@ public sealed class DnsHost : IAsyncDisposable
     private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
     {
         // The transports already dropped QR=1, the only case where the responder answers null.
-        e.Response = responder.Respond(e.Query, zones.Current);
+        if (answered is null)
+        {
+            e.Response = responder.Respond(e.Query, zones.Current);
+            return Task.CompletedTask;
+        }
+        var started = time.GetTimestamp();
+        var response = responder.Respond(e.Query, zones.Current);
+        e.Response = response;
+        if (response is not null)
+        {
+            var type = (e.Query as DnsMessage)?.Questions is [var question, ..] ? question.RecordType : RecordType.Invalid;
+            answered(type, response.ReturnCode, e.TransportProtocol, time.GetElapsedTime(started));
+        }
         return Task.CompletedTask;
     }
 

@@ -43,9 +43,14 @@ public static class ClusterConnection
             throw new ClusterConnectionException($"kubeconfig '{path}' (from {source}) does not exist");
         try
         {
-            return KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+            // Not BuildConfigFromConfigFile: its YAML reader fails under NativeAOT (see KubeconfigFile).
+            return KubernetesClientConfiguration.BuildConfigFromConfigObject(KubeconfigFile.Read(path));
         }
-        catch (Exception e) when (e is KubeConfigException or YamlDotNet.Core.YamlException or ArgumentException or NullReferenceException)
+        catch (ClusterConnectionException e)
+        {
+            throw new ClusterConnectionException($"kubeconfig '{path}' (from {source}) cannot be used: {e.Message}", e);
+        }
+        catch (Exception e) when (e is KubeConfigException or ArgumentException or NullReferenceException or IOException or UnauthorizedAccessException)
         {
             throw new ClusterConnectionException($"kubeconfig '{path}' (from {source}) cannot be used: {e.Message}", e);
         }

@@ -26,11 +26,15 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
     private readonly ILeadership leadership;
     private readonly ILogger log;
     private readonly ControllerOptions options;
+    private readonly IRuntimeMetrics? metrics;
+    private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, T> deleted = new(StringComparer.Ordinal);
 
     public ControllerRunner(Informer<T> informer, IEntityController<T> controller, ILeadership leadership,
-        ILogger<ControllerRunner<T>> log, TimeProvider? time = null, ControllerOptions? options = null)
+        ILogger<ControllerRunner<T>> log, TimeProvider? time = null, ControllerOptions? options = null, IRuntimeMetrics? metrics = null)
     {
+        this.metrics = metrics;
+        this.time = time ?? TimeProvider.System;
         this.informer = informer;
         this.controller = controller;
         this.leadership = leadership;
@@ -113,6 +117,7 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
         if (current is null && !deleted.TryGetValue(key, out gone))
             return;
         ReconciliationResult result;
+        var started = time.GetTimestamp();
         try
         {
             result = current is not null
@@ -127,6 +132,7 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
         {
             result = ReconciliationResult.Failure(e.Message, e);
         }
+        metrics?.Reconciled(informer.Kind, result.IsSuccess, time.GetElapsedTime(started));
         Settle(key, result, gone);
     }
 

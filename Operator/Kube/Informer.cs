@@ -37,6 +37,9 @@ public sealed record InformerOptions
 
     /// <summary>Source of jitter in [0, 1).</summary>
     public Func<double> Random { get; init; } = System.Random.Shared.NextDouble;
+
+    /// <summary>Where watch restarts and relists are counted (and, through <see cref="OperatorHost"/>, reconciles); none when null.</summary>
+    public IRuntimeMetrics? Metrics { get; init; }
 }
 
 /// <summary>The kind-independent face of an informer, for hosts that run and await many.</summary>
@@ -121,6 +124,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                     await RelistAsync(ct);
                 listing = false;
                 var healthy = await WatchAsync(ResourceVersion!, ct);
+                options.Metrics?.WatchRestarted(Kind);
                 failures = healthy ? 0 : failures + 1;
                 delay = healthy ? TimeSpan.Zero : options.Reconnect.Delay(failures, options.Random());
             }
@@ -134,6 +138,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                 log.LogInformation("{Kind}: watch from resourceVersion {ResourceVersion} answered {Status}; listing again",
                     Kind, ResourceVersion, IsExpired(e) ? "410 Expired" : "404 Not Found");
                 ResourceVersion = null;
+                options.Metrics?.Relisted(Kind);
                 failures++;
                 delay = failures > 1 ? options.Reconnect.Delay(failures - 1, options.Random()) : TimeSpan.Zero;
             }
@@ -145,6 +150,8 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
             }
             catch (Exception e)
             {
+                if (!listing)
+                    options.Metrics?.WatchRestarted(Kind);
                 failures++;
                 var retryAfter = RetryAfter(e);
                 delay = retryAfter ?? options.Reconnect.Delay(failures, options.Random());

@@ -72,6 +72,35 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
     public async Task RunAsync(CancellationToken ct)
     {
         var lease = new LeaseLock(client, options.Namespace, options.LeaseName, options.Identity);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    await ElectAsync(lease, ct);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    // The elector gives up on the first failed call (an API outage, say); a replica must keep competing.
+                    Set(false);
+                    log.LogWarning("Lease {Namespace}/{Lease}: {Error}; trying again in {Delay}", options.Namespace, options.LeaseName, e.Message, options.RetryPeriod);
+                    await Task.Delay(options.RetryPeriod, ct);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Set(false);
+            await ReleaseAsync(lease);
+        }
+    }
+
+    private async Task ElectAsync(LeaseLock lease, CancellationToken ct)
+    {
         using var elector = new LeaderElector(new LeaderElectionConfig(lease)
         {
             LeaseDuration = options.LeaseDuration,
@@ -83,18 +112,7 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         elector.OnNewLeader += leader => log.LogInformation("Lease {Namespace}/{Lease}: the leader is now {Leader}",
             options.Namespace, options.LeaseName, string.IsNullOrEmpty(leader) ? "nobody" : leader);
         elector.OnError += e => log.LogWarning("Lease {Namespace}/{Lease}: {Error}", options.Namespace, options.LeaseName, e.Message);
-        try
-        {
-            await elector.RunAndTryToHoldLeadershipForeverAsync(ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            Set(false);
-            await ReleaseAsync(lease);
-        }
+        await elector.RunAndTryToHoldLeadershipForeverAsync(ct);
     }
 
     private void Set(bool value)

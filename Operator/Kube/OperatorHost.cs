@@ -34,12 +34,14 @@ public sealed class OperatorHost(ILeadership leadership, ILoggerFactory loggers,
         return informer;
     }
 
-    public void AddController<T>(Informer<T> informer, IEntityController<T> controller, ControllerOptions? options = null)
+    /// <returns>The runner, whose queue other sources (changes of related kinds) may add keys to.</returns>
+    public ControllerRunner<T> AddController<T>(Informer<T> informer, IEntityController<T> controller, ControllerOptions? options = null)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         EnsureNotStarted();
-        var runner = new ControllerRunner<T>(informer, controller, leadership, loggers.CreateLogger<ControllerRunner<T>>(), time, options);
+        var runner = new ControllerRunner<T>(informer, controller, leadership, loggers.CreateLogger<ControllerRunner<T>>(), time, options, informerOptions?.Metrics);
         controllers.Add(runner.RunAsync);
+        return runner;
     }
 
     public async Task WaitForSyncAsync(CancellationToken ct)

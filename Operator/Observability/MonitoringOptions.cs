@@ -10,15 +10,22 @@ namespace MiniLb.Operator.Observability;
 /// </summary>
 public static class MonitoringOptions
 {
-    public static Option<string?> HealthListen() => new("--health-listen")
+    /// <summary>The value of <c>--health-listen</c> that turns the endpoint off.</summary>
+    public const string Off = "off";
+
+    /// <param name="defaultListen">Where the endpoint listens when the flag is not given; null: off.</param>
+    public static Option<string?> HealthListen(string? defaultListen = null) => new("--health-listen")
     {
-        Description = "Serve /healthz, /readyz and /metrics on this [host]:port (e.g. :8080 for all IPv4 addresses, 127.0.0.1:8080); off when not given.",
+        Description = defaultListen is null
+            ? "Serve /healthz, /readyz and /metrics on this [host]:port (e.g. :8080 for all IPv4 addresses, 127.0.0.1:8080); off when not given."
+            : $"Serve /healthz, /readyz and /metrics on this [host]:port (e.g. :8080 for all IPv4 addresses, 127.0.0.1:8080), or '{Off}'. Default: {defaultListen}.",
+        DefaultValueFactory = _ => defaultListen,
         Validators =
         {
             result =>
             {
                 var value = result.GetValueOrDefault<string?>();
-                if (value is null)
+                if (value is null or Off)
                     return;
                 try
                 {
@@ -38,9 +45,9 @@ public static class MonitoringOptions
         DefaultValueFactory = _ => Observability.LogFormat.Text,
     };
 
-    public static Option<LogLevel> LogLevel() => new("--log-level")
+    public static Option<LogLevel> LogLevel(LogLevel defaultLevel = Microsoft.Extensions.Logging.LogLevel.Information) => new("--log-level")
     {
-        Description = "Least severe level logged: Trace, Debug, Information (default), Warning, Error. DNS queries are logged at Debug.",
-        DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        Description = $"Least severe level logged: Trace, Debug, Information, Warning, Error (default {defaultLevel}). DNS queries are logged at Debug.",
+        DefaultValueFactory = _ => defaultLevel,
     };
 }

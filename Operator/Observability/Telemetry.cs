@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Kube;
 using Prometheus;
 
 namespace MiniLb.Operator.Observability;
@@ -9,7 +10,7 @@ namespace MiniLb.Operator.Observability;
 /// several hosts in one process never share counters). Callers report domain facts through the methods;
 /// metric names and labels stay in this file.
 /// </summary>
-public sealed class Telemetry
+public sealed class Telemetry : IRuntimeMetrics
 {
     /// <summary>Query types with their own label value; anything else counts as "other" so a scanner
     /// sending all 65536 qtypes cannot blow up the series count.</summary>
@@ -99,6 +100,19 @@ public sealed class Telemetry
         _servedEndpoints.Set(endpoints);
         _servedAliases.Set(aliasNames);
     }
+
+    /// <summary>Keeps the served-object gauges current: <paramref name="count"/> is read at each scrape, off the DNS path.</summary>
+    public void ObserveServed(Func<(int Services, int Endpoints, int AliasNames)> count) => Registry.AddBeforeCollectCallback(() =>
+    {
+        var (services, endpoints, aliasNames) = count();
+        ZonePublished(services, endpoints, aliasNames);
+    });
+
+    void IRuntimeMetrics.WatchRestarted(ResourceKind kind) => WatchRestarted(kind.ToString());
+
+    void IRuntimeMetrics.Relisted(ResourceKind kind) => WatchRelisted(kind.ToString());
+
+    void IRuntimeMetrics.Reconciled(ResourceKind kind, bool succeeded, TimeSpan duration) => Reconciled(kind.Kind, succeeded, duration);
 
     public void WatchRestarted(string resource) => _watchRestarts.WithLabels(resource).Inc();
 

@@ -1,0 +1,118 @@
+using k8s;
+using MiniLb.Operator.Cli;
+using MiniLb.Operator.Tests.Controllers;
+
+namespace MiniLb.Operator.Tests.Cli;
+
+/// <summary>`minilb run` and `minilb routes --kubeconfig` against the test API server.</summary>
+public sealed class RunCommandTests : OperatorFixture
+{
+    [Test]
+    public async Task Run_prints_the_routes_and_answers_DNS_until_stopped()
+    {
+        var port = FreePort();
+        await CreateConfigAsync(port: port);
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]));
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5");
+
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--leader-election", "false");
+
+        await WaitUntilAsync(() => Task.FromResult(run.Output.ToString().Contains("ip route add 10.244.0.0/24 via 192.168.1.11")),
+            $"the routes are printed; stdout: {run.Output}; stderr: {run.Error}");
+        Assert.That(run.Output.ToString(), Does.StartWith(ServeCommand.RoutesHeading));
+        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "DNS answers");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "the hostname is written");
+        Assert.That(await run.StopAsync(), Is.Zero);
+    }
+
+    [Test]
+    public async Task Run_serves_readiness_and_metrics_with_the_chart_flags()
+    {
+        await CreateConfigAsync();
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5");
+        var health = FreePort();
+
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--namespace", "default", "--leader-election", "true",
+            "--health-listen", $"127.0.0.1:{health}", "--log-format", "json", "--log-level", "Warning");
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}") };
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync("/readyz")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, "/readyz answers 200");
+        await WaitUntilAsync(async () => (await http.GetStringAsync("/metrics")).Contains("minilb_served_endpoints 1"), "the served endpoints gauge");
+        Assert.That(await run.StopAsync(), Is.Zero);
+    }
+
+    [Test]
+    public async Task Run_with_leader_election_takes_the_lease_in_the_given_namespace()
+    {
+        await CreateConfigAsync();
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--namespace", "kube-system");
+
+        await WaitUntilAsync(async () => (await Client.CoordinationV1.ListNamespacedLeaseAsync("kube-system")).Items
+            .Any(l => l.Metadata.Name == "minilb-leader" && !string.IsNullOrEmpty(l.Spec.HolderIdentity)), "the lease is held");
+        Assert.That(await run.StopAsync(), Is.Zero);
+        var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "kube-system");
+        Assert.That(lease.Spec.HolderIdentity, Is.Empty, "released on a clean stop");
+    }
+
+    [Test]
+    public async Task Run_exits_2_when_the_API_server_cannot_be_reached()
+    {
+        var kubeconfig = Path.Combine(Scratch, "unreachable");
+        await File.WriteAllTextAsync(kubeconfig, (await File.ReadAllTextAsync(Kubeconfig)).Replace(Server.Uri.Port.ToString(), FreePort().ToString()));
+
+        var run = await CliRun.RunAsync("run", "--kubeconfig", kubeconfig);
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.Contain("cannot reach the API server at"));
+    }
+
+    [TestCase("not: [a kubeconfig", "")]
+    [TestCase(null, "does-not-exist")]
+    public async Task Run_exits_2_for_a_kubeconfig_that_is_missing_or_invalid(string? text, string name)
+    {
+        var kubeconfig = Path.Combine(Scratch, name.Length == 0 ? "broken" : name);
+        if (text is not null)
+            await File.WriteAllTextAsync(kubeconfig, text);
+
+        var run = await CliRun.RunAsync("run", "--kubeconfig", kubeconfig);
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.StartWith("minilb run: ").And.Contain(kubeconfig));
+    }
+
+    [TestCase("--leader-election", "maybe")]
+    [TestCase("--namespace", "Not_A_Namespace")]
+    [TestCase("--no-such-flag", "x")]
+    public async Task Run_exits_2_for_bad_flags(string flag, string value)
+    {
+        var run = await CliRun.RunAsync("run", "--kubeconfig", Kubeconfig, flag, value);
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.Contain(flag == "--namespace" ? value : "minilb"));
+    }
+
+    [Test]
+    public async Task Routes_reads_the_nodes_of_a_live_cluster()
+    {
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]));
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-b", ["192.168.1.12"], []));
+
+        var run = await CliRun.RunAsync("routes", "--kubeconfig", Kubeconfig, "--format", "dnsmasq");
+
+        Assert.That(run.ExitCode, Is.Zero, run.Error);
+        Assert.That(run.Output, Does.Contain("dhcp-option=121,10.244.0.0/24,192.168.1.11"));
+        Assert.That(run.Error, Does.Contain("node node-b gets no route"));
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using MiniLb.Operator.Controllers;
+using MiniLb.Operator.Entities;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Tests.Controllers;
+
+public sealed class LiveConfigTests
+{
+    [TestCase("localhost:53", "spec.listen")]
+    [TestCase("127.0.0.1:99999", "spec.listen")]
+    public void A_listen_address_that_cannot_be_parsed_names_the_field(string listen, string field)
+    {
+        var ok = LiveConfig.TryRead(new MiniLbConfigSpec { Listen = listen }, out _, out _, out var problem);
+
+        Assert.That(ok, Is.False);
+        Assert.That(problem, Does.StartWith(field).And.Contain(listen));
+    }
+
+    [Test]
+    public void A_TTL_outside_the_schema_range_names_the_field()
+    {
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Ttl = 0, Listen = "127.0.0.1:0" }, out _, out _, out var problem), Is.False);
+        Assert.That(problem, Does.StartWith("spec.ttl"));
+    }
+
+    [Test]
+    public void A_specific_listen_address_is_the_name_server_glue()
+    {
+        LiveConfig.TryRead(new MiniLbConfigSpec { Domain = "Lan.Example.", Listen = "192.0.2.53:53" }, out var settings, out var listen, out _);
+
+        Assert.That(settings.Domain, Is.EqualTo("lan.example"));
+        Assert.That(settings.NameServerAddresses.Select(a => a.ToString()), Is.EqualTo(new[] { "192.0.2.53" }));
+        Assert.That(listen.Text, Is.EqualTo("192.0.2.53:53"));
+    }
+
+    [Test]
+    public async Task A_spec_that_cannot_be_read_keeps_the_running_configuration()
+    {
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance, new MiniLbConfigSpec { Listen = "127.0.0.1:0" });
+        live.Apply(null);
+        var running = live.Current;
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 2 }, Spec = new MiniLbConfigSpec { Listen = "nowhere", Domain = "new" } });
+
+        Assert.That(live.Current, Is.SameAs(running));
+        Assert.That(live.Problem, Is.EqualTo(new ConfigProblem("InvalidSpec", live.Problem!.Message, 2)));
+        Assert.That(live.Host, Is.Not.Null, "DNS keeps listening");
+    }
+}

@@ -1,0 +1,121 @@
+using k8s;
+using k8s.Models;
+using MiniLb.Operator.Controllers;
+using MiniLb.Operator.Entities;
+
+namespace MiniLb.Operator.Tests.Controllers;
+
+public sealed class MiniLbConfigControllerTests : OperatorFixture
+{
+    [Test]
+    public async Task Nodes_added_and_removed_are_reflected_in_the_routes()
+    {
+        await CreateConfigAsync();
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]));
+        await StartOperatorAsync();
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Routes?.Count == 1, "one route");
+
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-b", ["192.168.1.12"], ["10.244.1.0/24"]));
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Routes?.Count == 2, "a route for node-b");
+        var status = (await ReadConfigAsync()).Status!;
+        Assert.That(status.Routes!.Select(r => $"{r.Node} {r.PodCidr} {r.Via}"),
+            Is.EqualTo(new[] { "node-a 10.244.0.0/24 192.168.1.11", "node-b 10.244.1.0/24 192.168.1.12" }));
+        Assert.That(status.Router, Is.EqualTo(new[] { "ip route add 10.244.0.0/24 via 192.168.1.11", "ip route add 10.244.1.0/24 via 192.168.1.12" }));
+        Assert.That(status.DhcpOption121, Is.EqualTo("dhcp-option=121,10.244.0.0/24,192.168.1.11,10.244.1.0/24,192.168.1.12"));
+        Assert.That(ConditionOf((await ReadConfigAsync()), ConditionTypes.RoutesPublished)?.Status, Is.EqualTo(Condition.True));
+
+        await Client.CoreV1.DeleteNodeAsync("node-a");
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Routes?.Select(r => r.Node).SequenceEqual(["node-b"]) == true, "node-a's route is gone");
+        var changes = Logs.All.Where(l => l.Contains("Routes changed")).ToList();
+        Assert.That(changes, Has.Count.GreaterThanOrEqualTo(3), "logged at start and on each change");
+        Assert.That(changes[^1], Does.Contain(MiniLb.Operator.Cli.ServeCommand.RoutesHeading).And.Contain("ip route add 10.244.1.0/24 via 192.168.1.12").And.Not.Contain("192.168.1.11"));
+    }
+
+    [Test]
+    public async Task The_status_says_what_is_served_and_that_the_configuration_is_in_effect()
+    {
+        await CreateConfigAsync();
+        var minilb = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5", "10.244.0.6");
+
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.ServedEndpoints == 2, "two served endpoints");
+        var config = await ReadConfigAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(config.Status!.ServedServices, Is.EqualTo(1));
+            Assert.That(config.Status.ObservedGeneration, Is.EqualTo(config.Metadata.Generation));
+            Assert.That(ConditionOf(config, ConditionTypes.Ready)?.Status, Is.EqualTo(Condition.True));
+            Assert.That(ConditionOf(config, ConditionTypes.DnsServing)?.Message, Does.Contain($"127.0.0.1:{DnsPort(minilb)}"));
+            Assert.That(minilb.Readiness().Ready, Is.True);
+        });
+    }
+
+    [Test]
+    public async Task Another_MiniLbConfig_is_told_it_is_not_in_use()
+    {
+        await CreateConfigAsync();
+        await CreateConfigAsync(name: "spare");
+        await StartOperatorAsync();
+
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync("spare"), ConditionTypes.Ready)?.Reason == "NotInUse", "spare says NotInUse");
+        Assert.That(ConditionOf(await ReadConfigAsync("spare"), ConditionTypes.Ready)!.Message, Does.Contain("'default'"));
+    }
+
+    [Test]
+    public async Task Without_a_MiniLbConfig_the_operator_runs_on_the_defaults_and_says_so()
+    {
+        var minilb = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "served under the default domain");
+        await WaitUntilAsync(async () => await AddressesAsync(DnsPort(minilb), "web.default.minilb") is ["10.244.0.5"], "DNS answers");
+        Assert.That(minilb.Readiness().Reason, Does.Contain("defaults"));
+    }
+
+    [Test]
+    public async Task Deleting_the_MiniLbConfig_falls_back_to_the_defaults()
+    {
+        await CreateConfigAsync(domain: "lan.example");
+        var minilb = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "served under lan.example");
+
+        await Client.CustomObjects.DeleteClusterCustomObjectAsync(MiniLbConfig.ApiGroup, MiniLbConfig.ApiVersionName, MiniLbConfig.Plural, "default");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "served under the default domain");
+        Assert.That(minilb.Readiness().Reason, Does.Contain("defaults"));
+    }
+
+    [Test]
+    public async Task Pod_addresses_outside_their_node_podCIDR_are_warned_about()
+    {
+        await CreateConfigAsync();
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]));
+        await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        var slice = TestObjects.Slice("default", "web", "web-1", "IPv4", [TestObjects.Endpoint("172.16.5.9")]);
+        slice.Endpoints[0].NodeName = "node-a";
+        await Client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(slice, "default");
+
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.RoutesPublished)?.Reason == "PodAddressesOutsidePodCIDRs",
+            "RoutesPublished=False PodAddressesOutsidePodCIDRs");
+        await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "PodAddressesOutsidePodCIDRs" && e.Type == "Warning"), "a Warning event");
+        Assert.That(ConditionOf(await ReadConfigAsync(), ConditionTypes.RoutesPublished)!.Message, Does.Contain("172.16.5.9").And.Contain("Calico"));
+    }
+
+    [Test]
+    public void Preflight_ignores_hostNetwork_pods_and_not_ready_endpoints()
+    {
+        var node = TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]);
+        var slice = TestObjects.Slice("default", "web", "web-1", "IPv4",
+            [TestObjects.Endpoint("192.168.1.11"), TestObjects.Endpoint("172.16.0.1", ready: false), TestObjects.Endpoint("10.244.0.7"), TestObjects.Endpoint("172.16.0.2")]);
+        foreach (var endpoint in slice.Endpoints)
+            endpoint.NodeName = "node-a";
+
+        var stray = PodNetworkPreflight.Check([slice], [node]);
+
+        Assert.That(stray.Select(s => s.Address.ToString()), Is.EqualTo(new[] { "172.16.0.2" }));
+    }
+}

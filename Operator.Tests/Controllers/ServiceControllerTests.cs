@@ -1,0 +1,78 @@
+using k8s;
+using k8s.Models;
+
+namespace MiniLb.Operator.Tests.Controllers;
+
+public sealed class ServiceControllerTests : OperatorFixture
+{
+    [Test]
+    public async Task A_served_Service_gets_its_hostname_loses_it_when_type_and_class_change_and_can_be_deleted()
+    {
+        await CreateConfigAsync(domain: "lan.example");
+        await StartOperatorAsync();
+
+        await CreateServiceAsync("default", "web");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "web gets its hostname");
+
+        // loadBalancerClass is immutable while the type stays LoadBalancer: the class changes by way of another type.
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"type":"ClusterIP","loadBalancerClass":null}}""", V1Patch.PatchType.MergePatch), "web", "default");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") is null, "the hostname minilb wrote is removed when the type changes");
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"type":"LoadBalancer","loadBalancerClass":"other"}}""", V1Patch.PatchType.MergePatch), "web", "default");
+        var other = await Client.CoreV1.ReadNamespacedServiceAsync("web", "default");
+        await CreateServiceAsync("default", "marker");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "marker") == "marker.default.lan.example", "a later Service is served");
+        Assert.That(await HostnameOfAsync("default", "web"), Is.Null, "a Service of another class gets no minilb hostname");
+        Assert.That((await Client.CoreV1.ReadNamespacedServiceAsync("web", "default")).Metadata.ResourceVersion, Is.EqualTo(other.Metadata.ResourceVersion));
+
+        await DeleteServiceAsync("default", "web");
+        await CreateServiceAsync("default", "web");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.lan.example", "a re-created Service is served again");
+    }
+
+    [Test]
+    public async Task Services_of_other_classes_are_never_touched()
+    {
+        await CreateConfigAsync();
+        await StartOperatorAsync();
+        await CreateServiceAsync("default", "theirs", loadBalancerClass: "metallb");
+        var theirs = await Client.CoreV1.ReadNamespacedServiceAsync("theirs", "default");
+        theirs.Status.LoadBalancer.Ingress = [new V1LoadBalancerIngress { Ip = "192.0.2.7" }];
+        var written = await Client.CoreV1.ReplaceNamespacedServiceStatusAsync(theirs, "theirs", "default");
+        await CreateServiceAsync("default", "ours");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "ours") == "ours.default.minilb", "ours is served");
+        var after = await Client.CoreV1.ReadNamespacedServiceAsync("theirs", "default");
+        Assert.That(after.Status.LoadBalancer.Ingress.Select(i => i.Ip), Is.EqualTo(new[] { "192.0.2.7" }));
+        Assert.That(after.Metadata.ResourceVersion, Is.EqualTo(written.Metadata.ResourceVersion), "nothing wrote to theirs");
+        Assert.That((await EventsAsync()).Where(e => e.InvolvedObject.Name == "theirs"), Is.Empty);
+    }
+
+    [Test]
+    public async Task A_port_whose_targetPort_differs_gets_a_Warning_event()
+    {
+        await CreateConfigAsync();
+        await StartOperatorAsync();
+        await CreateServiceAsync("default", "api", "minilb", new V1ServicePort { Name = "http", Port = 80, TargetPort = 8080 });
+
+        await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "PortDiffersFromTargetPort" && e.InvolvedObject.Name == "api"),
+            "a PortDiffersFromTargetPort event on Service api");
+        var warning = (await EventsAsync()).Single(e => e.Reason == "PortDiffersFromTargetPort");
+        Assert.That(warning.Type, Is.EqualTo("Warning"));
+        Assert.That(warning.Message, Does.Contain("targetPort 8080").And.Contain("api.default.minilb"));
+    }
+
+    [Test]
+    public async Task A_new_domain_restamps_every_served_Service()
+    {
+        await CreateConfigAsync();
+        await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await CreateServiceAsync("kube-public", "docs");
+        await WaitUntilAsync(async () => await HostnameOfAsync("kube-public", "docs") == "docs.kube-public.minilb", "docs is served");
+
+        await EditConfigAsync("""{"domain":"home.arpa"}""");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.home.arpa"
+            && await HostnameOfAsync("kube-public", "docs") == "docs.kube-public.home.arpa", "both hostnames use the new domain");
+    }
+}

@@ -1,0 +1,172 @@
+using System.CommandLine;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Controllers;
+using MiniLb.Operator.Entities;
+using MiniLb.Operator.Dns;
+using MiniLb.Operator.Kube;
+using MiniLb.Operator.Observability;
+using MiniLb.Operator.Routes;
+
+namespace MiniLb.Operator.Cli;
+
+/// <summary>`minilb run`: the operator — DNS from the cluster's watch caches, Service and MiniLbConfig status, HA by leader election.</summary>
+public static class RunCommand
+{
+    /// <summary>How long the start waits for the API server before giving up with exit code 2.</summary>
+    private static readonly TimeSpan ReachTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Where /healthz, /readyz and /metrics are served unless --health-listen says otherwise (the chart's probes use it).</summary>
+    public const string DefaultHealthListen = ":8080";
+
+    /// <summary>The settings of the operational surface, as parsed.</summary>
+    internal sealed record MonitoringSettings(string? Listen, bool ListenIsDefault, LogFormat Format, LogLevel Level);
+
+    public static Option<string> KubeconfigOption() => new("--kubeconfig")
+    {
+        Description = "kubeconfig file. Default: in-cluster inside a pod, else KUBECONFIG, else ~/.kube/config.",
+        HelpName = "PATH",
+    };
+
+    public static Command Create()
+    {
+        var kubeconfig = KubeconfigOption();
+        var config = new Option<string>("--config")
+        {
+            Description = "Name of the MiniLbConfig to use; others get a condition saying they are not in use.",
+            DefaultValueFactory = _ => MiniLbConfig.DefaultName,
+        };
+        var @namespace = new Option<string?>("--namespace", "-n")
+        {
+            Description = "Namespace of the leader-election Lease. Default: POD_NAMESPACE, the service account's namespace, or 'default'.",
+        };
+        var leaderElection = new Option<bool>("--leader-election")
+        {
+            Description = "Elect a leader among replicas (only it writes status and events); every replica serves DNS.",
+            DefaultValueFactory = _ => true,
+            Arity = ArgumentArity.ExactlyOne,
+        };
+        var healthListen = MonitoringOptions.HealthListen(DefaultHealthListen);
+        var logFormat = MonitoringOptions.LogFormat();
+        var logLevel = MonitoringOptions.LogLevel();
+        var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
+        {
+            kubeconfig,
+            config,
+            @namespace,
+            leaderElection,
+            healthListen,
+            logFormat,
+            logLevel,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
+            parse.GetValue(leaderElection), Monitoring(parse, healthListen, logFormat, logLevel),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    /// <summary>A client for the cluster after one successful call, or null after writing why to <paramref name="error"/>.</summary>
+    internal static async Task<IKubernetes?> ConnectAsync(string command, string? kubeconfig, TextWriter error, CancellationToken ct)
+    {
+        KubernetesClientConfiguration configuration;
+        try
+        {
+            configuration = ClusterConnection.Configuration(kubeconfig);
+        }
+        catch (ClusterConnectionException e)
+        {
+            await error.WriteLineAsync($"minilb {command}: {e.Message}");
+            return null;
+        }
+        var client = new Kubernetes(configuration);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ReachTimeout);
+        try
+        {
+            await client.Version.GetCodeAsync(timeout.Token);
+            return client;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            var why = e is OperationCanceledException ? $"no answer within {ReachTimeout.TotalSeconds:0} s" : e.Message;
+            await error.WriteLineAsync($"minilb {command}: cannot reach the API server at {configuration.Host}: {why}");
+            client.Dispose();
+            return null;
+        }
+    }
+
+    internal static MonitoringSettings Monitoring(ParseResult parse, Option<string?> listen, Option<LogFormat> format, Option<LogLevel> level) =>
+        new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
+
+    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection,
+        MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
+        {
+            await error.WriteLineAsync($"minilb run: --namespace '{@namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
+            return CommandLine.BadInput;
+        }
+        if (configName.Length == 0)
+        {
+            await error.WriteLineAsync("minilb run: --config must name a MiniLbConfig");
+            return CommandLine.BadInput;
+        }
+        using var client = await ConnectAsync("run", kubeconfig, error, ct);
+        if (client is null)
+            return CommandLine.BadInput;
+
+        await using var monitoring = await Observability.Monitoring.StartAsync("run", monitoringSettings.Listen, monitoringSettings.ListenIsDefault,
+            monitoringSettings.Format, monitoringSettings.Level, error);
+        if (monitoring is null)
+            return CommandLine.BadInput;
+        var telemetry = monitoring.Telemetry;
+        var options = new OperatorOptions
+        {
+            ConfigName = configName,
+            Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+            Informers = new InformerOptions { Metrics = telemetry },
+            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered },
+        };
+        await using var minilb = new LoadBalancerOperator(client, options, monitoring.Loggers);
+        telemetry.ObserveServed(() =>
+        {
+            var served = minilb.Feed.Counts();
+            return (served.Services, served.Endpoints, minilb.Zones.Current.Aliases.Count);
+        });
+        telemetry.LeaderChanged(minilb.Leadership.IsLeader);
+        minilb.Leadership.Changed += telemetry.LeaderChanged;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var running = minilb.RunAsync(stop.Token);
+        AddChecks(monitoring.Checks, minilb, running);
+        try
+        {
+            await minilb.Nodes.WaitForSyncAsync(stop.Token);
+            await output.WriteAsync(LoadBalancerOperator.DescribeRoutes(RoutePlan.FromNodes(minilb.Nodes.Items)));
+            await output.WriteLineAsync($"minilb running (MiniLbConfig '{configName}', leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
+            await output.FlushAsync(ct);
+            await ServeCommand.WaitForStopAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        await stop.CancelAsync();
+        await running;
+        await output.WriteLineAsync("Stopped.");
+        return 0;
+    }
+
+    /// <summary>Liveness: the operator's loop (informers, controllers, election) still runs. Readiness: every kind listed and DNS bound.</summary>
+    private static void AddChecks(HealthChecks checks, LoadBalancerOperator minilb, Task running)
+    {
+        checks.Add("informers", Probe.Liveness, () => running.IsCompleted
+            ? CheckResult.Failed($"the operator stopped{(running.Exception is { } e ? ": " + e.GetBaseException().Message : "")}")
+            : CheckResult.Ok);
+        checks.Add("caches-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
+            ? CheckResult.Failed($"waiting for the first LIST of {string.Join(", ", waiting)}")
+            : CheckResult.Ok);
+        checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is { } host
+            ? CheckResult.Ok
+            : CheckResult.Failed(minilb.Config.Problem?.Message ?? "DNS is not listening yet"));
+    }
+}

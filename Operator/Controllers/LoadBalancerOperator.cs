@@ -1,0 +1,180 @@
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Dns;
+using MiniLb.Operator.Entities;
+using MiniLb.Operator.Kube;
+using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Routes;
+
+namespace MiniLb.Operator.Controllers;
+
+public sealed record OperatorOptions
+{
+    /// <summary>The MiniLbConfig in use (`--config`).</summary>
+    public string ConfigName { get; init; } = MiniLbConfig.DefaultName;
+
+    /// <summary>Leader election over a Lease; null means this replica always leads (`--leader-election false`).</summary>
+    public LeaseLeadershipOptions? Lease { get; init; }
+
+    /// <summary>The spec in effect while no MiniLbConfig exists.</summary>
+    public MiniLbConfigSpec Defaults { get; init; } = new();
+
+    /// <summary>How long changes are gathered before a new zone is published.</summary>
+    public TimeSpan Coalesce { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How often a configuration that could not be applied (a port in use) is tried again.</summary>
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    public InformerOptions? Informers { get; init; }
+    public DnsHostOptions? Dns { get; init; }
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// `minilb run`: informers for every kind DNS needs feed the zone (<see cref="ZoneFeed"/>) and the controllers;
+/// the selected MiniLbConfig is applied live (<see cref="LiveConfig"/>). Every replica watches and answers DNS;
+/// only the leader writes status and events.
+/// </summary>
+public sealed class LoadBalancerOperator : IAsyncDisposable
+{
+    private readonly OperatorOptions options;
+    private readonly ILogger log;
+    private readonly Informer<MiniLbConfig> configs;
+    private readonly ZoneFeed feed;
+    private string? loggedRoutes;
+
+    public LoadBalancerOperator(IKubernetes client, OperatorOptions options, ILoggerFactory loggers)
+    {
+        this.options = options;
+        log = loggers.CreateLogger<LoadBalancerOperator>();
+        Leadership = options.Lease is { } lease ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) : new AlwaysLeader();
+        Host = new OperatorHost(Leadership, loggers, options.Time, options.Informers);
+        LiveConfig.TryRead(options.Defaults, out var initial, out _, out _);
+        Zones = new ZoneHolder(Zone.Empty(initial));
+        Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns);
+        feed = new ZoneFeed(Zones, initial, loggers.CreateLogger<ZoneFeed>(), options.Coalesce, options.Time);
+
+        var services = Host.Watch(ListWatches.Services(client));
+        var slices = Host.Watch(ListWatches.EndpointSlices(client));
+        Nodes = Host.Watch(ListWatches.Nodes(client));
+        configs = Host.Watch(ListWatches.MiniLbConfigs(client));
+        feed.Attach(services);
+        feed.Attach(slices);
+        feed.Attach(Nodes);
+        feed.Attach(Host.Watch(ListWatches.Ingresses(client)));
+        feed.Attach(Host.Watch(ListWatches.Custom(client, Kinds.Gateway, GatewayJson.Default.V1Gateway)));
+        feed.Attach(Host.Watch(ListWatches.Custom(client, Kinds.HttpRoute, GatewayJson.Default.V1HttpRoute)));
+        feed.Attach(Host.Watch(ListWatches.Custom(client, Kinds.GrpcRoute, GatewayJson.Default.V1GrpcRoute)));
+        feed.Attach(Host.Watch(ListWatches.Custom(client, Kinds.TlsRoute, GatewayJson.Default.V1Alpha2TlsRoute)));
+
+        var status = new StatusWriter(client, Leadership, loggers.CreateLogger<StatusWriter>());
+        var events = new EventPublisher(client, Leadership, loggers.CreateLogger<EventPublisher>(), options.Time)
+        {
+            Instance = options.Lease?.Identity ?? System.Net.Dns.GetHostName(),
+        };
+        var serviceRunner = Host.AddController(services, new ServiceController(Config, status, events));
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time));
+
+        configs.Subscribe(change =>
+        {
+            if (((change.New ?? change.Old)!).Metadata.Name == options.ConfigName)
+                Config.Apply(change.New);
+        });
+        Config.Changed += () =>
+        {
+            if (Config.Current is { } applied)
+                feed.Reconfigure(applied.Zone);
+            // A new domain or class restamps every Service; the config's status shows the outcome.
+            foreach (var key in services.Keys)
+                serviceRunner.Queue.Add(key);
+            configRunner.Queue.Add(options.ConfigName);
+        };
+        feed.Published += _ => configRunner.Queue.Add(options.ConfigName);
+        Nodes.Subscribe(_ =>
+        {
+            configRunner.Queue.Add(options.ConfigName);
+            LogRoutesIfChanged();
+        });
+    }
+
+    public OperatorHost Host { get; }
+    public ILeadership Leadership { get; }
+    public ZoneHolder Zones { get; }
+    public LiveConfig Config { get; }
+    public Informer<V1Node> Nodes { get; }
+
+    /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
+    public ZoneFeed Feed => feed;
+
+    /// <summary>Ready when every informer listed its kind and a configuration is in effect with DNS listening; the reason says what is missing.</summary>
+    public (bool Ready, string Reason) Readiness()
+    {
+        if (!Host.HasSynced)
+            return (false, "waiting for the first LIST of every watched kind");
+        if (Config.Host is null)
+            return (false, Config.Problem?.Message ?? "DNS is not listening yet");
+        if (Config.Current is { Source: null } defaults)
+            return (true, $"no MiniLbConfig '{options.ConfigName}': running on the defaults (domain {defaults.Zone.Domain}, listen {defaults.Listen})");
+        return Config.Problem is { } problem
+            ? (true, $"serving the last good configuration; the newest spec is not applied: {problem.Message}")
+            : (true, "serving");
+    }
+
+    /// <summary>Runs until cancelled; DNS stops with it.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        try
+        {
+            await Task.WhenAll(Host.RunAsync(ct), feed.RunAsync(ct), ApplyAfterSyncAsync(ct));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await Config.DisposeAsync();
+        }
+    }
+
+    /// <summary>The routes as `serve` prints them, written to the log whenever they change.</summary>
+    public static string DescribeRoutes(RoutePlan plan)
+    {
+        var text = new System.Text.StringBuilder(Cli.ServeCommand.RoutesHeading).Append('\n').Append(RouteFormats.Render(plan, "ip"));
+        foreach (var problem in plan.Problems)
+            text.Append($"  not routed: node {problem.Node}: {problem.Reason}\n");
+        return text.ToString();
+    }
+
+    private void LogRoutesIfChanged()
+    {
+        if (!Nodes.HasSynced)
+            return;
+        var text = DescribeRoutes(RoutePlan.FromNodes(Nodes.Items));
+        if (Interlocked.Exchange(ref loggedRoutes, text) != text)
+            log.LogInformation("Routes changed. {Routes}", text.TrimEnd());
+    }
+
+    /// <summary>Once the MiniLbConfigs are listed: the selected one, or the defaults; then retries one that could not be applied.</summary>
+    private async Task ApplyAfterSyncAsync(CancellationToken ct)
+    {
+        try
+        {
+            await configs.WaitForSyncAsync(ct);
+            Config.Apply(configs.Get(options.ConfigName));
+            await Nodes.WaitForSyncAsync(ct);
+            LogRoutesIfChanged();
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(options.RetryInterval, options.Time, ct);
+                if (Config.Problem is { Reason: "ListenFailed" } || Config.Host is null)
+                    Config.Apply(configs.Get(options.ConfigName));
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await Config.DisposeAsync();
+}

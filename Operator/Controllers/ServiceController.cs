@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using k8s.Models;
+using MiniLb.Operator.Kube;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Controllers;
+
+/// <summary>
+/// Writes `status.loadBalancer.ingress` of the Services minilb serves: exactly one entry, the hostname DNS answers.
+/// When a Service stops matching (type or class changed) the entry minilb wrote is removed; Services of other
+/// classes are never touched. Warns when a port's targetPort differs from its port, because DNS answers pod
+/// addresses and clients must use the targetPort.
+/// </summary>
+public sealed class ServiceController(LiveConfig config, StatusWriter status, EventPublisher events) : IEntityController<V1Service>
+{
+    private readonly ConcurrentDictionary<string, string> warned = new(StringComparer.Ordinal);
+
+    // Every domain this process served, so entries written under an earlier domain are recognised as ours.
+    private readonly ConcurrentDictionary<string, bool> domains = new(StringComparer.Ordinal);
+
+    public async Task<ReconciliationResult> ReconcileAsync(V1Service service, CancellationToken ct)
+    {
+        if (config.Current is not { } applied)
+            return ReconciliationResult.Success(TimeSpan.FromSeconds(1));
+        var settings = applied.Zone;
+        domains[settings.Domain] = true;
+        var key = Informer<V1Service>.KeyOf(service);
+        var current = service.Status?.LoadBalancer?.Ingress ?? [];
+        var served = ServedService.IsServed(service, settings);
+        var hostname = ServedService.HostnameOf(service, settings);
+        List<V1LoadBalancerIngress> desired = served
+            ? [new V1LoadBalancerIngress { Hostname = hostname }]
+            : current.Where(i => !IsOurs(service, i)).ToList();
+        if (!served && desired.Count == current.Count)
+        {
+            warned.TryRemove(key, out _);
+            return ReconciliationResult.Success();
+        }
+        var wrote = await status.PatchServiceAsync(service, new V1ServiceStatus
+        {
+            Conditions = service.Status?.Conditions,
+            LoadBalancer = new V1LoadBalancerStatus { Ingress = desired.Count == 0 ? null : desired },
+        }, ct);
+        if (wrote)
+        {
+            await events.PublishAsync(service, EventType.Normal, served ? "HostnameAssigned" : "HostnameRemoved",
+                served ? $"status.loadBalancer.ingress set to {hostname}; minilb answers it with the ready pod addresses"
+                       : $"no longer served by minilb (type {service.Spec?.Type}, loadBalancerClass '{service.Spec?.LoadBalancerClass}'); its minilb hostname was removed",
+                ct);
+        }
+        if (served)
+            await WarnAboutPortsAsync(service, key, hostname, ct);
+        return ReconciliationResult.Success();
+    }
+
+    public Task<ReconciliationResult> DeletedAsync(V1Service service, CancellationToken ct)
+    {
+        warned.TryRemove(Informer<V1Service>.KeyOf(service), out _);
+        return Task.FromResult(ReconciliationResult.Success());
+    }
+
+    private bool IsOurs(V1Service service, V1LoadBalancerIngress entry) =>
+        entry.Hostname is { Length: > 0 } name
+        && domains.Keys.Any(domain => name == ServedService.HostnameOf(service, new ZoneSettings { Domain = domain }));
+
+    /// <summary>One Warning per Service and set of mismatched ports; repeated only when the ports change.</summary>
+    private async Task WarnAboutPortsAsync(V1Service service, string key, string hostname, CancellationToken ct)
+    {
+        var mismatched = (service.Spec?.Ports ?? [])
+            .Where(p => p.TargetPort?.Value is { Length: > 0 } target && target != p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Select(p => $"port {p.Port}{(string.IsNullOrEmpty(p.Name) ? "" : $" ({p.Name})")} → targetPort {p.TargetPort!.Value}")
+            .ToList();
+        if (mismatched.Count == 0)
+        {
+            warned.TryRemove(key, out _);
+            return;
+        }
+        var message = $"{string.Join(", ", mismatched)}: minilb answers {hostname} with pod addresses, bypassing the Service's port mapping, so clients must connect to the targetPort";
+        if (warned.TryGetValue(key, out var previous) && previous == message)
+            return;
+        await events.PublishAsync(service, EventType.Warning, "PortDiffersFromTargetPort", message, ct);
+        warned[key] = message;
+    }
+}
