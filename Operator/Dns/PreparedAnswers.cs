@@ -103,7 +103,7 @@ internal sealed class PreparedAnswers
             return current;
         var fresh = new Table(zone);
         var seen = Interlocked.CompareExchange(ref table, fresh, current);
-        return ReferenceEquals(seen, current) ? fresh : seen.Zone == zone ? seen : fresh;
+        return ReferenceEquals(seen, current) || !ReferenceEquals(seen.Zone, zone) ? fresh : seen;
     }
 
     /// <summary>
