@@ -43,9 +43,13 @@ public static class ClusterConnection
             throw new ClusterConnectionException($"kubeconfig '{path}' (from {source}) does not exist");
         try
         {
-            return KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+            // KubernetesClient's own reader needs reflection metadata NativeAOT lacks (docs/building.md).
+            return System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
+                ? KubernetesClientConfiguration.BuildConfigFromConfigFile(path)
+                : KubeconfigFile.Read(path);
         }
-        catch (Exception e) when (e is KubeConfigException or YamlDotNet.Core.YamlException or ArgumentException or NullReferenceException)
+        catch (Exception e) when (e is KubeConfigException or YamlDotNet.Core.YamlException or ArgumentException or NullReferenceException
+            or IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
         {
             throw new ClusterConnectionException($"kubeconfig '{path}' (from {source}) cannot be used: {e.Message}", e);
         }
