@@ -46,6 +46,25 @@ public sealed class RunMonitoringTests : OperatorFixture
     }
 
     [Test]
+    public async Task Dropped_watches_and_expired_resource_versions_are_counted()
+    {
+        var health = FreePort();
+        await CreateConfigAsync();
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--leader-election", "false", "--health-listen", $"127.0.0.1:{health}");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}"), Timeout = TimeSpan.FromSeconds(10) };
+        await WaitUntilAsync(async () => await StatusAsync(http, "/readyz") == HttpStatusCode.OK, $"ready; stderr: {run.Error}");
+        await CreateServiceAsync("default", "web");
+
+        // The Services watch is dropped and its resumption answered 410 Gone, as when the server's history moved on: a relist.
+        Server.Faults.FailNext(1, 410, r => r.Path.Value!.EndsWith("/services", StringComparison.Ordinal) && r.Query["watch"] == "true");
+        Server.CloseWatches();
+
+        await WaitUntilAsync(async () => (await http.GetStringAsync("/metrics")) is var metrics
+            && metrics.Contains("minilb_watch_restarts_total{resource=\"services\"}")
+            && metrics.Contains("minilb_watch_relists_total{resource=\"services\"}"), "watch restarts and relists of Services are counted");
+    }
+
+    [Test]
     public async Task Readiness_fails_naming_the_reason_while_DNS_cannot_listen()
     {
         using var taken = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
