@@ -114,6 +114,35 @@ public class TcpLimitsTests
         Assert.That(await ProcessSockets.Eventually(() => server.Host.OpenTcpConnections == 0), Is.True);
     }
 
+    [Test]
+    public async Task A_client_trickling_a_query_byte_by_byte_is_cut_off_after_the_IO_timeout()
+    {
+        await using var server = TestDnsServer.Start(AmplificationTests.Zone(), new DnsHostOptions { IoTimeout = TimeSpan.FromSeconds(1) });
+        using var socket = await server.ConnectAsync();
+        var query = RawQuery.Build("web.default.minilb");
+        byte[] framed = [0, (byte)query.Length, .. query];
+        var clock = Stopwatch.StartNew();
+
+        // One byte every 200 ms would take 8 s for this query; the server gives one query 1 s to arrive.
+        var sent = 0;
+        try
+        {
+            for (; sent < framed.Length && clock.Elapsed < TestDnsServer.Patience; sent++)
+            {
+                await socket.SendAsync(framed.AsMemory(sent, 1));
+                await Task.Delay(200);
+            }
+        }
+        catch (SocketException)
+        {
+            // the server has closed the connection
+        }
+
+        Assert.That(await ProcessSockets.Eventually(() => server.Host.OpenTcpConnections == 0), Is.True, "slow-loris connection closed");
+        Assert.That(await TestDnsServer.ReceiveTcpAsync(socket), Is.Null, "and never answered");
+        Assert.That(sent, Is.LessThan(framed.Length), $"cut off after {clock.Elapsed.TotalSeconds:F1} s, before the whole query arrived");
+    }
+
     /// <summary>The query itself with QR=1: enough of an answer for the transport.</summary>
     private static DnsRawPackage Answer(DnsReceivedRawPackage query)
     {
