@@ -222,9 +222,15 @@ internal sealed class TcpTransport : IServerTransport
                 return false;
             output ??= new byte[DnsRawPackage.LENGTH_HEADER_LENGTH + ushort.MaxValue];
             key ??= new byte[PreparedAnswers.MaxKeyLength];
+            var started = transport.options.Answered is null ? 0 : transport.options.Time.GetTimestamp();
             var outcome = transport.answers.TryAnswer(query, transport.zones.Current, output.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH), ushort.MaxValue, key, out var length, out _);
             if (outcome != PreparedAnswers.Outcome.Answered)
                 return false;
+            if (transport.options.Answered is { } answered)
+            {
+                var (type, rcode) = Wire.Summary(output.AsSpan(DnsRawPackage.LENGTH_HEADER_LENGTH, length));
+                answered(type, rcode, TransportProtocol.Tcp, transport.options.Time.GetElapsedTime(started));
+            }
             BinaryPrimitives.WriteUInt16BigEndian(output, (ushort)length);
             framedLength = length + DnsRawPackage.LENGTH_HEADER_LENGTH;
             return true;

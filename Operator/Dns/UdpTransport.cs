@@ -35,6 +35,8 @@ internal sealed class UdpTransport : IServerTransport
     private readonly IPEndPoint anySender;
     private readonly InFlightLimit inFlight;
     private readonly ResponseRateLimiter? rateLimiter;
+    private readonly Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
+    private readonly TimeProvider time;
     private int closed;
 
     /// <summary>Binds at once, so a busy port is reported before anything is served.</summary>
@@ -42,6 +44,7 @@ internal sealed class UdpTransport : IServerTransport
     {
         inFlight = new InFlightLimit(options.MaxUdpQueriesInFlight);
         this.rateLimiter = rateLimiter;
+        (answered, time) = (options.Answered, options.Time);
         this.zones = zones;
         this.answers = answers;
         loops = Math.Max(1, options.UdpReceiveLoops);
@@ -156,6 +159,7 @@ internal sealed class UdpTransport : IServerTransport
                 return;
             }
 
+            var received = answered is null ? 0 : time.GetTimestamp();
             var message = buffer.AsSpan(0, count);
             if (!Wire.IsQuery(message))
                 continue;
@@ -171,6 +175,11 @@ internal sealed class UdpTransport : IServerTransport
                 if (outcome == PreparedAnswers.Outcome.Answered)
                 {
                     Send(socket, output.AsSpan(0, length), sender);
+                    if (answered is not null)
+                    {
+                        var (type, rcode) = Wire.Summary(output.AsSpan(0, length));
+                        answered(type, rcode, TransportProtocol.Udp, time.GetElapsedTime(received));
+                    }
                     continue;
                 }
             }
