@@ -150,7 +150,7 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
         if (result.RequeueAfter is { } retryAfter)
             Queue.AddAfter(key, retryAfter);
         else
-            Queue.AddRateLimited(key);
+            Queue.AddRateLimited(key, result.Error is { } error ? Backoff.RetryAfter(error) : null);
         log.LogWarning(result.Error, "{Kind} {Key}: reconcile failed ({Failures} in a row): {Message}",
             informer.Kind.Kind, key, Queue.Failures(key), result.ErrorMessage);
     }

@@ -326,15 +326,9 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
         _ => null,
     };
 
-    private TimeSpan? RetryAfter(Exception e)
-    {
-        if (StatusOf(e) != HttpStatusCode.TooManyRequests || e is not HttpOperationException { Response: { } response })
-            return null;
-        return response.Headers.TryGetValue("Retry-After", out var values)
-               && int.TryParse(values.FirstOrDefault(), out var seconds) && seconds >= 0
-            ? TimeSpan.FromSeconds(seconds)
-            : options.Reconnect.Delay(1, options.Random());
-    }
+    /// <summary>A 429 waits as long as the server asks, or one backoff step when it does not say.</summary>
+    private TimeSpan? RetryAfter(Exception e) =>
+        StatusOf(e) != HttpStatusCode.TooManyRequests ? null : Backoff.RetryAfter(e) ?? options.Reconnect.Delay(1, options.Random());
 
     private sealed record ImmutableSubscribers(IReadOnlyList<Action<InformerEvent<T>>> Handlers)
     {

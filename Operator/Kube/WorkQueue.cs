@@ -80,12 +80,14 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     }
 
     /// <summary>Adds the key after a delay that doubles with each failure since the last <see cref="Forget"/>.</summary>
-    public void AddRateLimited(TKey key)
+    /// <param name="atLeast">A wait the server asked for (Retry-After), when longer than the backoff.</param>
+    public void AddRateLimited(TKey key, TimeSpan? atLeast = null)
     {
         int count;
         lock (gate)
             failures[key] = count = failures.GetValueOrDefault(key) + 1;
-        AddAfter(key, retry.Delay(count));
+        var delay = retry.Delay(count);
+        AddAfter(key, atLeast > delay ? atLeast.Value : delay);
     }
 
     /// <summary>Clears the key's failure count (call it after a success).</summary>
