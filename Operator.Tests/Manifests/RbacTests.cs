@@ -61,6 +61,33 @@ public sealed class RbacTests
             "add the class to RbacDeclarations.Types, or its permissions are missing from config/rbac");
     }
 
+    [TestCase("role.yaml")]
+    [TestCase("leader_election_role.yaml")]
+    public void The_committed_roles_grant_no_secrets_no_wildcards_and_writes_only_on_status_leases_and_events(string file)
+    {
+        // Read the YAML a cluster admin applies, not the generator's model of it: this is what the operator is granted.
+        var role = k8s.KubernetesYaml.Deserialize<k8s.Models.V1ClusterRole>(
+            File.ReadAllText(Path.Combine(TestObjects.RepositoryRoot, "config", "rbac", file)));
+        var allowedWrites = new HashSet<string>
+        {
+            "/services/status:patch", "minilb.io/minilbconfigs/status:patch", "/events:create", "/events:patch",
+            "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:update",
+        };
+        var grants = role.Rules.SelectMany(r => r.ApiGroups.SelectMany(g => r.Resources.SelectMany(res => r.Verbs.Select(v => $"{g}/{res}:{v}")))).ToList();
+
+        Assert.That(grants, Is.Not.Empty);
+        Assert.That(role.Rules.Where(r => r.ResourceNames is { Count: > 0 } || r.NonResourceURLs is { Count: > 0 }), Is.Empty);
+        Assert.Multiple(() =>
+        {
+            foreach (var grant in grants)
+            {
+                Assert.That(grant, Does.Not.Contain("*").And.Not.Contain("secrets").And.Not.Contain("configmaps"), grant);
+                if (!grant.EndsWith(":get") && !grant.EndsWith(":list") && !grant.EndsWith(":watch"))
+                    Assert.That(allowedWrites, Does.Contain(grant), $"config/rbac/{file} grants a write the operator does not make: {grant}");
+            }
+        });
+    }
+
     [EntityRbac(typeof(k8s.Models.V1Service), RbacVerb.List | RbacVerb.Watch)]
     private sealed class ReadsServices;
 
