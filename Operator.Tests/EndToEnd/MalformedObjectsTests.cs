@@ -49,6 +49,7 @@ public sealed class MalformedObjectsTests : OperatorFixture
         var status = (await ReadConfigAsync()).Status!;
         Assert.That(status.Routes!.Select(r => $"{r.Node} {r.PodCidr} {r.Via}"), Is.EqualTo(new[] { "good-node 10.244.0.0/24 192.168.1.11" }));
         Assert.That(Logs.All.Where(l => l.Contains("reconcile failed") || l.Contains("Exception")), Is.Empty, "no reconcile failed");
+        Assert.That(Logs.All.Count(l => l.Contains("EndpointSlice default/no-ports-1: skipped 3")), Is.EqualTo(1), "the odd slice is logged once");
     }
 
     /// <summary>A records over TCP (a UDP answer for 3,000 addresses may be cut to none with TC=1).</summary>

@@ -55,6 +55,26 @@ public class MalformedObjectsTests
     }
 
     [Test]
+    public void Skipped_addresses_are_reported_once_per_change_naming_the_slice_and_the_field()
+    {
+        var model = new ClusterModel(Settings);
+        var slice = Slice("default", "web", "web-1", "IPv4", Ready("not-an-ip", "10.244.1.5", "fd00::1"));
+
+        model.Upsert(slice);
+        var first = model.TakeSkipped();
+        model.Upsert(slice);
+        var again = model.TakeSkipped();
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.1.5")));
+        model.Upsert(slice);
+        var afterFix = model.TakeSkipped();
+
+        Assert.That(first.Single(), Does.Contain("EndpointSlice default/web-1").And.Contain("endpoints.addresses")
+            .And.Contain("'not-an-ip'").And.Contain("'fd00::1'"));
+        Assert.That(again, Is.Empty, "an unchanged slice is not reported again");
+        Assert.That(afterFix, Has.Count.EqualTo(1), "fixed, then broken again: reported again");
+    }
+
+    [Test]
     public void Endpoints_without_addresses_or_conditions_and_slices_without_endpoints_are_skipped()
     {
         var slice = Slice("default", "web", "web-1", "IPv4", [

@@ -43,13 +43,17 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
             caches.Add(() => informer.Items);
         informer.Subscribe(change =>
         {
+            IReadOnlyList<string> skipped;
             lock (modelLock)
             {
                 if (change.Type == InformerEventType.Deleted)
                     model.Delete(change.Old!);
                 else
                     model.Upsert(change.New!);
+                skipped = model.TakeSkipped();
             }
+            foreach (var line in skipped)
+                log.LogWarning("{Skipped}", line);
             pending.Writer.TryWrite(true);
         });
     }
@@ -65,6 +69,7 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
             foreach (var cache in caches)
                 foreach (var item in cache())
                     rebuilt.Upsert(item);
+            rebuilt.TakeSkipped(); // already logged by the model it replaces
             model = rebuilt;
         }
         log.LogInformation("Zone settings changed (domain {Domain}, ttl {Ttl}, loadBalancerClass {Class}); rebuilt the zone", next.Domain, next.Ttl, next.LoadBalancerClass);

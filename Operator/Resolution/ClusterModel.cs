@@ -44,6 +44,9 @@ public sealed class ClusterModel
     private readonly DomainName apex;
     private readonly DomainName nameServer;
     private Zone current;
+    // The last skip reported per slice, so an unchanged odd slice is reported once, not on every event.
+    private readonly Dictionary<string, string> skipped = new(StringComparer.Ordinal);
+    private readonly List<string> unreported = [];
 
     public ClusterModel(ZoneSettings settings, TimeProvider? time = null)
     {
@@ -64,6 +67,14 @@ public sealed class ClusterModel
     public IReadOnlyCollection<V1Node> Nodes => nodes.Values;
 
     public IReadOnlyCollection<V1Service> Services => services.Values;
+
+    /// <summary>What was skipped since the last call, one line per object whose odd values are new or changed.</summary>
+    public IReadOnlyList<string> TakeSkipped()
+    {
+        var lines = unreported.ToList();
+        unreported.Clear();
+        return lines;
+    }
 
     /// <summary>Adds or replaces a Service, EndpointSlice, Node, Ingress, Gateway, HTTPRoute, GRPCRoute or TLSRoute.</summary>
     public void Upsert(object item)
@@ -115,6 +126,7 @@ public sealed class ClusterModel
                 var sliceKey = KeyOf(slice.Metadata);
                 slices.Remove(sliceKey);
                 DetachSlice(sliceKey);
+                skipped.Remove(sliceKey);
                 break;
             case V1Node node:
                 nodes.Remove(node.Metadata.Name);
@@ -171,6 +183,7 @@ public sealed class ClusterModel
         var key = KeyOf(slice.Metadata);
         slices[key] = slice;
         DetachSlice(key);
+        NoteSkipped(key, slice);
         if (slice.Metadata.Labels?.TryGetValue(ServiceRecords.ServiceNameLabel, out var serviceName) == true && !string.IsNullOrEmpty(serviceName))
         {
             var serviceKey = Key(slice.Metadata.NamespaceProperty, serviceName);
@@ -180,6 +193,22 @@ public sealed class ClusterModel
             set.Add(key);
             dirtyServices.Add(serviceKey);
         }
+    }
+
+    private void NoteSkipped(string key, V1EndpointSlice slice)
+    {
+        var bad = ServiceRecords.UnusableAddresses(slice).ToList();
+        if (bad.Count == 0)
+        {
+            skipped.Remove(key);
+            return;
+        }
+        var shown = string.Join(", ", bad.Take(5).Select(a => $"'{a}'")) + (bad.Count > 5 ? $" and {bad.Count - 5} more" : "");
+        var line = $"EndpointSlice {key}: skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {shown}";
+        if (skipped.TryGetValue(key, out var last) && last == line)
+            return;
+        skipped[key] = line;
+        unreported.Add(line);
     }
 
     private void DetachSlice(string sliceKey)

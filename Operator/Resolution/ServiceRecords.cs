@@ -76,6 +76,19 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         }
     }
 
+    /// <summary>Addresses of an IPv4 or IPv6 slice that are not addresses of its family; they are never answered.</summary>
+    public static IEnumerable<string> UnusableAddresses(V1EndpointSlice slice)
+    {
+        if (slice.AddressType is not ("IPv4" or "IPv6"))
+            yield break;
+        var family = slice.AddressType == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        foreach (var text in (slice.Endpoints ?? []).SelectMany(e => e.Addresses ?? []))
+        {
+            if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != family)
+                yield return text;
+        }
+    }
+
     /// <summary>A name below <paramref name="parent"/>; labels from Kubernetes need none of <see cref="DomainName.Parse"/>'s escape handling.</summary>
     private static DomainName Below(DomainName parent, params string[] labels) => new([.. labels, .. parent.Labels]);
 
