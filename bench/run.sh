@@ -43,11 +43,10 @@ python3 bench/generate.py --services "$SERVICES" --endpoints "$ENDPOINTS" --out 
   python3 bench/bench.py --minilb "$MINILB" --data "$DATA" --duration "$DURATION" --rounds "$ROUNDS" --rate "$RATE" \
     --clients "$CLIENTS" --label "at $SERVICES Services / $ENDPOINTS endpoints " --minilb-args "${MINILB_ARGS:-}"
   if [ -n "${PROPAGATION:-}" ]; then
-    if "$MINILB" --help 2>/dev/null | grep -qE '^ +run( |$)'; then
-      echo "run-mode propagation (EndpointSlice change to new DNS answer) and initial sync: not automated yet;"
-      echo "  see docs/benchmarks.md for the manual procedure against the test API server."
-    else
-      echo "run-mode propagation and initial sync: not measured: this minilb has no 'run' command yet."
-    fi
+    # Run mode against the in-process test API server (the operator in-process too, JIT build): see
+    # Operator.Tests/EndToEnd/RunModeFiguresTests.cs. Category Slow keeps these out of `make test`.
+    echo "run mode (operator in-process, test API server; load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+    MINILB_SYNC_SERVICES=$SERVICES dotnet test Operator.Tests -c Release --filter "TestCategory=RunModeFigures" \
+      --logger "console;verbosity=normal" 2>&1 | grep -E "propagation over|initial sync of|created in the test API|Failed" | sed 's/^ */  /' || true
   fi
 } | tee "$OUT/results-$SERVICES-$ENDPOINTS.txt"
