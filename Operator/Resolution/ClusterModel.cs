@@ -382,16 +382,18 @@ public sealed class ClusterModel
             .ToArray();
     }
 
+    /// <summary>The distinct, normalised names an Ingress or Gateway status points at (candidates for served names).</summary>
+    private static string[] TargetNames(IEnumerable<string?> hostnames) => hostnames
+        .OfType<string>()
+        .Select(Hostnames.Normalise)
+        .Where(h => h.Length > 0)
+        .Distinct()
+        .ToArray();
+
     /// <summary>Every rule host of an Ingress whose status names a served Service (Ingress wildcards: one label).</summary>
     private static AliasClaim[] IngressClaims(V1Ingress ingress)
     {
-        var targets = (ingress.Status?.LoadBalancer?.Ingress ?? [])
-            .Select(i => i.Hostname)
-            .OfType<string>()
-            .Select(Hostnames.Normalise)
-            .Where(h => h.Length > 0)
-            .Distinct()
-            .ToArray();
+        var targets = TargetNames((ingress.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Hostname));
         if (targets.Length == 0)
             return [];
         return (ingress.Spec?.Rules ?? [])
@@ -437,16 +439,11 @@ public sealed class ClusterModel
     /// <summary>Every hostname of a route whose parent Gateway's status carries a served name (wildcards: one or more labels).</summary>
     private AliasClaim[] RouteClaims(GatewayRoute route)
     {
-        var targets = ParentGateways(route)
+        var targets = TargetNames(ParentGateways(route)
             .Select(gateways.GetValueOrDefault)
             .SelectMany(g => g?.Status?.Addresses ?? [])
             .Where(a => a.Type is null or "Hostname")
-            .Select(a => a.Value)
-            .OfType<string>()
-            .Select(Hostnames.Normalise)
-            .Where(h => h.Length > 0)
-            .Distinct()
-            .ToArray();
+            .Select(a => a.Value));
         if (targets.Length == 0)
             return [];
         return (route.Spec?.Hostnames ?? [])
