@@ -127,6 +127,76 @@ public class PreparedAnswersTests
     }
 
     [Test]
+    public async Task Names_that_do_not_exist_get_the_responders_NXDOMAIN_without_an_entry_each()
+    {
+        await using var wildcards = TestDnsServer.Start(WildcardZone());
+        await using var reference = TestDnsServer.Start(WildcardZone(), new DnsHostOptions { FastPath = false });
+        var random = new Random(8);
+        var asked = 0;
+        foreach (var edns in EdnsVariants)
+        {
+            // Below the apex, below a namespace, and below the namespace "ns1", whose name the SOA's MNAME shares.
+            foreach (var parent in new[] { "", "default.", "ns1.", "a.b.c." })
+            {
+                for (var i = 0; i < 25; i++)
+                {
+                    var name = MixCase($"nope{random.Next()}.{parent}minilb", random);
+                    var query = RawQuery.Build(name, i % 5 == 0 ? RecordType.Aaaa : RecordType.A, id: (ushort)random.Next(65536), edns: edns, recursionDesired: i % 2 == 0);
+                    AssertSame(await wildcards.UdpAsync(query), await reference.UdpAsync(query), $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
+                    asked++;
+                }
+            }
+        }
+        Assert.That(wildcards.Host.PreparedAnswerCount, Is.LessThan(asked / 10), $"{asked} missing names asked: no entry kept for each");
+    }
+
+    [Test]
+    public async Task Names_covered_by_a_wildcard_or_above_a_name_are_not_NXDOMAIN_on_the_fast_path()
+    {
+        await using var server = TestDnsServer.Start(WildcardZone());
+        for (var i = 0; i < 3; i++)
+            await server.UdpAsync(RawQuery.Build($"nope{i}.minilb")); // the NXDOMAIN shape is learned
+
+        var covered = DnsMessage.Parse((await server.UdpAsync(RawQuery.Build("anything.shop.minilb")))!);
+        Assert.That(covered.ReturnCode, Is.EqualTo(ReturnCode.NoError), "covered by *.shop.minilb");
+        Assert.That(covered.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()), Is.EqualTo(new[] { "10.244.0.11" }));
+        var emptyNonTerminal = DnsMessage.Parse((await server.UdpAsync(RawQuery.Build("Default.minilb")))!);
+        Assert.That(emptyNonTerminal.ReturnCode, Is.EqualTo(ReturnCode.NoError), "a namespace exists above its Services (RFC 8020)");
+        var twoLabels = DnsMessage.Parse((await server.UdpAsync(RawQuery.Build("a.b.shop.minilb")))!);
+        Assert.That(twoLabels.ReturnCode, Is.EqualTo(ReturnCode.NxDomain), "an Ingress wildcard covers exactly one label");
+    }
+
+    [Test]
+    public async Task A_missing_name_is_answered_from_the_shape_another_missing_name_taught()
+    {
+        var zone = WildcardZone();
+        await using var reference = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
+        var answers = new PreparedAnswers(zone);
+        var key = new byte[PreparedAnswers.MaxKeyLength];
+        var output = new byte[512];
+        var teacher = RawQuery.Build("first.default.minilb", edns: new RawQuery.Edns());
+        Assert.That(answers.TryAnswer(teacher, zone, output, 512, key, out _, out var keyLength), Is.EqualTo(PreparedAnswers.Outcome.Learnable));
+        var taught = (await reference.UdpAsync(teacher))!;
+        answers.Learn(key[..keyLength], zone, taught);
+
+        var other = RawQuery.Build("Second.Other.minilb", id: 99, edns: new RawQuery.Edns());
+        var expected = await reference.UdpAsync(other);
+        Assert.That(answers.TryAnswer(other, zone, output, 512, key, out var length, out _), Is.EqualTo(PreparedAnswers.Outcome.Answered));
+        AssertSame(output[..length], expected, "the fast path's own NXDOMAIN");
+        Assert.That(answers.Count, Is.Zero, "no entry per name");
+    }
+
+    /// <summary>web.default.minilb, with an Ingress wildcard *.shop.minilb on it.</summary>
+    private static Zone WildcardZone()
+    {
+        var model = new ClusterModel(new ZoneSettings());
+        model.Upsert(Service("default", "web"));
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.0.11")));
+        model.Upsert(Ingress("default", "shop", ["*.shop.minilb"], "web.default.minilb"));
+        return model.Publish();
+    }
+
+    [Test]
     public void Unusual_queries_are_left_to_the_slow_path()
     {
         var key = new byte[PreparedAnswers.MaxKeyLength];

@@ -9,7 +9,8 @@ namespace MiniLb.Operator.Dns;
 /// <see cref="Zone"/> and replayed for equal queries by patching the ID, the question's case (0x20) and the
 /// address order. A query is "equal" when its flags, type, class, EDNS presence, DO bit, clamped UDP size and
 /// lower-cased name are; so a replayed answer is what the responder would have sent, byte for byte, up to the
-/// shuffle. The cost of building an answer is paid once per name and zone; a new zone starts empty.
+/// shuffle. The cost of building an answer is paid once per name and zone; a new zone starts empty. NXDOMAIN
+/// is the exception: <see cref="NxDomainAnswers"/> answers any missing name from one learned shape per kind of query.
 /// Anything unusual (other opcodes, several questions, EDNS version ≠ 0, escapes in names, truncation, SRV
 /// with several targets) always takes the slow path.
 /// </summary>
@@ -18,8 +19,9 @@ internal sealed class PreparedAnswers
     /// <summary>Room for the key of any query: flags, type, class, EDNS (4 bytes) and a name of ≤255 bytes.</summary>
     public const int MaxKeyLength = KeyHeader + 255;
 
-    // Negative answers for names that do not exist are kept too (dnsperf and real clients repeat them), but only
-    // this many per zone, so a random-subdomain flood cannot grow memory: beyond it they take the slow path.
+    // NXDOMAIN is answered by NxDomainAnswers without a per-name entry; the few it leaves (a name whose hash
+    // clashes with an existing one, kinds of query beyond its limit) are kept per name, but only this many per
+    // zone, so a random-subdomain flood cannot grow memory: beyond it they take the slow path.
     private const int MaxNegative = 10_000;
 
     private const int KeyHeader = 2 + 2 + 2 + 4;
@@ -59,7 +61,13 @@ internal sealed class PreparedAnswers
             return Outcome.SlowPathOnly;
         var current = For(zone);
         if (!current.Lookup.TryGetValue(key[..keyLength], out var prepared))
+        {
+            // A name that does not exist: one answer shape per kind of query, not one entry per name.
+            var name = key[KeyHeader..keyLength];
+            if (current.NxDomain.IsNotFound(name, out var apexOffset))
+                return current.NxDomain.TryWrite(query, questionEnd, name, apexOffset, key, output, limit, out length) ? Outcome.Answered : Outcome.Learnable;
             return Outcome.Learnable;
+        }
         var bytes = prepared.Bytes;
         if (bytes.Length > limit || bytes.Length > output.Length)
             return Outcome.SlowPathOnly; // ARSoft truncates for this client; it stays the reference for TC
@@ -87,6 +95,8 @@ internal sealed class PreparedAnswers
         if (current.Entries.Count >= current.MaxEntries || current.Lookup.ContainsKey(key))
             return;
         var negative = (flags & 0x000F) == 3;
+        if (negative && current.NxDomain.IsNotFound(key[KeyHeader..], out _) && current.NxDomain.Learn(key, key.Length - KeyHeader, response))
+            return;
         if (negative && Volatile.Read(ref current.Negative) >= MaxNegative)
             return;
         if (Prepare(key, response) is not { } prepared)
@@ -274,6 +284,18 @@ internal sealed class PreparedAnswers
         public ConcurrentDictionary<byte[], Prepared>.AlternateLookup<ReadOnlySpan<byte>> Lookup { get; }
         public int MaxEntries { get; }
         public int Negative;
+
+        /// <summary>Built on the first query the table has no entry for (a zone often changes before any query).</summary>
+        public NxDomainAnswers NxDomain
+        {
+            get
+            {
+                var built = Volatile.Read(ref nxDomain);
+                return built ?? Interlocked.CompareExchange(ref nxDomain, new NxDomainAnswers(Zone), null) ?? nxDomain!;
+            }
+        }
+
+        private NxDomainAnswers? nxDomain;
     }
 
     private sealed class KeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>

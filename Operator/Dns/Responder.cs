@@ -26,7 +26,7 @@ public sealed class Responder(Random? random = null)
     public const int MaxAddressAnswers = 2000, MaxSrvAnswers = 1000;
 
     // SOA timers for a zone nobody transfers; MINIMUM is the TTL (RFC 2308 §5).
-    private const int Refresh = 7200, Retry = 1800, Expire = 86400;
+    internal const int Refresh = 7200, Retry = 1800, Expire = 86400;
 
     private readonly Random random = random ?? Random.Shared;
 

@@ -110,7 +110,7 @@ internal static class Wire
         return truncated;
     }
 
-    private static bool SkipName(ReadOnlySpan<byte> message, ref int position)
+    internal static bool SkipName(ReadOnlySpan<byte> message, ref int position)
     {
         while (position < message.Length)
         {

@@ -1,0 +1,191 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using ARSoft.Tools.Net;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Dns;
+
+/// <summary>
+/// NXDOMAIN on the fast path without an entry per name: which names of a <see cref="Zone"/> exist, as hashes of
+/// their lower-cased wire form, and the shape of the slow path's NXDOMAIN answer per kind of query (flags, type,
+/// class, EDNS), learned once. A query for any other name below the apex then gets the header and OPT the slow
+/// path gave, its own question, and the SOA the responder would cite (RFC 2308 §3), written here. A random-name
+/// flood costs neither memory nor allocations. A hash collision only makes a missing name look present: it takes
+/// the slow path, which answers it correctly.
+/// </summary>
+internal sealed class NxDomainAnswers
+{
+    // Kinds of query (flags × type × class × EDNS) with a learned shape; more is a flood of odd flags.
+    private const int MaxShapes = 1024;
+    private const ushort SoaType = 6, InternetClass = 1;
+
+    private readonly HashSet<ulong> names = [];
+    private readonly HashSet<ulong> oneLabelWildcards = [];
+    private readonly HashSet<ulong> multiLabelWildcards = [];
+    private readonly byte[] apex, nameServer, hostmaster; // lower-cased wire forms
+    private readonly byte[] ttl = new byte[4];
+    private readonly byte[] timers = new byte[20];        // SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM
+    private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes = new();
+
+    public NxDomainAnswers(Zone zone)
+    {
+        foreach (var name in zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys))
+            names.Add(Hash(WireName(name)));
+        foreach (var name in zone.OneLabelWildcards.Keys)
+            oneLabelWildcards.Add(Hash(WireName(name)));
+        foreach (var name in zone.MultiLabelWildcards.Keys)
+            multiLabelWildcards.Add(Hash(WireName(name)));
+        apex = WireName(zone.Apex);
+        nameServer = WireName(zone.NameServer);
+        hostmaster = WireName(zone.Hostmaster);
+        BinaryPrimitives.WriteUInt32BigEndian(ttl, (uint)zone.Settings.Ttl);
+        BinaryPrimitives.WriteUInt32BigEndian(timers, zone.Serial);
+        BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(4), Responder.Refresh);
+        BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(8), Responder.Retry);
+        BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(12), Responder.Expire);
+        BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(16), (uint)zone.Settings.Ttl);
+    }
+
+    /// <summary>
+    /// True when the responder answers <paramref name="name"/> (lower-cased wire form) with NXDOMAIN: strictly
+    /// below the apex, no name, alias or empty non-terminal there, and no wildcard covering it (as
+    /// <see cref="Zone.Find"/>). Sets <paramref name="apexOffset"/> to where the apex starts in the name.
+    /// </summary>
+    public bool IsNotFound(ReadOnlySpan<byte> name, out int apexOffset)
+    {
+        apexOffset = ApexOffset(name);
+        if (apexOffset <= 0 || names.Contains(Hash(name)))
+            return false;
+        if (oneLabelWildcards.Count == 0 && multiLabelWildcards.Count == 0)
+            return true;
+        for (var position = name[0] + 1; name[position] != 0; position += name[position] + 1)
+        {
+            var suffix = Hash(name[position..]);
+            if ((position == name[0] + 1 && oneLabelWildcards.Contains(suffix)) || multiLabelWildcards.Contains(suffix))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the NXDOMAIN answer to a query whose key is <paramref name="key"/> and whose question ends at
+    /// <paramref name="questionEnd"/>, when the slow path's shape for this kind of query is known and fits.
+    /// </summary>
+    public bool TryWrite(ReadOnlySpan<byte> query, int questionEnd, ReadOnlySpan<byte> name, int apexOffset, ReadOnlySpan<byte> key, Span<byte> output, int limit, out int length)
+    {
+        length = 0;
+        if (!shapes.TryGetValue(ShapeKey(key), out var shape))
+            return false;
+        // At most: owner pointer, TYPE … RDLENGTH, two names, the timers, then the learned additional section.
+        var largest = questionEnd + 12 + nameServer.Length + hostmaster.Length + timers.Length + shape.Additional.Length;
+        if (largest > limit || largest > output.Length)
+            return false;
+        query[..2].CopyTo(output);
+        BinaryPrimitives.WriteUInt16BigEndian(output[2..], shape.Flags);
+        BinaryPrimitives.WriteUInt16BigEndian(output[4..], 1);
+        BinaryPrimitives.WriteUInt16BigEndian(output[6..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(output[8..], 1);
+        BinaryPrimitives.WriteUInt16BigEndian(output[10..], shape.AdditionalCount);
+        query[Wire.HeaderLength..questionEnd].CopyTo(output[Wire.HeaderLength..]);
+
+        // The SOA as ARSoft compresses it: every name points at the longest suffix the question already holds.
+        var position = questionEnd;
+        BinaryPrimitives.WriteUInt16BigEndian(output[position..], (ushort)(0xC000 | (Wire.HeaderLength + apexOffset)));
+        BinaryPrimitives.WriteUInt16BigEndian(output[(position + 2)..], SoaType);
+        BinaryPrimitives.WriteUInt16BigEndian(output[(position + 4)..], InternetClass);
+        ttl.CopyTo(output[(position + 6)..]);
+        var rdataStart = position + 12;
+        position = WriteCompressed(nameServer, name, output, rdataStart);
+        position = WriteCompressed(hostmaster, name, output, position);
+        timers.CopyTo(output[position..]);
+        position += timers.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(output[(rdataStart - 2)..], (ushort)(position - rdataStart));
+        shape.Additional.CopyTo(output[position..]);
+        length = position + shape.Additional.Length;
+        return true;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="target"/> at <paramref name="position"/>: its leading labels, then a pointer to the
+    /// longest rest of it that ends the question's <paramref name="name"/>, or all of it when nothing does.
+    /// </summary>
+    private static int WriteCompressed(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name, Span<byte> output, int position)
+    {
+        for (var start = 0; target[start] != 0; start += target[start] + 1)
+        {
+            var rest = target[start..];
+            for (var at = 0; name.Length - at >= rest.Length; at += name[at] + 1)
+            {
+                if (name.Length - at != rest.Length || !name[at..].SequenceEqual(rest))
+                    continue;
+                target[..start].CopyTo(output[position..]);
+                BinaryPrimitives.WriteUInt16BigEndian(output[(position + start)..], (ushort)(0xC000 | (Wire.HeaderLength + at)));
+                return position + start + 2;
+            }
+        }
+        target.CopyTo(output[position..]);
+        return position + target.Length;
+    }
+
+    /// <summary>
+    /// Keeps the shape of <paramref name="response"/>, the slow path's NXDOMAIN answer to a query with
+    /// <paramref name="key"/>: its flags and its additional section (the OPT record), when it is the expected
+    /// question + one SOA + at most one additional record.
+    /// </summary>
+    public bool Learn(ReadOnlySpan<byte> key, int nameLength, ReadOnlySpan<byte> response)
+    {
+        if (shapes.Count >= MaxShapes || BinaryPrimitives.ReadUInt16BigEndian(response[4..]) != 1
+            || BinaryPrimitives.ReadUInt16BigEndian(response[6..]) != 0 || BinaryPrimitives.ReadUInt16BigEndian(response[8..]) != 1)
+            return false;
+        var additionalCount = BinaryPrimitives.ReadUInt16BigEndian(response[10..]);
+        var position = Wire.HeaderLength + nameLength + 4;
+        if (additionalCount > 1 || !Wire.SkipName(response, ref position) || position + 10 > response.Length
+            || BinaryPrimitives.ReadUInt16BigEndian(response[position..]) != SoaType)
+            return false;
+        position += 10 + BinaryPrimitives.ReadUInt16BigEndian(response[(position + 8)..]);
+        if (position > response.Length)
+            return false;
+        shapes.TryAdd(ShapeKey(key), new Shape(BinaryPrimitives.ReadUInt16BigEndian(response[2..]), additionalCount, response[position..].ToArray()));
+        return true;
+    }
+
+    /// <summary>Where the apex starts in <paramref name="name"/> (at a label boundary), or -1 when it is not below it.</summary>
+    private int ApexOffset(ReadOnlySpan<byte> name)
+    {
+        for (var position = 0; position + apex.Length <= name.Length && name[position] != 0; position += name[position] + 1)
+        {
+            if (position + apex.Length == name.Length)
+                return name[position..].SequenceEqual(apex) ? position : -1;
+        }
+        return -1;
+    }
+
+    /// <summary>Flags, type, class and EDNS of a query key (<see cref="PreparedAnswers.ReadKey"/>): all but the name.</summary>
+    private static (ulong, ushort) ShapeKey(ReadOnlySpan<byte> key) =>
+        (BinaryPrimitives.ReadUInt64BigEndian(key), BinaryPrimitives.ReadUInt16BigEndian(key[8..]));
+
+    /// <summary>The lower-cased wire form of <paramref name="name"/> (characters beyond ASCII folded into a byte:
+    /// such names never match a fast-path query, so a clash only sends a query to the slow path).</summary>
+    private static byte[] WireName(DomainName name)
+    {
+        var bytes = new List<byte>();
+        foreach (var label in name.Labels)
+        {
+            bytes.Add((byte)label.Length);
+            bytes.AddRange(label.Select(c => (byte)char.ToLowerInvariant(c)));
+        }
+        bytes.Add(0);
+        return [.. bytes];
+    }
+
+    /// <summary>FNV-1a, 64 bits.</summary>
+    private static ulong Hash(ReadOnlySpan<byte> bytes)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in bytes)
+            hash = (hash ^ b) * 1099511628211UL;
+        return hash;
+    }
+
+    private sealed record Shape(ushort Flags, ushort AdditionalCount, byte[] Additional);
+}
