@@ -4,5 +4,9 @@ namespace MiniLb.Operator;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => CommandLine.RunAsync(args, Console.Out, Console.Error);
+    public static Task<int> Main(string[] args)
+    {
+        Kube.ModelJson.UseReflection();
+        return CommandLine.RunAsync(args, Console.Out, Console.Error);
+    }
 }

@@ -46,7 +46,15 @@ public class MonitoringEndpointTests
         Assert.That(body, Does.Contain("minilb_leader 1"));
         Assert.That(body, Does.Contain("""minilb_build_info{version="1.2.3"} 1"""));
         Assert.That(body, Does.Contain("process_working_set_bytes"));
+        // Both gauges describe the last collection; the test process may not have had one before the scrape.
+        GC.Collect();
+        body = await Http.GetStringAsync(Url(endpoint, "/metrics"));
+        Assert.That(Gauge(body, "dotnet_gc_committed_memory_bytes"), Is.GreaterThan(0), "what the GC holds from the OS");
+        Assert.That(Gauge(body, "dotnet_gc_last_collection_heap_size_bytes"), Is.GreaterThan(0).And.LessThanOrEqualTo(Gauge(body, "dotnet_gc_committed_memory_bytes")));
     }
+
+    private static double Gauge(string metrics, string name) =>
+        double.Parse(metrics.Split('\n').Single(line => line.StartsWith(name + " ", StringComparison.Ordinal))[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
     [Test]
     public async Task Metrics_CountUnusualQueryTypesAsOther()

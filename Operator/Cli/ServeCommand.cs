@@ -79,13 +79,13 @@ public static class ServeCommand
             await error.WriteLineAsync($"minilb serve: {settingsProblem}");
             return CommandLine.BadInput;
         }
-        var model = SnapshotInput.Load("serve", snapshot, settings, error);
-        if (model is null)
+        var served = Read(snapshot, settings, error);
+        if (served is null)
             return CommandLine.BadInput;
 
-        // Reading the snapshot left its garbage (YAML tree, JSON text, Kubernetes objects) in a heap the GC keeps
-        // for later; serving allocates almost nothing, so give it back now: the resident size is then what the zone
-        // needs (issue 6: at most 25 MiB with 1,000 Services).
+        // Reading the snapshot left its garbage (YAML tree, JSON text, Kubernetes objects, the model) in a heap the
+        // GC keeps for later; serving allocates almost nothing, so give it back now: the resident size is then what
+        // the zone needs (issue 6: at most 25 MiB with 1,000 Services).
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
         // Serve has no built-in health address: what is given must bind.
@@ -93,12 +93,9 @@ public static class ServeCommand
             monitoringSettings.Format, monitoringSettings.Level, error);
         if (monitoring is null)
             return CommandLine.BadInput;
-        var zones = new ZoneHolder(model.Current);
-        var servedServices = model.Services.Where(s => ServedService.IsServed(s, settings)).ToList();
-        var servedEndpoints = servedServices.Sum(s => model.Current.Names.TryGetValue(Hostnames.ToName(ServedService.HostnameOf(s, settings)), out var node)
-            ? node.V4.Length + node.V6.Length
-            : 0);
-        monitoring.Telemetry.ObserveServed(() => (servedServices.Count, servedEndpoints, model.Current.Aliases.Count));
+        var zones = new ZoneHolder(served.Zone);
+        var (servedServices, servedEndpoints, aliases) = (served.Services, served.Endpoints, served.Zone.Aliases.Count);
+        monitoring.Telemetry.ObserveServed(() => (servedServices, servedEndpoints, aliases));
         var dnsBound = monitoring.Checks.AddSignal("dns-bound", Probe.Readiness, "DNS is not listening yet");
         DnsHost host;
         try
@@ -116,19 +113,16 @@ public static class ServeCommand
         // Bound first: when the address is unusable, only the error is printed.
         await using (host)
         {
-            var plan = RoutePlan.FromNodes(model.Nodes);
+            var plan = served.Routes;
             await output.WriteLineAsync(RoutesHeading);
             await output.WriteAsync(RouteFormats.Render(plan, "ip"));
             foreach (var problem in plan.Problems)
                 await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");
             await output.WriteLineAsync();
             await output.WriteLineAsync($"DNS for zone '{settings.Domain}' listening on {Describe(host)} (UDP and TCP). Names served:");
-            var served = model.Services.Where(s => ServedService.IsServed(s, settings)).Select(s => ServedService.HostnameOf(s, settings)).Order(StringComparer.Ordinal)
-                .Concat(model.Current.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
-                .ToArray();
-            foreach (var name in served)
+            foreach (var name in served.Names)
                 await output.WriteLineAsync($"  {name}");
-            if (served.Length == 0)
+            if (served.Names.Length == 0)
                 await output.WriteLineAsync($"  (none: the snapshot has no Service of type LoadBalancer with loadBalancerClass '{settings.LoadBalancerClass}')");
             if (limit is not null)
                 await output.WriteLineAsync($"UDP answers are limited to {limit.QueriesPerSecond}/s per client /24 or /56; over it "
@@ -140,6 +134,28 @@ public static class ServeCommand
         }
         return 0;
     }
+
+    /// <summary>
+    /// What serving needs of the snapshot: the zone, the routes and the names to print. The model itself (every
+    /// object of the snapshot) is garbage once this returns, so the collection after it gives its memory back.
+    /// </summary>
+    private static Served? Read(FileInfo? snapshot, ZoneSettings settings, TextWriter error)
+    {
+        var model = SnapshotInput.Load("serve", snapshot, settings, error);
+        if (model is null)
+            return null;
+        var zone = model.Current;
+        var services = model.Services.Where(s => ServedService.IsServed(s, settings)).ToList();
+        var endpoints = services.Sum(s => zone.Names.TryGetValue(Hostnames.ToName(ServedService.HostnameOf(s, settings)), out var node)
+            ? node.V4.Length + node.V6.Length
+            : 0);
+        var names = services.Select(s => ServedService.HostnameOf(s, settings)).Order(StringComparer.Ordinal)
+            .Concat(zone.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
+            .ToArray();
+        return new Served(zone, RoutePlan.FromNodes(model.Nodes), names, services.Count, endpoints);
+    }
+
+    private sealed record Served(Zone Zone, RoutePlan Routes, string[] Names, int Services, int Endpoints);
 
     private static string Describe(DnsHost host) => string.Join(", ", host.EndPoints);
 

@@ -76,6 +76,18 @@ public sealed class Telemetry : IRuntimeMetrics
             "1 while this replica holds the leader lease (writes statuses), else 0.");
         factory.CreateGauge("minilb_build_info", "Always 1; the version label says which build runs.", "version")
             .WithLabels(version).Set(1);
+
+        // Where the resident memory goes: the live heap after the last collection, and what the GC holds from the OS.
+        var heapSize = factory.CreateGauge("dotnet_gc_last_collection_heap_size_bytes",
+            "Managed heap size after the last garbage collection (live objects and fragmentation).");
+        var committed = factory.CreateGauge("dotnet_gc_committed_memory_bytes",
+            "Memory the garbage collector has committed from the operating system.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var info = GC.GetGCMemoryInfo();
+            heapSize.Set(info.HeapSizeBytes);
+            committed.Set(info.TotalCommittedBytes);
+        });
     }
 
     /// <summary>The registry <see cref="MonitoringEndpoint"/> exports.</summary>
