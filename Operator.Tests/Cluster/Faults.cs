@@ -23,6 +23,8 @@ public sealed class Faults(TimeProvider time)
     private int _retryAfterSeconds;
     private Func<HttpRequest, bool> _matching = _ => true;
     private DateTimeOffset _hangEnds = DateTimeOffset.MinValue;
+    private Func<HttpRequest, bool>? _holding;
+    private readonly List<HeldRequest> _held = [];
 
     /// <summary>Added before every answer.</summary>
     public TimeSpan Latency { get; set; }
@@ -48,15 +50,44 @@ public sealed class Faults(TimeProvider time)
         lock (_gate) _hangEnds = time.GetUtcNow() + duration;
     }
 
+    /// <summary>
+    /// Requests <paramref name="matching"/> from now on stay in flight: unanswered and not applied, until
+    /// <see cref="ReleaseHeld"/>. One whose client goes away meanwhile (a crashed caller) is never applied.
+    /// </summary>
+    public void Hold(Func<HttpRequest, bool> matching)
+    {
+        lock (_gate) _holding = matching;
+    }
+
+    /// <summary>New requests pass again; those already held stay held.</summary>
+    public void StopHolding()
+    {
+        lock (_gate) _holding = null;
+    }
+
+    /// <summary>The held requests go on to be applied, unless their client has gone.</summary>
+    public void ReleaseHeld()
+    {
+        lock (_gate) foreach (var held in _held) held.Release.TrySetResult();
+    }
+
+    /// <summary>Every request held so far, with its body and what became of it.</summary>
+    public IReadOnlyList<HeldRequest> Held
+    {
+        get { lock (_gate) return [.. _held]; }
+    }
+
     public void Clear()
     {
-        lock (_gate) (_failures, _hangEnds) = (0, DateTimeOffset.MinValue);
+        lock (_gate) (_failures, _hangEnds, _holding) = (0, DateTimeOffset.MinValue, null);
         Latency = TimeSpan.Zero;
+        ReleaseHeld();
     }
 
     /// <summary>Applies the faults to one request; true when the request has been answered (or dropped) here.</summary>
     public async Task<bool> InterceptAsync(HttpContext context)
     {
+        await HoldAsync(context);
         if (Latency > TimeSpan.Zero) await Task.Delay(Latency, time, context.RequestAborted);
         DateTimeOffset hangEnds;
         lock (_gate) hangEnds = _hangEnds;
@@ -77,4 +108,33 @@ public sealed class Faults(TimeProvider time)
         await HttpAnswers.WriteStatusAsync(context, failure);
         return true;
     }
+
+    private async Task HoldAsync(HttpContext context)
+    {
+        lock (_gate)
+            if (_holding is null || !_holding(context.Request)) return;
+        context.Request.EnableBuffering();
+        using var reader = new StreamReader(context.Request.Body, leaveOpen: true);
+        var held = new HeldRequest(context.Request.Method, context.Request.Path.Value ?? "", await reader.ReadToEndAsync(context.RequestAborted));
+        context.Request.Body.Position = 0;
+        lock (_gate) _held.Add(held);
+        try
+        {
+            await held.Release.Task.WaitAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            held.Abandoned = true;
+            throw;
+        }
+    }
+}
+
+/// <summary>A request <see cref="Faults.Hold"/> kept in flight.</summary>
+public sealed record HeldRequest(string Method, string Path, string Body)
+{
+    internal TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Its client went away while it was held, so it was never applied.</summary>
+    public bool Abandoned { get; set; }
 }
