@@ -5,7 +5,10 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// <summary>How the server behaves during an outage.</summary>
 public enum OutageMode
 {
-    /// <summary>The listener is closed: connections are refused until it opens again on the same port.</summary>
+    /// <summary>
+    /// The API listener is closed until it opens again on the same port. Meanwhile a stand-in accepts each connection
+    /// and resets it at once, before any HTTP, so that the attempts can be counted (<see cref="Faults.RefusedInOutage"/>).
+    /// </summary>
     Refuse,
     /// <summary>Connections are accepted but requests are held without an answer until the outage ends.</summary>
     Hang,
@@ -25,6 +28,19 @@ public sealed class Faults(TimeProvider time)
     private DateTimeOffset _hangEnds = DateTimeOffset.MinValue;
     private Func<HttpRequest, bool>? _holding;
     private readonly List<HeldRequest> _held = [];
+    private long _refusedInOutage;
+    private long _heldInOutage;
+
+    /// <summary>Connections refused during <see cref="OutageMode.Refuse"/> outages: each one is a request that failed.</summary>
+    public long RefusedInOutage => Interlocked.Read(ref _refusedInOutage);
+
+    /// <summary>Requests that arrived during <see cref="OutageMode.Hang"/> outages and were held until the end.</summary>
+    public long HeldInOutage => Interlocked.Read(ref _heldInOutage);
+
+    /// <summary>Every request made during outages so far, in either mode.</summary>
+    public long RequestsInOutage => RefusedInOutage + HeldInOutage;
+
+    internal void CountRefused() => Interlocked.Increment(ref _refusedInOutage);
 
     /// <summary>Added before every answer.</summary>
     public TimeSpan Latency { get; set; }
@@ -91,7 +107,11 @@ public sealed class Faults(TimeProvider time)
         if (Latency > TimeSpan.Zero) await Task.Delay(Latency, time, context.RequestAborted);
         DateTimeOffset hangEnds;
         lock (_gate) hangEnds = _hangEnds;
-        if (time.GetUtcNow() < hangEnds) await Task.Delay(hangEnds - time.GetUtcNow(), time, context.RequestAborted);
+        if (time.GetUtcNow() < hangEnds)
+        {
+            Interlocked.Increment(ref _heldInOutage);
+            await Task.Delay(hangEnds - time.GetUtcNow(), time, context.RequestAborted);
+        }
         ApiError? failure = null;
         lock (_gate)
         {
