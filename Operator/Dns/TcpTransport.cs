@@ -104,13 +104,13 @@ internal sealed class TcpTransport : IServerTransport
         private readonly SemaphoreSlim slots = new(transport.options.MaxTcpQueriesPerConnection);
         private int pending;      // queries handed to ARSoft and not answered yet
         private int receiving = 1; // 0 once the client closed or went idle
-        private int disposed;
+        private int shut;         // 1 once Close ran
         private byte[]? output, key; // fast-path buffers, made on the first query
 
         public IServerTransport Transport => transport;
         public IPEndPoint RemoteEndPoint { get; } = (IPEndPoint)socket.RemoteEndPoint!;
         public IPEndPoint LocalEndPoint { get; } = (IPEndPoint)socket.LocalEndPoint!;
-        public bool CanRead => Volatile.Read(ref receiving) == 1 && Volatile.Read(ref disposed) == 0;
+        public bool CanRead => Volatile.Read(ref receiving) == 1 && Volatile.Read(ref shut) == 0;
 
         public Task<bool> InitializeAsync(CancellationToken token = default) => Task.FromResult(true);
 
@@ -322,7 +322,7 @@ internal sealed class TcpTransport : IServerTransport
         /// <summary>Closes the socket now; pending receives and sends end.</summary>
         public void Close()
         {
-            if (Interlocked.Exchange(ref disposed, 1) == 1)
+            if (Interlocked.Exchange(ref shut, 1) == 1)
                 return;
             transport.open.TryRemove(this, out _);
             closed.Cancel();
