@@ -94,8 +94,10 @@ public sealed class ApiOutageTests : OperatorFixture
         var (minilb, port) = await ServingWebAsync();
         var before = Server.Faults.RequestsInOutage;
 
+        var starting = DateTime.UtcNow;
         await Server.OutageAsync(length, mode);
         var ends = DateTime.UtcNow + length;
+        var startedIn = DateTime.UtcNow - starting;
         var queries = 0;
         while (DateTime.UtcNow < ends - TimeSpan.FromMilliseconds(500))
         {
@@ -112,7 +114,8 @@ public sealed class ApiOutageTests : OperatorFixture
         var informers = minilb.Host.Informers.Count;
         var bound = RequestBound(informers, length);
         TestContext.Out.WriteLine($"{mode} outage of {length.TotalSeconds:0} s: {queries} DNS queries all answered; {requests} API requests "
-            + $"from {informers} informers ({requests / length.TotalSeconds:F1}/s, {requests / (double)informers / length.TotalSeconds:F2}/s each); bound {bound}");
+            + $"from {informers} informers ({requests / length.TotalSeconds:F1}/s, {requests / (double)informers / length.TotalSeconds:F2}/s each); bound {bound}; "
+            + $"the outage took {startedIn.TotalMilliseconds:0} ms to start");
         Assert.That(requests, Is.GreaterThan(0), "the outage's requests are counted");
         Assert.That(requests, Is.LessThanOrEqualTo(bound), "requests during the outage: no tight retry loop");
 
