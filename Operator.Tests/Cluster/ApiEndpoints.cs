@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace MiniLb.Operator.Tests.Cluster;
@@ -298,8 +300,10 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             await WriteEventAsync(context, "ERROR", expired.ToStatus());
             return;
         }
+        // A listener closing for an outage waits for its requests: a watch begun after CloseWatches must end too.
+        var closing = context.RequestServices.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
         using (subscription)
-        using (var ends = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, subscription.Closed.Token, _stopping.Token))
+        using (var ends = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, subscription.Closed.Token, _stopping.Token, closing))
         {
             ends.CancelAfter(timeout);
             try

@@ -109,7 +109,9 @@ public sealed class FaultTests : ApiServerFixture
 
         Assert.That(watchEnded, Is.True);
         Assert.That(refused!.InnerException, Is.InstanceOf<System.Net.Sockets.SocketException>());
-        Assert.That(((System.Net.Sockets.SocketException)refused.InnerException!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionRefused));
+        Assert.That(((System.Net.Sockets.SocketException)refused.InnerException!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionReset),
+            "reset before a byte of HTTP, so the attempt can be counted");
+        Assert.That(Server.Faults.RefusedInOutage, Is.EqualTo(1), "the one request made during the outage is counted");
         Assert.That(Server.Uri.Port, Is.EqualTo(port), "it comes back on the same port");
         Assert.That(after.Items.Select(i => i.Metadata.Name), Is.EqualTo(new[] { "present" }), "with the same objects");
     }
@@ -123,6 +125,7 @@ public sealed class FaultTests : ApiServerFixture
 
         Assert.That(answeredEarly, Is.False);
         Assert.That(answer.Items, Is.Not.Empty);
+        Assert.That(Server.Faults.HeldInOutage, Is.EqualTo(1), "the one request made during the outage is counted");
     }
 
     [Test]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -37,6 +38,7 @@ public sealed class TestApiServer : IAsyncDisposable
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private WebApplication? _app;
     private ITimer? _reopen;
+    private ConnectionRefuser? _refuser;
     private TaskCompletionSource _serving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
 
@@ -128,6 +130,7 @@ public sealed class TestApiServer : IAsyncDisposable
         {
             var port = Uri.Port;
             await CloseListenerAsync();
+            _refuser ??= ConnectionRefuser.Start(port, Faults);
             _reopen?.Dispose();
             // The end is fixed when the outage starts: closing the listener may take a while.
             var remaining = until - _options.Time.GetUtcNow();
@@ -142,6 +145,7 @@ public sealed class TestApiServer : IAsyncDisposable
         await _lifecycle.WaitAsync();
         try
         {
+            await StopRefusingAsync();
             if (_app is null && !_disposed) await ListenAsync(port, CancellationToken.None);
         }
         finally { _lifecycle.Release(); }
@@ -196,8 +200,58 @@ public sealed class TestApiServer : IAsyncDisposable
         {
             _disposed = true;
             _reopen?.Dispose();
+            await StopRefusingAsync();
             await CloseListenerAsync();
         }
         finally { _lifecycle.Release(); }
+    }
+
+    private async Task StopRefusingAsync()
+    {
+        if (_refuser is null) return;
+        await _refuser.DisposeAsync();
+        _refuser = null;
+    }
+
+    /// <summary>
+    /// Stands in for the closed listener during a refusing outage: every connection is counted
+    /// (<see cref="Faults.RefusedInOutage"/>) and reset at once, before a byte of HTTP, so the client fails as if refused.
+    /// </summary>
+    private sealed class ConnectionRefuser : IAsyncDisposable
+    {
+        private readonly Socket _listener;
+        private readonly Task _accepting;
+
+        private ConnectionRefuser(Socket listener, Faults faults)
+        {
+            _listener = listener;
+            _accepting = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    Socket connection;
+                    try { connection = await _listener.AcceptAsync(); }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+                    faults.CountRefused();
+                    connection.LingerState = new LingerOption(true, 0); // RST, no FIN
+                    connection.Dispose();
+                }
+            });
+        }
+
+        public static ConnectionRefuser Start(int port, Faults faults)
+        {
+            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            listener.Listen(512);
+            return new ConnectionRefuser(listener, faults);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Dispose();
+            await _accepting;
+        }
     }
 }

@@ -215,6 +215,7 @@ public abstract class OperatorFixture : CliFixture
 /// <summary>An operator's HTTP link to the API server; while <see cref="Cut"/>, every request fails as if the server were unreachable.</summary>
 public sealed class ApiLink : DelegatingHandler
 {
+    private readonly CancellationTokenSource crashed = new();
     private bool cut;
 
     public bool Cut
@@ -223,8 +224,27 @@ public sealed class ApiLink : DelegatingHandler
         set => Volatile.Write(ref cut, value);
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        Cut ? throw new HttpRequestException("connection refused (the test cut this operator's link)") : base.SendAsync(request, cancellationToken);
+    /// <summary>The process dies as the API server sees it: requests in flight are abandoned, and nothing more comes.</summary>
+    public void Crash()
+    {
+        Cut = true;
+        crashed.Cancel();
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (Cut)
+            throw new HttpRequestException("connection refused (the test cut this operator's link)");
+        using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, crashed.Token);
+        return await base.SendAsync(request, sending.Token);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            crashed.Dispose();
+        base.Dispose(disposing);
+    }
 }
 
 /// <summary>Collects log lines so tests can assert on what an operator told its user.</summary>

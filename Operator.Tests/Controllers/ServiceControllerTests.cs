@@ -75,4 +75,30 @@ public sealed class ServiceControllerTests : OperatorFixture
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.home.arpa"
             && await HostnameOfAsync("kube-public", "docs") == "docs.kube-public.home.arpa", "both hostnames use the new domain");
     }
+
+    [Test]
+    public async Task A_replica_started_after_a_domain_change_still_removes_the_old_hostname_of_a_Service_that_stopped_being_a_LoadBalancer()
+    {
+        await CreateConfigAsync(domain: "one");
+        var first = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await CreateServiceAsync("default", "theirs", loadBalancerClass: null);
+        var theirs = await Client.CoreV1.ReadNamespacedServiceAsync("theirs", "default");
+        theirs.Spec.Type = "NodePort";
+        theirs = await Client.CoreV1.ReplaceNamespacedServiceAsync(theirs, "theirs", "default");
+        theirs.Status.LoadBalancer = new V1LoadBalancerStatus { Ingress = [new V1LoadBalancerIngress { Hostname = "theirs.example.com" }] };
+        await Client.CoreV1.ReplaceNamespacedServiceStatusAsync(theirs, "theirs", "default");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.one", "web is served");
+        await StopOperatorAsync(first);
+
+        // While no replica runs: a new domain, and web stops being a LoadBalancer. The next replica never saw "one".
+        await EditConfigAsync("""{"domain":"two"}""");
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"type":"ClusterIP","loadBalancerClass":null}}""", V1Patch.PatchType.MergePatch), "web", "default");
+        await StartOperatorAsync();
+        await CreateServiceAsync("default", "marker");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") is null, "the stale web.default.one is removed");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "marker") == "marker.default.two", "the replica serves the new domain");
+        Assert.That(await HostnameOfAsync("default", "theirs"), Is.EqualTo("theirs.example.com"), "a hostname not of minilb's shape stays");
+    }
 }

@@ -23,8 +23,15 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     private readonly ILogger log = loggers.CreateLogger<LiveConfig>();
     private readonly Lock applying = new();
     private DnsHost? host;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> domains = new(StringComparer.Ordinal);
 
     public string ConfigName => configName;
+
+    /// <summary>
+    /// Every domain this replica has applied, leader or not: whichever replica leads next recognises the hostnames
+    /// an earlier leader wrote under them as minilb's (and can remove them), even if it never wrote one itself.
+    /// </summary>
+    public ICollection<string> Domains => domains.Keys;
 
     /// <summary>The configuration in effect; null until the first <see cref="Apply"/>.</summary>
     public AppliedConfig? Current { get; private set; }
@@ -78,6 +85,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             }
             var unchanged = Current is { } previous && SameZone(previous.Zone, settings) && Problem is null;
             Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen);
+            domains[settings.Domain] = true;
             Problem = null;
             if (config is null)
                 log.LogWarning("No MiniLbConfig named '{Name}': running on the defaults (domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class})",

@@ -15,15 +15,11 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
 {
     private readonly ConcurrentDictionary<string, string> warned = new(StringComparer.Ordinal);
 
-    // Every domain this process served, so entries written under an earlier domain are recognised as ours.
-    private readonly ConcurrentDictionary<string, bool> domains = new(StringComparer.Ordinal);
-
     public async Task<ReconciliationResult> ReconcileAsync(V1Service service, CancellationToken ct)
     {
         if (config.Current is not { } applied)
             return ReconciliationResult.Success(TimeSpan.FromSeconds(1));
         var settings = applied.Zone;
-        domains[settings.Domain] = true;
         var key = Informer<V1Service>.KeyOf(service);
         var current = service.Status?.LoadBalancer?.Ingress ?? [];
         var served = ServedService.IsServed(service, settings);
@@ -59,9 +55,21 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
         return Task.FromResult(ReconciliationResult.Success());
     }
 
-    private bool IsOurs(V1Service service, V1LoadBalancerIngress entry) =>
-        entry.Hostname is { Length: > 0 } name
-        && domains.Keys.Any(domain => name == ServedService.HostnameOf(service, new ZoneSettings { Domain = domain }));
+    /// <summary>
+    /// A hostname minilb wrote: under a domain this replica applied, or — on a Service that is no longer a
+    /// LoadBalancer, so no load balancer can own the entry — one of minilb's shape (hostname only,
+    /// `&lt;service&gt;.&lt;namespace&gt;.…`), which a replica started after a domain change cannot otherwise know.
+    /// </summary>
+    private bool IsOurs(V1Service service, V1LoadBalancerIngress entry)
+    {
+        if (entry.Hostname is not { Length: > 0 } name)
+            return false;
+        if (config.Domains.Any(domain => name == ServedService.HostnameOf(service, new ZoneSettings { Domain = domain })))
+            return true;
+        var prefix = ServedService.HostnameOf(service, new ZoneSettings { Domain = "" });
+        return service.Spec?.Type != "LoadBalancer" && entry.Ip is null && entry.Ports is not { Count: > 0 }
+            && name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length;
+    }
 
     /// <summary>One Warning per Service and set of mismatched ports; repeated only when the ports change.</summary>
     private async Task WarnAboutPortsAsync(V1Service service, string key, string hostname, CancellationToken ct)

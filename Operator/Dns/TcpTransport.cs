@@ -11,7 +11,8 @@ namespace MiniLb.Operator.Dns;
 /// DNS over TCP for ARSoft's <see cref="DnsServer"/>, replacing its 3.6.1 transport, which never closed a
 /// connection once the client had gone or the keep-alive expired (CLOSE-WAIT sockets piled up). Here a
 /// connection closes itself when the client closes, after <see cref="DnsHostOptions.TcpIdleTimeout"/> without a
-/// query (RFC 7766 §6.2.3), and when the transport closes. Writes are serialised; pipelined queries are fine, up to
+/// query (RFC 7766 §6.2.3), and when the transport closes; never because ARSoft disposes it (see
+/// <see cref="TcpConnection.Dispose"/>). Writes are serialised; pipelined queries are fine, up to
 /// <see cref="DnsHostOptions.MaxTcpQueriesPerConnection"/> unanswered at a time.
 /// </summary>
 internal sealed class TcpTransport : IServerTransport
@@ -62,7 +63,7 @@ internal sealed class TcpTransport : IServerTransport
     {
         listener.Close();
         foreach (var connection in open.Keys)
-            connection.Dispose();
+            connection.Close();
     }
 
     public void Dispose() => Close();
@@ -103,17 +104,31 @@ internal sealed class TcpTransport : IServerTransport
         private readonly SemaphoreSlim slots = new(transport.options.MaxTcpQueriesPerConnection);
         private int pending;      // queries handed to ARSoft and not answered yet
         private int receiving = 1; // 0 once the client closed or went idle
-        private int disposed;
+        private int shut;         // 1 once Close ran
         private byte[]? output, key; // fast-path buffers, made on the first query
 
         public IServerTransport Transport => transport;
         public IPEndPoint RemoteEndPoint { get; } = (IPEndPoint)socket.RemoteEndPoint!;
         public IPEndPoint LocalEndPoint { get; } = (IPEndPoint)socket.LocalEndPoint!;
-        public bool CanRead => Volatile.Read(ref receiving) == 1 && Volatile.Read(ref disposed) == 0;
+        public bool CanRead => Volatile.Read(ref receiving) == 1 && Volatile.Read(ref shut) == 0;
 
         public Task<bool> InitializeAsync(CancellationToken token = default) => Task.FromResult(true);
 
         public async Task<DnsReceivedRawPackage?> ReceiveAsync(CancellationToken token = default)
+        {
+            try
+            {
+                return await ReceiveQueryAsync(token);
+            }
+            catch (Exception)
+            {
+                // ARSoft's loop must end through a null, never an exception: only then is closing ours (see Dispose).
+                StopReceiving();
+                return null;
+            }
+        }
+
+        private async Task<DnsReceivedRawPackage?> ReceiveQueryAsync(CancellationToken token)
         {
             // With the connection's fill in flight, the next query stays in the socket: the client's writes back up,
             // not our memory. A query ARSoft cannot parse is never answered and keeps its slot; a connection whose
@@ -210,7 +225,7 @@ internal sealed class TcpTransport : IServerTransport
             {
                 // The last answer after the client stopped sending closes the connection.
                 if (Interlocked.Decrement(ref pending) <= 0 && Volatile.Read(ref receiving) == 0)
-                    Dispose();
+                    Close();
             }
         }
 
@@ -274,7 +289,7 @@ internal sealed class TcpTransport : IServerTransport
             Volatile.Write(ref receiving, 0);
             if (Volatile.Read(ref pending) <= 0)
             {
-                Dispose();
+                Close();
                 return;
             }
             _ = CloseLaterAsync();
@@ -289,12 +304,25 @@ internal sealed class TcpTransport : IServerTransport
             catch (OperationCanceledException)
             {
             }
-            Dispose();
+            Close();
         }
 
+        /// <summary>
+        /// ARSoft letting go, not a close. Its DnsServer counts a connection's pending receive plus the queries being
+        /// answered and disposes the connection when the count reaches 0. That also happens between two receives:
+        /// when the answer to the only query in flight is sent before its loop has counted the next receive, which a
+        /// preempted loop thread on a busy machine allows. Honoured, it cut pipelining clients off mid-stream (3 runs
+        /// in 200 of 500 pipelined queries, more under load). The connection closes itself instead; ARSoft's loop
+        /// only leaves through a null from <see cref="ReceiveAsync"/>, which closes it.
+        /// </summary>
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref disposed, 1) == 1)
+        }
+
+        /// <summary>Closes the socket now; pending receives and sends end.</summary>
+        public void Close()
+        {
+            if (Interlocked.Exchange(ref shut, 1) == 1)
                 return;
             transport.open.TryRemove(this, out _);
             closed.Cancel();
