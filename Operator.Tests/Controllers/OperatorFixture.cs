@@ -210,6 +210,18 @@ public abstract class OperatorFixture : CliFixture
 
     /// <summary>The port an operator's DNS answers on.</summary>
     internal static int DnsPort(LoadBalancerOperator minilb) => minilb.Config.Host!.EndPoints[0].Port;
+
+    /// <summary>The usual start: a MiniLbConfig, one operator, Service default/web with one ready endpoint that DNS answers.</summary>
+    protected async Task<(LoadBalancerOperator Operator, int Port)> ServingWebAsync()
+    {
+        await CreateConfigAsync();
+        var minilb = await StartOperatorAsync();
+        var port = DnsPort(minilb);
+        await CreateServiceAsync("default", "web");
+        await SetEndpointsAsync("default", "web", "10.244.0.5");
+        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "web answers");
+        return (minilb, port);
+    }
 }
 
 /// <summary>An operator's HTTP link to the API server; while <see cref="Cut"/>, every request fails as if the server were unreachable.</summary>

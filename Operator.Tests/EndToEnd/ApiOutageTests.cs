@@ -12,17 +12,6 @@ namespace MiniLb.Operator.Tests.EndToEnd;
 /// </summary>
 public sealed class ApiOutageTests : OperatorFixture
 {
-    private async Task<(LoadBalancerOperator Operator, int Port)> ServingWebAsync()
-    {
-        await CreateConfigAsync();
-        var minilb = await StartOperatorAsync();
-        var port = DnsPort(minilb);
-        await CreateServiceAsync("default", "web");
-        await SetEndpointsAsync("default", "web", "10.244.0.5");
-        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "web answers");
-        return (minilb, port);
-    }
-
     /// <summary>
     /// The most requests an operator may make during an outage of <paramref name="length"/> without a tight loop:
     /// each informer backs off exponentially up to <see cref="Backoff.Max"/> (jitter only lengthens it), so it makes

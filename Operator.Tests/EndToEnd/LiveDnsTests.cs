@@ -14,12 +14,7 @@ public sealed class LiveDnsTests : OperatorFixture
     [Test]
     public async Task An_EndpointSlice_change_shows_in_DNS_within_a_second()
     {
-        await CreateConfigAsync();
-        var minilb = await StartOperatorAsync();
-        var port = DnsPort(minilb);
-        await CreateServiceAsync("default", "web");
-        await SetEndpointsAsync("default", "web", "10.244.0.5");
-        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "the first endpoint answers");
+        var (_, port) = await ServingWebAsync();
 
         var clock = Stopwatch.StartNew();
         await SetEndpointsAsync("default", "web", "10.244.0.5", "10.244.1.9");
@@ -39,12 +34,7 @@ public sealed class LiveDnsTests : OperatorFixture
     [Test]
     public async Task A_new_domain_answers_and_the_old_names_stop_resolving()
     {
-        await CreateConfigAsync();
-        var minilb = await StartOperatorAsync();
-        var port = DnsPort(minilb);
-        await CreateServiceAsync("default", "web");
-        await SetEndpointsAsync("default", "web", "10.244.0.5");
-        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "the old name answers");
+        var (_, port) = await ServingWebAsync();
 
         await EditConfigAsync("""{"domain":"home.arpa"}""");
 
@@ -72,12 +62,7 @@ public sealed class LiveDnsTests : OperatorFixture
     [Test]
     public async Task A_new_listen_address_is_bound_and_the_old_one_closed()
     {
-        await CreateConfigAsync();
-        var minilb = await StartOperatorAsync();
-        var oldPort = DnsPort(minilb);
-        await CreateServiceAsync("default", "web");
-        await SetEndpointsAsync("default", "web", "10.244.0.5");
-        await WaitUntilAsync(async () => await AddressesAsync(oldPort, "web.default.minilb") is ["10.244.0.5"], "the old port answers");
+        var (_, oldPort) = await ServingWebAsync();
 
         var newPort = FreePort();
         await EditConfigAsync($$"""{"listen":"127.0.0.1:{{newPort}}"}""");
@@ -91,12 +76,7 @@ public sealed class LiveDnsTests : OperatorFixture
     [Test]
     public async Task A_spec_that_cannot_work_keeps_the_last_good_configuration_running()
     {
-        await CreateConfigAsync();
-        var minilb = await StartOperatorAsync();
-        var oldPort = DnsPort(minilb);
-        await CreateServiceAsync("default", "web");
-        await SetEndpointsAsync("default", "web", "10.244.0.5");
-        await WaitUntilAsync(async () => await AddressesAsync(oldPort, "web.default.minilb") is ["10.244.0.5"], "the old port answers");
+        var (minilb, oldPort) = await ServingWebAsync();
 
         using (var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
         {
