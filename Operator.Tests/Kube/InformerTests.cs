@@ -73,6 +73,23 @@ public sealed class InformerTests
     }
 
     [Test]
+    public async Task The_cache_keeps_objects_without_their_managedFields()
+    {
+        const string managed = ""","managedFields":[{"manager":"kubectl","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{}}}]""";
+        server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10").Replace("\"}}", "\"" + managed + "}}"))));
+        var watch = Channel.CreateUnbounded<string>();
+        server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
+        var informer = Run(ListWatches.Services(server.Client()));
+        await informer.WaitForSyncAsync(new CancellationTokenSource(Wait).Token);
+        await watch.Writer.WriteAsync(Event("ADDED", Service("b", "101").Replace("\"}}", "\"" + managed + "}}")));
+
+        Assert.That(await NextChangesAsync(2), Is.EqualTo(new[] { "Added default/a@10", "Added default/b@101" }));
+        Assert.That(informer.Get("default/a")?.Metadata.ManagedFields, Is.Null, "listed");
+        Assert.That(informer.Get("default/b")?.Metadata.ManagedFields, Is.Null, "watched");
+        Assert.That(informer.Get("default/b")?.Metadata.ResourceVersion, Is.EqualTo("101"), "the rest of the object is kept");
+    }
+
+    [Test]
     public async Task An_expired_watch_lists_again_and_reports_objects_that_vanished_meanwhile_as_deleted()
     {
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10"), Service("b", "11"))));

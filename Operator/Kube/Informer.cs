@@ -191,7 +191,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                 continue;
             }
             foreach (var item in page.Items)
-                listed[KeyOf(item)] = item;
+                listed[KeyOf(item)] = Slim(item);
             version = page.ResourceVersion;
             next = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
             if (next is null)
@@ -276,6 +276,17 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
         return events > 0 || time.GetElapsedTime(started) >= TimeSpan.FromSeconds(1);
     }
 
+    /// <summary>
+    /// What the cache keeps of an object: all of it but metadata.managedFields, which nothing in minilb reads and
+    /// which, on a real cluster, is often the largest part of an object (as controller-runtime's caches drop it).
+    /// </summary>
+    private static T Slim(T item)
+    {
+        if (item.Metadata is { } metadata)
+            metadata.ManagedFields = null;
+        return item;
+    }
+
     // KubernetesClient reports watch ERROR events (410 Expired among them) only through onError.
     private static void Rethrow(Exception e) => ExceptionDispatchInfo.Throw(e);
 
@@ -287,7 +298,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
         {
             case WatchEventType.Added or WatchEventType.Modified:
                 cache.TryGetValue(key, out var old);
-                cache[key] = item;
+                cache[key] = Slim(item);
                 Publish(old is null
                     ? new InformerEvent<T>(InformerEventType.Added, null, item)
                     : new InformerEvent<T>(InformerEventType.Modified, old, item));
