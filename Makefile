@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:5353
 IMAGE ?= minilb:dev
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-micro fuzz overload test-slow
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-run-mode bench-micro fuzz overload test-slow
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -67,6 +67,9 @@ bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RS
 
 bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 	SERVICES=10000 ENDPOINTS=50000 PROPAGATION=1 bash bench/run.sh
+
+bench-run-mode: ## the AOT binary in `run` mode against the test API server: time to serve every Service, RSS (SERVICES, ENDPOINTS)
+	bash bench/run-mode.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish
 	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short --inProcess --artifacts $(CURDIR)/artifacts/bench/micro $(BENCH_ARGS)

@@ -73,9 +73,9 @@ public sealed class InformerTests
     }
 
     [Test]
-    public async Task The_cache_keeps_objects_without_their_managedFields()
+    public async Task The_cache_keeps_objects_without_their_managedFields_and_last_applied_copy()
     {
-        const string managed = ""","managedFields":[{"manager":"kubectl","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{}}}]""";
+        const string managed = ""","managedFields":[{"manager":"kubectl","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{}}}],"annotations":{"minilb/host":"www.example.com","kubectl.kubernetes.io/last-applied-configuration":"{\"kind\":\"Service\"}"}""";
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10").Replace("\"}}", "\"" + managed + "}}"))));
         var watch = Channel.CreateUnbounded<string>();
         server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
@@ -87,6 +87,8 @@ public sealed class InformerTests
         Assert.That(informer.Get("default/a")?.Metadata.ManagedFields, Is.Null, "listed");
         Assert.That(informer.Get("default/b")?.Metadata.ManagedFields, Is.Null, "watched");
         Assert.That(informer.Get("default/b")?.Metadata.ResourceVersion, Is.EqualTo("101"), "the rest of the object is kept");
+        Assert.That(informer.Get("default/a")?.Metadata.Annotations, Is.EqualTo(new Dictionary<string, string> { ["minilb/host"] = "www.example.com" }),
+            "kubectl's copy of the applied object is dropped, other annotations stay");
     }
 
     [Test]

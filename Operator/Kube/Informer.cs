@@ -277,15 +277,21 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     }
 
     /// <summary>
-    /// What the cache keeps of an object: all of it but metadata.managedFields, which nothing in minilb reads and
-    /// which, on a real cluster, is often the largest part of an object (as controller-runtime's caches drop it).
+    /// What the cache keeps of an object: all of it but metadata.managedFields and kubectl's last-applied
+    /// annotation (a copy of the whole object as applied), which nothing in minilb reads and which, on a real
+    /// cluster, are often the largest part of an object (controller-runtime's caches drop managedFields too).
     /// </summary>
     private static T Slim(T item)
     {
         if (item.Metadata is { } metadata)
+        {
             metadata.ManagedFields = null;
+            metadata.Annotations?.Remove(LastAppliedAnnotation);
+        }
         return item;
     }
+
+    private const string LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
 
     // KubernetesClient reports watch ERROR events (410 Expired among them) only through onError.
     private static void Rethrow(Exception e) => ExceptionDispatchInfo.Throw(e);
