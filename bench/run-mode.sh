@@ -38,7 +38,7 @@ start=$(date +%s.%N)
 MINILB_PID=$!
 served=0
 for _ in $(seq 1 1200); do
-  served=$(curl -s "http://$HEALTH/metrics" | awk '/^minilb_served_services / {print $2}')
+  served=$( { curl -s "http://$HEALTH/metrics" || true; } | awk '/^minilb_served_services / {print $2}')
   [ "${served:-0}" = "$SERVICES" ] && break
   sleep 0.05
 done
