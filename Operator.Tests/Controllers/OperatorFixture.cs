@@ -86,21 +86,25 @@ public abstract class OperatorFixture : CliFixture
         await entry.Run.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A port free for UDP and TCP on 127.0.0.1 right now.</summary>
+    /// <summary>
+    /// A port free for UDP and TCP on 127.0.0.1 right now, below Linux's ephemeral range (32768–60999): a port the
+    /// kernel handed out could be taken again by any test's outgoing connection before the operator binds it
+    /// (seen in CI: a freed "squatted" port was in use by a TCP client a moment later).
+    /// </summary>
     internal static int FreePort()
     {
         for (var attempt = 0; ; attempt++)
         {
+            var port = Random.Shared.Next(20000, 32768);
             using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var port = ((IPEndPoint)tcp.LocalEndPoint!).Port;
             using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             try
             {
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
                 udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
                 return port;
             }
-            catch (SocketException) when (attempt < 20)
+            catch (SocketException) when (attempt < 100)
             {
             }
         }

@@ -78,10 +78,10 @@ public sealed class LiveDnsTests : OperatorFixture
     {
         var (minilb, oldPort) = await ServingWebAsync();
 
+        var taken = FreePort();
         using (var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
         {
-            squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var taken = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+            squatter.Bind(new IPEndPoint(IPAddress.Loopback, taken));
             await EditConfigAsync($$"""{"listen":"127.0.0.1:{{taken}}","domain":"home.arpa"}""");
 
             await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.Ready) is { Status: Condition.False, Reason: "ListenFailed" },
