@@ -47,6 +47,61 @@ public class SnapshotReaderTests
     }
 
     [Test]
+    public void Reads_a_List_whose_kind_comes_after_its_items_as_kubectl_writes_it()
+    {
+        var snapshot = SnapshotReader.Parse(File, """
+            apiVersion: v1
+            items:
+            - apiVersion: v1
+              kind: Node
+              metadata: {name: node-1}
+              spec: {podCIDR: 10.244.1.0/24}
+            metadata: {resourceVersion: ""}
+            kind: List
+            """);
+
+        Assert.That(snapshot.Objects.OfType<V1Node>().Single().Spec.PodCIDR, Is.EqualTo("10.244.1.0/24"));
+        Assert.That(snapshot.Notes, Is.Empty, "the List itself is not an object to skip");
+    }
+
+    [Test]
+    public void Anchors_and_aliases_repeat_the_anchored_node()
+    {
+        var snapshot = SnapshotReader.Parse(File, """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: v1
+              kind: Service
+              metadata: {name: web, namespace: default}
+              spec: &lb {type: LoadBalancer, loadBalancerClass: minilb, ports: [{name: http, port: 80}]}
+            - apiVersion: v1
+              kind: Service
+              metadata: {name: api, namespace: default}
+              spec: *lb
+            """);
+
+        Assert.That(snapshot.Objects.OfType<V1Service>().Select(s => (s.Metadata.Name, s.Spec.LoadBalancerClass, s.Spec.Ports.Single().Port)),
+            Is.EqualTo(new[] { ("web", "minilb", 80), ("api", "minilb", 80) }));
+    }
+
+    [Test]
+    public void An_item_of_a_List_that_is_not_an_object_is_refused_with_its_line()
+    {
+        var error = Error("""
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: v1
+              kind: Node
+              metadata: {name: node-1}
+            - just a string
+            """);
+
+        Assert.That(error.Message, Is.EqualTo("cluster.yaml:7: expected a Kubernetes object, found the value 'just a string'"));
+    }
+
+    [Test]
     public void Reads_multi_document_yaml_with_Gateway_API_objects()
     {
         var snapshot = SnapshotReader.Parse(File, """

@@ -2,8 +2,12 @@ using System.Diagnostics.CodeAnalysis;
 using k8s;
 using k8s.Models;
 using MiniLb.Operator.Resolution;
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core.Events;
 
 namespace MiniLb.Operator.Snapshot;
 
@@ -46,67 +50,141 @@ public static class SnapshotReader
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(V1Alpha2TlsRoute))]
     public static ClusterSnapshot Read(string path)
     {
-        string text;
+        StreamReader reader;
         try
         {
-            text = File.ReadAllText(path);
+            reader = new StreamReader(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var reason = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message;
             throw new SnapshotException($"{path}: cannot read the snapshot: {reason}", e);
         }
-        return Parse(path, text);
+        using (reader)
+        {
+            try
+            {
+                return Parse(path, reader);
+            }
+            catch (IOException e)
+            {
+                throw new SnapshotException($"{path}: cannot read the snapshot: {e.Message}", e);
+            }
+        }
     }
 
     /// <summary>Parses snapshot text; <paramref name="path"/> only names the source in messages.</summary>
-    public static ClusterSnapshot Parse(string path, string text)
+    public static ClusterSnapshot Parse(string path, string text) => Parse(path, new StringReader(text));
+
+    /// <summary>
+    /// Reads the YAML as a stream of events, one object at a time: each object becomes JSON, then a Kubernetes
+    /// object, without a tree of the whole file (a 10,000-Service snapshot is 7.5 MB of YAML; its tree peaked at
+    /// over 300 MB).
+    /// </summary>
+    private static ClusterSnapshot Parse(string path, TextReader text)
     {
-        var stream = new YamlStream();
+        var objects = new List<object>();
+        var notes = new List<string>();
+        var parser = new Parser(text);
         try
         {
-            stream.Load(new StringReader(text));
+            parser.Consume<StreamStart>();
+            while (!parser.TryConsume<StreamEnd>(out _))
+            {
+                parser.Consume<DocumentStart>();
+                ReadDocument(path, parser, objects, notes);
+                parser.Consume<DocumentEnd>();
+            }
         }
         catch (YamlException e)
         {
             throw new SnapshotException($"{path}:{e.Start.Line}: malformed YAML: {Innermost(e).Message}", e);
         }
-
-        var objects = new List<object>();
-        var notes = new List<string>();
-        foreach (var document in stream.Documents)
-        {
-            if (document.RootNode is YamlScalarNode { Value: null or "" })
-                continue; // an empty document, e.g. after a trailing '---'
-            if (document.RootNode is not YamlMappingNode root)
-                throw new SnapshotException($"{path}:{document.RootNode.Start.Line}: expected a Kubernetes object or a List, found {Describe(document.RootNode)}");
-            var kind = Scalar(root, "kind");
-            if (kind is not null && kind.EndsWith("List", StringComparison.Ordinal) && root.Children.ContainsKey("items"))
-            {
-                if (root.Children[new YamlScalarNode("items")] is YamlSequenceNode items)
-                {
-                    foreach (var item in items)
-                        ReadObject(path, item, objects, notes);
-                }
-                else if (root.Children[new YamlScalarNode("items")] is not YamlScalarNode { Value: null or "" })
-                    throw new SnapshotException($"{path}:{root.Start.Line}: {kind}: 'items' must be a list");
-                continue;
-            }
-            ReadObject(path, root, objects, notes);
-        }
         return new(path, objects, notes);
     }
 
-    private static void ReadObject(string path, YamlNode node, List<object> objects, List<string> notes)
+    /// <summary>One document: a Kubernetes object, a List of them (kubectl's <c>kind: List</c>), or nothing.</summary>
+    private static void ReadDocument(string path, IParser parser, List<object> objects, List<string> notes)
     {
-        var line = node.Start.Line;
-        if (node is not YamlMappingNode map)
-            throw new SnapshotException($"{path}:{line}: expected a Kubernetes object, found {Describe(node)}");
-        var apiVersion = Scalar(map, "apiVersion");
-        var kind = Scalar(map, "kind");
-        var metadata = map.Children.TryGetValue(new YamlScalarNode("metadata"), out var m) ? m as YamlMappingNode : null;
-        var name = metadata is null ? null : Scalar(metadata, "name");
-        var ns = metadata is null ? null : Scalar(metadata, "namespace");
+        var line = parser.Current!.Start.Line;
+        if (parser.TryConsume<Scalar>(out var scalar))
+        {
+            if (IsNull(scalar))
+                return; // an empty document, e.g. after a trailing '---'
+            throw new SnapshotException($"{path}:{line}: expected a Kubernetes object or a List, found the value '{scalar.Value}'");
+        }
+        if (!parser.Accept<MappingStart>(out _))
+            throw new SnapshotException($"{path}:{line}: expected a Kubernetes object or a List, found {Describe(parser)}");
+
+        // The root's own fields become one JSON object; the elements of an 'items' list become one each. kubectl
+        // writes 'kind: List' after the items, so they wait (as JSON) until the root's kind is known.
+        var anchors = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var items = new List<Item>();
+        var itemsField = ItemsField.None;
+        var itemsLine = line;
+        var root = Json(writer =>
+        {
+            parser.Consume<MappingStart>();
+            writer.WriteStartObject();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var key = Key(parser, anchors);
+                if (key == "items" && parser.Accept<SequenceStart>(out _))
+                {
+                    itemsField = ItemsField.List;
+                    parser.Consume<SequenceStart>();
+                    while (!parser.TryConsume<SequenceEnd>(out _))
+                        items.Add(ReadItem(parser, anchors));
+                    continue;
+                }
+                if (key == "items")
+                {
+                    itemsLine = parser.Current!.Start.Line;
+                    itemsField = parser.Accept<Scalar>(out var value) && IsNull(value) ? ItemsField.Empty : ItemsField.NotAList;
+                }
+                writer.WritePropertyName(key);
+                Write(writer, parser, anchors);
+            }
+            writer.WriteEndObject();
+        });
+
+        var kind = Field(root, "kind");
+        if (itemsField != ItemsField.None && kind is not null && kind.EndsWith("List", StringComparison.Ordinal))
+        {
+            if (itemsField == ItemsField.NotAList)
+                throw new SnapshotException($"{path}:{itemsLine}: {kind}: 'items' must be a list");
+            foreach (var item in items)
+            {
+                if (item.Json is null)
+                    throw new SnapshotException($"{path}:{item.Line}: expected a Kubernetes object, found {item.Found}");
+                ReadObject(path, item.Line, item.Json, objects, notes);
+            }
+            return;
+        }
+        ReadObject(path, line, root, objects, notes);
+    }
+
+    private enum ItemsField { None, List, Empty, NotAList }
+
+    /// <summary>An element of a List's items: its JSON, or (not an object) what it is instead.</summary>
+    private sealed record Item(long Line, byte[]? Json, string Found);
+
+    private static Item ReadItem(IParser parser, Dictionary<string, byte[]> anchors)
+    {
+        var line = parser.Current!.Start.Line;
+        if (parser.Accept<MappingStart>(out _))
+            return new Item(line, Json(writer => Write(writer, parser, anchors)), "");
+        var found = Describe(parser);
+        parser.SkipThisAndNestedEvents();
+        return new Item(line, null, found);
+    }
+
+    private static void ReadObject(string path, long line, byte[] json, List<object> objects, List<string> notes)
+    {
+        var apiVersion = Field(json, "apiVersion");
+        var kind = Field(json, "kind");
+        var name = Field(json, "metadata", "name");
+        var ns = Field(json, "metadata", "namespace");
         var id = $"{kind ?? "object"} {(ns is null ? "" : ns + "/")}{name ?? "(no name)"}";
 
         if (string.IsNullOrEmpty(kind))
@@ -126,7 +204,7 @@ public static class SnapshotReader
         object item;
         try
         {
-            item = reader(ToJson(map));
+            item = reader(Encoding.UTF8.GetString(json));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -135,6 +213,24 @@ public static class SnapshotReader
         if (Missing(item) is { } field)
             throw new SnapshotException($"{path}:{line}: {id}: missing required field '{field}'");
         objects.Add(item);
+    }
+
+    /// <summary>A scalar field of a JSON object (<paramref name="path"/> nested), as text; null when absent or not a scalar.</summary>
+    private static string? Field(byte[] json, params string[] path)
+    {
+        using var document = JsonDocument.Parse(json);
+        var element = document.RootElement;
+        foreach (var name in path)
+        {
+            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out element))
+                return null;
+        }
+        return element.ValueKind switch
+        {
+            JsonValueKind.String => element.GetString(),
+            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => element.GetRawText(),
+            _ => null,
+        };
     }
 
     /// <summary>The first required field (of those minilb reads) that the object lacks.</summary>
@@ -148,65 +244,95 @@ public static class SnapshotReader
         _ => null,
     };
 
-    /// <summary>
-    /// The YAML tree as JSON. Plain scalars that YAML 1.2's core schema reads as null, booleans or numbers become
-    /// those; everything else (and every quoted scalar) is a string, as kubectl quotes strings that look like numbers.
-    /// </summary>
-    private static string ToJson(YamlNode node)
+    private static byte[] Json(Action<Utf8JsonWriter> write)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
-            Write(writer, node);
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+            write(writer);
+        return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Write(System.Text.Json.Utf8JsonWriter writer, YamlNode node)
+    /// <summary>
+    /// The YAML node at the parser as JSON. Plain scalars that YAML 1.2's core schema reads as null, booleans or
+    /// numbers become those; everything else (and every quoted scalar) is a string, as kubectl quotes strings that
+    /// look like numbers. Anchored nodes are kept so that aliases repeat them; an unknown alias is null.
+    /// </summary>
+    private static void Write(Utf8JsonWriter writer, IParser parser, Dictionary<string, byte[]> anchors)
     {
-        switch (node)
+        if (parser.TryConsume<AnchorAlias>(out var alias))
         {
-            case YamlMappingNode map:
-                writer.WriteStartObject();
-                foreach (var (key, value) in map.Children)
-                {
-                    writer.WritePropertyName(key is YamlScalarNode { Value: { } name } ? name : key.ToString());
-                    Write(writer, value);
-                }
-                writer.WriteEndObject();
-                break;
-            case YamlSequenceNode sequence:
-                writer.WriteStartArray();
-                foreach (var item in sequence.Children)
-                    Write(writer, item);
-                writer.WriteEndArray();
-                break;
-            case YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: var text }:
-                if (text is null or "" or "~" or "null" or "Null" or "NULL")
-                    writer.WriteNullValue();
-                else if (text is "true" or "True" or "TRUE" or "false" or "False" or "FALSE")
-                    writer.WriteBooleanValue(text[0] is 't' or 'T');
-                else if (long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var integer))
-                    writer.WriteNumberValue(integer);
-                else if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
-                    writer.WriteNumberValue(real);
-                else
-                    writer.WriteStringValue(text);
-                break;
-            case YamlScalarNode scalar:
+            if (anchors.TryGetValue(alias.Value.Value, out var repeated))
+                writer.WriteRawValue(repeated, skipInputValidation: true);
+            else
+                writer.WriteNullValue();
+            return;
+        }
+        if (parser.Accept<NodeEvent>(out var node) && !node.Anchor.IsEmpty)
+        {
+            var anchor = node.Anchor.Value;
+            var json = Json(inner => WriteNode(inner, parser, anchors));
+            anchors[anchor] = json;
+            writer.WriteRawValue(json, skipInputValidation: true);
+            return;
+        }
+        WriteNode(writer, parser, anchors);
+    }
+
+    private static void WriteNode(Utf8JsonWriter writer, IParser parser, Dictionary<string, byte[]> anchors)
+    {
+        if (parser.TryConsume<MappingStart>(out _))
+        {
+            writer.WriteStartObject();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                writer.WritePropertyName(Key(parser, anchors));
+                Write(writer, parser, anchors);
+            }
+            writer.WriteEndObject();
+        }
+        else if (parser.TryConsume<SequenceStart>(out _))
+        {
+            writer.WriteStartArray();
+            while (!parser.TryConsume<SequenceEnd>(out _))
+                Write(writer, parser, anchors);
+            writer.WriteEndArray();
+        }
+        else
+        {
+            var scalar = parser.Consume<Scalar>();
+            if (scalar.Style is not (ScalarStyle.Plain or ScalarStyle.Any))
                 writer.WriteStringValue(scalar.Value);
-                break;
-            default:
-                writer.WriteNullValue(); // an alias node YamlStream did not resolve
-                break;
+            else if (IsNull(scalar))
+                writer.WriteNullValue();
+            else if (scalar.Value is "true" or "True" or "TRUE" or "false" or "False" or "FALSE")
+                writer.WriteBooleanValue(scalar.Value[0] is 't' or 'T');
+            else if (long.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+                writer.WriteNumberValue(integer);
+            else if (double.TryParse(scalar.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
+                writer.WriteNumberValue(real);
+            else
+                writer.WriteStringValue(scalar.Value);
         }
     }
 
-    private static string? Scalar(YamlMappingNode map, string key) =>
-        map.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode scalar ? scalar.Value : null;
-
-    private static string Describe(YamlNode node) => node switch
+    /// <summary>A mapping key: a scalar's text, or (a complex key, which Kubernetes objects never have) its JSON.</summary>
+    private static string Key(IParser parser, Dictionary<string, byte[]> anchors)
     {
-        YamlSequenceNode => "a list",
-        YamlScalarNode scalar => $"the value '{scalar.Value}'",
+        if (parser.Accept<Scalar>(out var scalar) && scalar.Anchor.IsEmpty)
+        {
+            parser.MoveNext();
+            return scalar.Value;
+        }
+        return Encoding.UTF8.GetString(Json(writer => Write(writer, parser, anchors)));
+    }
+
+    private static bool IsNull(Scalar scalar) =>
+        scalar.Style is ScalarStyle.Plain or ScalarStyle.Any && scalar.Value is "" or "~" or "null" or "Null" or "NULL";
+
+    private static string Describe(IParser parser) => parser.Current switch
+    {
+        SequenceStart => "a list",
+        Scalar scalar => $"the value '{scalar.Value}'",
         _ => "something else",
     };
 
