@@ -68,17 +68,11 @@ public class SnapshotReaderTests
     public void Anchors_and_aliases_repeat_the_anchored_node()
     {
         var snapshot = SnapshotReader.Parse(File, """
-            apiVersion: v1
             kind: List
+            apiVersion: v1
             items:
-            - apiVersion: v1
-              kind: Service
-              metadata: {name: web, namespace: default}
-              spec: &lb {type: LoadBalancer, loadBalancerClass: minilb, ports: [{name: http, port: 80}]}
-            - apiVersion: v1
-              kind: Service
-              metadata: {name: api, namespace: default}
-              spec: *lb
+            - {apiVersion: v1, kind: Service, metadata: {name: web, namespace: shop}, spec: &lb {type: LoadBalancer, loadBalancerClass: minilb, ports: [{port: 80}]}}
+            - {apiVersion: v1, kind: Service, metadata: {name: api, namespace: shop}, spec: *lb}
             """);
 
         Assert.That(snapshot.Objects.OfType<V1Service>().Select(s => (s.Metadata.Name, s.Spec.LoadBalancerClass, s.Spec.Ports.Single().Port)),
