@@ -176,6 +176,7 @@ public class PreparedAnswersTests
         var output = new byte[512];
         var teacher = RawQuery.Build("first.default.minilb", edns: new RawQuery.Edns());
         Assert.That(answers.TryAnswer(teacher, zone, output, 512, key, out _, out var keyLength), Is.EqualTo(PreparedAnswers.Outcome.Learnable));
+        await answers.NxDomainBuiltAsync(zone).WaitAsync(TestDnsServer.Patience); // built off the query path
         var taught = (await reference.UdpAsync(teacher))!;
         answers.Learn(key[..keyLength], zone, taught);
 

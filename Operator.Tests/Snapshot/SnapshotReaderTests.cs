@@ -83,16 +83,14 @@ public class SnapshotReaderTests
     public void An_item_of_a_List_that_is_not_an_object_is_refused_with_its_line()
     {
         var error = Error("""
-            apiVersion: v1
             kind: List
+            apiVersion: v1
             items:
-            - apiVersion: v1
-              kind: Node
-              metadata: {name: node-1}
+            - {apiVersion: v1, kind: Node, metadata: {name: node-1}}
             - just a string
             """);
 
-        Assert.That(error.Message, Is.EqualTo("cluster.yaml:7: expected a Kubernetes object, found the value 'just a string'"));
+        Assert.That(error.Message, Is.EqualTo("cluster.yaml:5: expected a Kubernetes object, found the value 'just a string'"));
     }
 
     [Test]

@@ -86,7 +86,8 @@ internal static class MessageShape
         return false;
     }
 
-    private static bool OptionsFit(ReadOnlySpan<byte> options)
+    /// <summary>EDNS options (code, length, data) that exactly fill their OPT record's RDATA.</summary>
+    internal static bool OptionsFit(ReadOnlySpan<byte> options)
     {
         var position = 0;
         while (position < options.Length)

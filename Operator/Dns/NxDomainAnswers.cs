@@ -19,7 +19,7 @@ internal sealed class NxDomainAnswers
     private const int MaxShapes = 1024;
     private const ushort SoaType = 6, InternetClass = 1;
 
-    private readonly HashSet<ulong> names = [];
+    private readonly HashSet<ulong> names;
     private readonly HashSet<ulong> oneLabelWildcards = [];
     private readonly HashSet<ulong> multiLabelWildcards = [];
     private readonly byte[] apex, nameServer, hostmaster; // lower-cased wire forms
@@ -29,12 +29,13 @@ internal sealed class NxDomainAnswers
 
     public NxDomainAnswers(Zone zone)
     {
+        names = new HashSet<ulong>(zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count);
         foreach (var name in zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys))
-            names.Add(Hash(WireName(name)));
+            names.Add(Hash(name));
         foreach (var name in zone.OneLabelWildcards.Keys)
-            oneLabelWildcards.Add(Hash(WireName(name)));
+            oneLabelWildcards.Add(Hash(name));
         foreach (var name in zone.MultiLabelWildcards.Keys)
-            multiLabelWildcards.Add(Hash(WireName(name)));
+            multiLabelWildcards.Add(Hash(name));
         apex = WireName(zone.Apex);
         nameServer = WireName(zone.NameServer);
         hostmaster = WireName(zone.Hostmaster);
@@ -178,13 +179,28 @@ internal sealed class NxDomainAnswers
         return [.. bytes];
     }
 
-    /// <summary>FNV-1a, 64 bits.</summary>
+    private const ulong FnvOffset = 14695981039346656037UL, FnvPrime = 1099511628211UL;
+
+    /// <summary>FNV-1a, 64 bits, of a lower-cased wire-form name.</summary>
     private static ulong Hash(ReadOnlySpan<byte> bytes)
     {
-        var hash = 14695981039346656037UL;
+        var hash = FnvOffset;
         foreach (var b in bytes)
-            hash = (hash ^ b) * 1099511628211UL;
+            hash = (hash ^ b) * FnvPrime;
         return hash;
+    }
+
+    /// <summary>The same hash as of <see cref="WireName"/>'s bytes, without making them (80,000 names at 10k Services).</summary>
+    private static ulong Hash(DomainName name)
+    {
+        var hash = FnvOffset;
+        foreach (var label in name.Labels)
+        {
+            hash = (hash ^ (byte)label.Length) * FnvPrime;
+            foreach (var c in label)
+                hash = (hash ^ (byte)char.ToLowerInvariant(c)) * FnvPrime;
+        }
+        return (hash ^ 0) * FnvPrime;
     }
 
     private sealed record Shape(ushort Flags, ushort AdditionalCount, byte[] Additional);

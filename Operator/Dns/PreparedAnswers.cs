@@ -64,8 +64,8 @@ internal sealed class PreparedAnswers
         {
             // A name that does not exist: one answer shape per kind of query, not one entry per name.
             var name = key[KeyHeader..keyLength];
-            if (current.NxDomain.IsNotFound(name, out var apexOffset))
-                return current.NxDomain.TryWrite(query, questionEnd, name, apexOffset, key, output, limit, out length) ? Outcome.Answered : Outcome.Learnable;
+            if (current.NxDomain is { } nxDomain && nxDomain.IsNotFound(name, out var apexOffset))
+                return nxDomain.TryWrite(query, questionEnd, name, apexOffset, key, output, limit, out length) ? Outcome.Answered : Outcome.Learnable;
             return Outcome.Learnable;
         }
         var bytes = prepared.Bytes;
@@ -95,7 +95,7 @@ internal sealed class PreparedAnswers
         if (current.Entries.Count >= current.MaxEntries || current.Lookup.ContainsKey(key))
             return;
         var negative = (flags & 0x000F) == 3;
-        if (negative && current.NxDomain.IsNotFound(key[KeyHeader..], out _) && current.NxDomain.Learn(key, key.Length - KeyHeader, response))
+        if (negative && current.NxDomain is { } nxDomain && nxDomain.IsNotFound(key[KeyHeader..], out _) && nxDomain.Learn(key, key.Length - KeyHeader, response))
             return;
         if (negative && Volatile.Read(ref current.Negative) >= MaxNegative)
             return;
@@ -104,6 +104,9 @@ internal sealed class PreparedAnswers
         if (current.Entries.TryAdd(key.ToArray(), prepared) && negative)
             Interlocked.Increment(ref current.Negative);
     }
+
+    /// <summary>Completes when the NXDOMAIN index of <paramref name="zone"/> is built (started by a query it has no entry for).</summary>
+    internal Task NxDomainBuiltAsync(Zone zone) => For(zone).NxDomainBuilt;
 
     /// <summary>The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it).</summary>
     private Table For(Zone zone)
@@ -181,7 +184,7 @@ internal sealed class PreparedAnswers
             if (version != 0 || query[position + 5] != 0)
                 return 0; // BADVERS and extended RCODEs stay on the slow path (RFC 6891 §6.1.3)
             position += 11 + dataLength;
-            if (!OptionsWellFormed(query[(position - dataLength)..position]))
+            if (!MessageShape.OptionsFit(query[(position - dataLength)..position]))
                 return 0;
             key[6] = 1;
             BinaryPrimitives.WriteUInt16BigEndian(key[7..], (ushort)Math.Clamp(size, Responder.MinUdpPayloadSize, Responder.MaxUdpPayloadSize));
@@ -190,18 +193,6 @@ internal sealed class PreparedAnswers
         if (position != query.Length)
             return 0; // trailing bytes: leave it to ARSoft's parser
         return KeyHeader + nameLength;
-    }
-
-    private static bool OptionsWellFormed(ReadOnlySpan<byte> options)
-    {
-        var position = 0;
-        while (position < options.Length)
-        {
-            if (position + 4 > options.Length)
-                return false;
-            position += 4 + BinaryPrimitives.ReadUInt16BigEndian(options[(position + 2)..]);
-        }
-        return position == options.Length;
     }
 
     /// <summary>
@@ -284,17 +275,41 @@ internal sealed class PreparedAnswers
         public ConcurrentDictionary<byte[], Prepared>.AlternateLookup<ReadOnlySpan<byte>> Lookup { get; }
         public int MaxEntries { get; }
         public int Negative;
+        public int Building;
 
-        /// <summary>Built on the first query the table has no entry for (a zone often changes before any query).</summary>
-        public NxDomainAnswers NxDomain
+        /// <summary>
+        /// The zone's index of existing names, or null while it is being built. Building it walks every name (about
+        /// 80 ms at 10,000 Services), so it happens off the query path, once per zone, started by the first query
+        /// the table has no entry for; until it is ready, missing names take the slow path as unknown queries do.
+        /// </summary>
+        public NxDomainAnswers? NxDomain
         {
             get
             {
                 var built = Volatile.Read(ref nxDomain);
-                return built ?? Interlocked.CompareExchange(ref nxDomain, new NxDomainAnswers(Zone), null) ?? nxDomain!;
+                if (built is null && Interlocked.CompareExchange(ref Building, 1, 0) == 0)
+                    _ = Task.Run(Build);
+                return built;
             }
         }
 
+        /// <summary>Completes when <see cref="NxDomain"/> is built (tests).</summary>
+        public Task NxDomainBuilt => built.Task;
+
+        private void Build()
+        {
+            try
+            {
+                Volatile.Write(ref nxDomain, new NxDomainAnswers(Zone));
+                built.TrySetResult();
+            }
+            finally
+            {
+                Volatile.Write(ref Building, 0);
+            }
+        }
+
+        private readonly TaskCompletionSource built = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private NxDomainAnswers? nxDomain;
     }
 

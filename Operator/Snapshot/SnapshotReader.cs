@@ -148,7 +148,7 @@ public static class SnapshotReader
             writer.WriteEndObject();
         });
 
-        var kind = Field(root, "kind");
+        var kind = Identity.Of(root).Kind;
         if (itemsField != ItemsField.None && kind is not null && kind.EndsWith("List", StringComparison.Ordinal))
         {
             if (itemsField == ItemsField.NotAList)
@@ -181,10 +181,7 @@ public static class SnapshotReader
 
     private static void ReadObject(string path, long line, byte[] json, List<object> objects, List<string> notes)
     {
-        var apiVersion = Field(json, "apiVersion");
-        var kind = Field(json, "kind");
-        var name = Field(json, "metadata", "name");
-        var ns = Field(json, "metadata", "namespace");
+        var (apiVersion, kind, name, ns) = Identity.Of(json);
         var id = $"{kind ?? "object"} {(ns is null ? "" : ns + "/")}{name ?? "(no name)"}";
 
         if (string.IsNullOrEmpty(kind))
@@ -215,22 +212,27 @@ public static class SnapshotReader
         objects.Add(item);
     }
 
-    /// <summary>A scalar field of a JSON object (<paramref name="path"/> nested), as text; null when absent or not a scalar.</summary>
-    private static string? Field(byte[] json, params string[] path)
+    /// <summary>What names an object in messages and picks its reader: apiVersion, kind, metadata.name and .namespace.</summary>
+    private readonly record struct Identity(string? ApiVersion, string? Kind, string? Name, string? Namespace)
     {
-        using var document = JsonDocument.Parse(json);
-        var element = document.RootElement;
-        foreach (var name in path)
+        public static Identity Of(byte[] json)
         {
-            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out element))
-                return null;
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            var metadata = root.TryGetProperty("metadata", out var m) ? m : default;
+            return new(Text(root, "apiVersion"), Text(root, "kind"), Text(metadata, "name"), Text(metadata, "namespace"));
         }
-        return element.ValueKind switch
-        {
-            JsonValueKind.String => element.GetString(),
-            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => element.GetRawText(),
-            _ => null,
-        };
+
+        /// <summary>A scalar field as text; null when absent or not a scalar.</summary>
+        private static string? Text(JsonElement parent, string name) =>
+            parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value)
+                ? value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString(),
+                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+                    _ => null,
+                }
+                : null;
     }
 
     /// <summary>The first required field (of those minilb reads) that the object lacks.</summary>
