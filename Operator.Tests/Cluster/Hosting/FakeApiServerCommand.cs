@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 namespace MiniLb.Operator.Tests.Cluster;
 
 /// <summary>
-/// <c>fake-apiserver [--port N] [--kubeconfig PATH] [--history N] [--bookmark-seconds N] [--verbose]</c>:
-/// serves in the foreground until interrupted, writes a kubeconfig pointing at itself, prints <c>ready</c>.
+/// <c>fake-apiserver [--port N] [--kubeconfig PATH] [--history N] [--bookmark-seconds N] [--https] [--rbac] [--verbose]</c>:
+/// serves in the foreground until interrupted, writes an admin kubeconfig pointing at itself, prints <c>ready</c>.
 /// </summary>
 public static class FakeApiServerCommand
 {
@@ -27,6 +27,8 @@ public static class FakeApiServerCommand
                     case "--kubeconfig": kubeconfig = Value(); break;
                     case "--history": options = options with { HistoryLimit = int.Parse(Value(), CultureInfo.InvariantCulture) }; break;
                     case "--bookmark-seconds": options = options with { BookmarkInterval = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) }; break;
+                    case "--https": options = options with { Https = true }; break;
+                    case "--rbac": options = options with { Access = AccessMode.Rbac }; break;
                     case "--verbose" or "-v": verbose = true; break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
@@ -34,7 +36,7 @@ public static class FakeApiServerCommand
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
                 await stderr.WriteLineAsync($"fake-apiserver: {e.Message}");
-                await stderr.WriteLineAsync("usage: fake-apiserver [--port N] [--kubeconfig PATH] [--history N] [--bookmark-seconds N] [--verbose]");
+                await stderr.WriteLineAsync("usage: fake-apiserver [--port N] [--kubeconfig PATH] [--history N] [--bookmark-seconds N] [--https] [--rbac] [--verbose]");
                 return 2;
             }
         }

@@ -1,11 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,6 +26,10 @@ public sealed record TestApiServerOptions
     /// <summary>How long a watch without timeoutSeconds stays open.</summary>
     public TimeSpan WatchTimeout { get; init; } = TimeSpan.FromMinutes(30);
     public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>HTTPS with a CA generated at start (in the kubeconfig as certificate-authority-data); client certificates are accepted.</summary>
+    public bool Https { get; init; }
+    /// <summary>Everyone is admin (the default), or authentication and RBAC as kube-apiserver does them.</summary>
+    public AccessMode Access { get; init; } = AccessMode.EveryoneIsAdmin;
     public ILoggerFactory Logging { get; init; } = NullLoggerFactory.Instance;
 }
 
@@ -48,7 +54,12 @@ public sealed class TestApiServer : IAsyncDisposable
         Store = new ObjectStore(_options.HistoryLimit);
         Verbs = new ResourceVerbs(Store, new ResourceRegistry(), _options.Time);
         Faults = new Faults(_options.Time);
-        _endpoints = new ApiEndpoints(Verbs, Faults, _options, _options.Logging.CreateLogger<TestApiServer>(),
+        Authority = _options.Https ? new CertificateAuthority(_options.Time) : null;
+        Authenticator = new Authenticator(Authority, Store, _options.Time);
+        Access = new Access(_options.Access, Authenticator, new RbacAuthorizer(Store), Store, _options.Time);
+        // With nothing enforced the token is never read; it is there because KubernetesClient refuses a user without credentials.
+        AdminCredentials = Credentials.FromToken(_options.Access == AccessMode.Rbac ? Authenticator.Issue(Access.Admin) : "minilb-test");
+        _endpoints = new ApiEndpoints(Verbs, Faults, Access, _options, _options.Logging.CreateLogger<TestApiServer>(),
             // Over HTTP the outage starts after the answer: closing the listener waits for the request itself.
             (duration, mode) =>
             {
@@ -61,11 +72,33 @@ public sealed class TestApiServer : IAsyncDisposable
             Verbs.Create(new Target(namespaces, "v1", null, null, null),
                 new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } }, new WriteOptions());
         }
+        if (_options.Access == AccessMode.Rbac)
+        {
+            foreach (var (plural, obj) in RbacAuthorizer.BootstrapObjects())
+                Verbs.Create(new Target(Verbs.Registry.Find("rbac.authorization.k8s.io", "v1", plural)!, "v1", null, null, null), obj, new WriteOptions());
+        }
     }
 
     public ObjectStore Store { get; }
     public ResourceVerbs Verbs { get; }
     public Faults Faults { get; }
+    public Access Access { get; }
+    public Authenticator Authenticator { get; }
+    /// <summary>The cluster CA (HTTPS only).</summary>
+    public CertificateAuthority? Authority { get; }
+    /// <summary>A <c>system:masters</c> token: what <see cref="CreateClient"/> and kubeconfigs use unless told otherwise.</summary>
+    public Credentials AdminCredentials { get; }
+
+    /// <summary>A token for a ServiceAccount, as <c>kubectl create token</c> gets one (the account must exist when it is used).</summary>
+    public string IssueToken(string ns, string serviceAccount, TimeSpan? lifetime = null) =>
+        Authenticator.Issue(ns, serviceAccount, lifetime ?? TimeSpan.FromHours(1));
+
+    /// <summary>Every request with <paramref name="token"/> is a 401 from now on.</summary>
+    public bool RevokeToken(string token) => Authenticator.Revoke(token);
+
+    /// <summary>A client certificate signed by the cluster CA: user = CN, groups = O (<c>system:masters</c> may do anything).</summary>
+    public Credentials IssueClientCertificate(string user, params string[] groups) =>
+        (Authority ?? throw new InvalidOperationException("client certificates need TestApiServerOptions.Https")).IssueClient(user, groups);
 
     /// <summary>The address it serves on, e.g. http://127.0.0.1:41234.</summary>
     public Uri Uri { get; private set; } = new("http://127.0.0.1:0");
@@ -87,14 +120,25 @@ public sealed class TestApiServer : IAsyncDisposable
         builder.Services.AddSingleton(_options.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Loopback, port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (Authority is null) return;
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = Authority.ServingCertificate;
+                    // Asked for, never required; the Authenticator checks it is the CA's (401 if not), as kube-apiserver does.
+                    https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                    https.AllowAnyClientCertificate();
+                });
+            });
             kestrel.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
         });
         _app = builder.Build();
         _app.Run(_endpoints.HandleAsync);
         await _app.StartAsync(cancel);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        Uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
         _serving.TrySetResult();
     }
 
@@ -151,25 +195,42 @@ public sealed class TestApiServer : IAsyncDisposable
         finally { _lifecycle.Release(); }
     }
 
-    public KubernetesClientConfiguration ClientConfiguration(string @namespace = "default") =>
-        new() { Host = Uri.ToString(), Namespace = @namespace };
+    /// <summary>A client configuration for this server, as <paramref name="credentials"/> (default: <see cref="AdminCredentials"/>).</summary>
+    public KubernetesClientConfiguration ClientConfiguration(string @namespace = "default", Credentials? credentials = null)
+    {
+        credentials ??= AdminCredentials;
+        var configuration = new KubernetesClientConfiguration { Host = Uri.ToString(), Namespace = @namespace, AccessToken = credentials.Token };
+        if (Authority is not null)
+            configuration.SslCaCerts = [X509CertificateLoader.LoadCertificate(Authority.Certificate.RawData)];
+        if (credentials.CertificatePem is not null)
+        {
+            configuration.ClientCertificateData = Base64(credentials.CertificatePem);
+            configuration.ClientCertificateKeyData = Base64(credentials.KeyPem!);
+        }
+        return configuration;
+    }
 
-    public Kubernetes CreateClient() => new(ClientConfiguration());
+    public Kubernetes CreateClient(Credentials? credentials = null) => new(ClientConfiguration(credentials: credentials));
 
     /// <summary>
-    /// Writes a kubeconfig whose current context points at this server. The token is never checked; it is there
-    /// because KubernetesClient refuses a user without credentials.
+    /// Writes a kubeconfig whose current context points at this server (with the CA as certificate-authority-data
+    /// over HTTPS), as <paramref name="credentials"/> (default: <see cref="AdminCredentials"/>).
     /// </summary>
-    public string WriteKubeconfig(string path, string @namespace = "default")
+    public string WriteKubeconfig(string path, string @namespace = "default", Credentials? credentials = null)
     {
+        credentials ??= AdminCredentials;
         var server = Uri.ToString().TrimEnd('/');
+        var authority = Authority is null ? "" : $"\n    certificate-authority-data: {Base64(Authority.CertificatePem)}";
+        var user = credentials.Token is { } token
+            ? $"token: {token}"
+            : $"client-certificate-data: {Base64(credentials.CertificatePem!)}\n    client-key-data: {Base64(credentials.KeyPem!)}";
         File.WriteAllText(path, $"""
             apiVersion: v1
             kind: Config
             clusters:
             - name: minilb-test
               cluster:
-                server: {server}
+                server: {server}{authority}
             contexts:
             - name: minilb-test
               context:
@@ -180,11 +241,13 @@ public sealed class TestApiServer : IAsyncDisposable
             users:
             - name: minilb-test
               user:
-                token: minilb-test
+                {user}
 
             """);
         return path;
     }
+
+    private static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(pem));
 
     /// <summary>Ends every open watch, as a restarting API server or a dropped connection would.</summary>
     public void CloseWatches() => Store.CloseWatches();
@@ -202,6 +265,7 @@ public sealed class TestApiServer : IAsyncDisposable
             _reopen?.Dispose();
             await StopRefusingAsync();
             await CloseListenerAsync();
+            Authority?.Dispose();
         }
         finally { _lifecycle.Release(); }
     }

@@ -12,7 +12,7 @@ namespace MiniLb.Operator.Tests.Cluster;
 /// The HTTP surface: discovery, OpenAPI, and the REST paths of every kind
 /// (<c>/api/v1/...</c>, <c>/apis/&lt;group&gt;/&lt;version&gt;/...</c>), mapped onto <see cref="ResourceVerbs"/>.
 /// </summary>
-public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServerOptions options, ILogger logger, Action<TimeSpan, OutageMode> startOutage)
+public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, Access access, TestApiServerOptions options, ILogger logger, Action<TimeSpan, OutageMode> startOutage)
 {
     private readonly CancellationTokenSource _stopping = new();
 
@@ -31,6 +31,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
                 return;
             }
             if (await faults.InterceptAsync(context)) return;
+            await access.AuthenticateAsync(context);
             await RouteAsync(context);
         }
         catch (ApiError error)
@@ -78,6 +79,8 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
     {
         var segments = (context.Request.Path.Value ?? "/").Split('/', StringSplitOptions.RemoveEmptyEntries);
         var registry = verbs.Registry;
+        if (segments is not (["api", _, _, ..] or ["apis", _, _, _, ..]))
+            access.Authorize(context, new RequestAttributes { Verb = context.Request.Method.ToLowerInvariant(), Path = context.Request.Path.Value ?? "/" });
         switch (segments)
         {
             case ["version"]:
@@ -138,6 +141,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
             ns = rest[1];
             rest = rest[2..];
         }
+        if (await access.TryAnswerAsync(context, group, version, ns, rest, () => ReadObjectAsync(context))) return;
         if (rest.Length is 0 or > 3) throw ApiError.NoRoute();
         var type = registry.Find(group, version, rest[0]) ?? throw ApiError.NoRoute();
         var name = rest.Length > 1 ? rest[1] : null;
@@ -147,6 +151,11 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, TestApiServ
         var target = new Target(type, version, ns, name, subresource);
         var query = context.Request.Query;
         var method = context.Request.Method;
+        access.Authorize(context, new RequestAttributes
+        {
+            Verb = RequestAttributes.VerbOf(method, name is not null, watch),
+            Group = type.Group, Resource = type.Plural, Subresource = subresource, Name = name, Namespace = ns,
+        });
 
         if (method == "GET" && name is null)
         {

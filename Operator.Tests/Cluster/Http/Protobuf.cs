@@ -5,7 +5,8 @@ namespace MiniLb.Operator.Tests.Cluster;
 
 /// <summary>
 /// Reads the Kubernetes protobuf encoding (<c>application/vnd.kubernetes.protobuf</c>) for the few kinds that
-/// client-go's typed clients write in it here: helm's release Secrets, ConfigMaps, Namespaces and DeleteOptions.
+/// client-go's typed clients write in it here: helm's release Secrets, ConfigMaps, Namespaces, DeleteOptions, and the
+/// access reviews and token requests of <c>kubectl auth</c> and <c>kubectl create token</c>.
 /// The envelope is the magic <c>k8s\0</c> then a <c>runtime.Unknown</c> (typeMeta = 1, raw = 2).
 /// Answers are always JSON, which client-go accepts.
 /// </summary>
@@ -81,6 +82,26 @@ public static class Protobuf
             [1] = Message("metadata", ObjectMetaFields), [2] = Entry("data", false), [3] = Entry("binaryData", true), [4] = Flag("immutable"),
         },
         ["Namespace"] = new() { [1] = Message("metadata", ObjectMetaFields) },
+        // kubectl auth can-i, kubectl create token, kubectl auth whoami (k8s.io/api authorization and authentication v1).
+        ["SelfSubjectAccessReview"] = new()
+        {
+            [1] = Message("metadata", ObjectMetaFields),
+            [2] = Message("spec", new()
+            {
+                [1] = Message("resourceAttributes", new()
+                {
+                    [1] = Text("namespace"), [2] = Text("verb"), [3] = Text("group"), [4] = Text("version"), [5] = Text("resource"),
+                    [6] = Text("subresource"), [7] = Text("name"),
+                }),
+                [2] = Message("nonResourceAttributes", new() { [1] = Text("path"), [2] = Text("verb") }),
+            }),
+        },
+        ["TokenRequest"] = new()
+        {
+            [1] = Message("metadata", ObjectMetaFields),
+            [2] = Message("spec", new() { [1] = TextItem("audiences"), [4] = Number("expirationSeconds") }),
+        },
+        ["SelfSubjectReview"] = new() { [1] = Message("metadata", ObjectMetaFields) },
         ["DeleteOptions"] = new()
         {
             [1] = Number("gracePeriodSeconds"), [2] = Message("preconditions", PreconditionFields), [4] = Text("propagationPolicy"),
