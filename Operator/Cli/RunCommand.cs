@@ -169,6 +169,9 @@ public static class RunCommand
         checks.Add("caches-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
             ? CheckResult.Failed($"waiting for the first LIST of {string.Join(", ", waiting)}")
             : CheckResult.Ok);
+        // Reported, not failed: every replica has the same RBAC, so failing readiness would take all of them out of the
+        // DNS Service while their answers are still right.
+        checks.Add("api-access", Probe.Readiness, () => new CheckResult(true, minilb.Access.Summary()));
         checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is { } host
             ? CheckResult.Ok
             : CheckResult.Failed(minilb.Config.Problem?.Message ?? "DNS is not listening yet"));

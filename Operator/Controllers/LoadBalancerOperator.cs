@@ -48,8 +48,11 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     {
         this.options = options;
         log = loggers.CreateLogger<LoadBalancerOperator>();
-        Leadership = options.Lease is { } lease ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) : new AlwaysLeader();
-        Host = new OperatorHost(Leadership, loggers, options.Time, options.Informers);
+        Access = new AccessProblems(client, loggers.CreateLogger<AccessProblems>(), options.Time);
+        Leadership = options.Lease is { } lease
+            ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) { Access = Access }
+            : new AlwaysLeader();
+        Host = new OperatorHost(Leadership, loggers, options.Time, (options.Informers ?? new InformerOptions()) with { Access = Access });
         LiveConfig.TryRead(options.Defaults, out var initial, out _, out _);
         Zones = new ZoneHolder(Zone.Empty(initial));
         Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns);
@@ -72,9 +75,10 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         var events = new EventPublisher(client, Leadership, loggers.CreateLogger<EventPublisher>(), options.Time)
         {
             Instance = options.Lease?.Identity ?? System.Net.Dns.GetHostName(),
+            Access = Access,
         };
         var serviceRunner = Host.AddController(services, new ServiceController(Config, status, events));
-        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time));
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time, Access));
 
         configs.Subscribe(change =>
         {
@@ -91,6 +95,13 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             configRunner.Queue.Add(options.ConfigName);
         };
         feed.Published += _ => configRunner.Queue.Add(options.ConfigName);
+        // A permission granted again: redo everything now rather than when each retry's backoff runs out.
+        Access.Changed += () =>
+        {
+            foreach (var key in services.Keys)
+                serviceRunner.Queue.Add(key);
+            configRunner.Queue.Add(options.ConfigName);
+        };
         Nodes.Subscribe(_ =>
         {
             configRunner.Queue.Add(options.ConfigName);
@@ -103,6 +114,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     public ZoneHolder Zones { get; }
     public LiveConfig Config { get; }
     public Informer<V1Node> Nodes { get; }
+
+    /// <summary>Permissions the API server refused (401/403), until granted again.</summary>
+    public AccessProblems Access { get; }
 
     /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
     public ZoneFeed Feed => feed;
@@ -126,7 +140,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     {
         try
         {
-            await Task.WhenAll(Host.RunAsync(ct), feed.RunAsync(ct), ApplyAfterSyncAsync(ct));
+            await Task.WhenAll(Host.RunAsync(ct), feed.RunAsync(ct), ApplyAfterSyncAsync(ct), Access.RunAsync(ct));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

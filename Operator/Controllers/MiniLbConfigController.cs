@@ -13,7 +13,7 @@ namespace MiniLb.Operator.Controllers;
 /// </summary>
 public sealed class MiniLbConfigController(
     LiveConfig config, ZoneFeed zone, Informer<V1Node> nodes, Informer<V1EndpointSlice> slices,
-    StatusWriter status, EventPublisher events, TimeProvider? time = null) : IEntityController<MiniLbConfig>
+    StatusWriter status, EventPublisher events, TimeProvider? time = null, AccessProblems? access = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
 
@@ -55,6 +55,8 @@ public sealed class MiniLbConfigController(
         conditions = Conditions.Set(conditions, problem is not null && problem.Generation == entity.Metadata.Generation
             ? Make(entity, ConditionTypes.Ready, false, problem.Reason,
                 $"{problem.Message}; the last good configuration keeps running{Describe(applied)}")
+            : upToDate && access?.Summary() is { } forbidden
+                ? Make(entity, ConditionTypes.Ready, false, "Forbidden", $"{forbidden}; DNS keeps answering{Describe(applied)}")
             : upToDate
                 ? Make(entity, ConditionTypes.Ready, true, "Applied", $"in effect{Describe(applied)}")
                 : Make(entity, ConditionTypes.Ready, false, "Pending", "this generation is not applied yet"));

@@ -45,6 +45,9 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
 
     public WorkQueue<string> Queue { get; }
 
+    /// <summary>Where a 401/403 failure is reported instead of a warning per retry.</summary>
+    public AccessProblems? Access { get; init; }
+
     /// <summary>Reconciles until <paramref name="ct"/> is cancelled; the informer must be running.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
@@ -151,6 +154,8 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
             Queue.AddAfter(key, retryAfter);
         else
             Queue.AddRateLimited(key, result.Error is { } error ? Backoff.RetryAfter(error) : null);
+        if (Access?.Observe(result.Error) == true)
+            return;
         log.LogWarning(result.Error, "{Kind} {Key}: reconcile failed ({Failures} in a row): {Message}",
             informer.Kind.Kind, key, Queue.Failures(key), result.ErrorMessage);
     }

@@ -32,6 +32,9 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
     /// <summary>The replica name written as reportingInstance.</summary>
     public string Instance { get; init; } = System.Net.Dns.GetHostName();
 
+    /// <summary>Where a 401/403 is reported instead of a warning per event.</summary>
+    public AccessProblems? Access { get; init; }
+
     public async Task PublishAsync(IKubernetesObject<V1ObjectMeta> regarding, EventType type, string reason, string message, CancellationToken ct)
     {
         if (!leadership.IsLeader)
@@ -79,7 +82,8 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            log.LogWarning("Event {Reason} on {Kind} {Name} not written: {Error}", reason, regarding.Kind, meta.Name, e.Message);
+            if (Access?.Observe(e) != true)
+                log.LogWarning("Event {Reason} on {Kind} {Name} not written: {Error}", reason, regarding.Kind, meta.Name, e.Message);
         }
         finally
         {

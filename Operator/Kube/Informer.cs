@@ -40,6 +40,9 @@ public sealed record InformerOptions
 
     /// <summary>Where watch restarts and relists are counted (and, through <see cref="OperatorHost"/>, reconciles); none when null.</summary>
     public IRuntimeMetrics? Metrics { get; init; }
+
+    /// <summary>Where 401/403 answers are reported (once, naming the missing permission) instead of a warning per retry.</summary>
+    public AccessProblems? Access { get; init; }
 }
 
 /// <summary>The kind-independent face of an informer, for hosts that run and await many.</summary>
@@ -155,7 +158,8 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                 failures++;
                 var retryAfter = RetryAfter(e);
                 delay = retryAfter ?? options.Reconnect.Delay(failures, options.Random());
-                log.LogWarning("{Kind}: {Call} failed ({Error}); retrying in {Delay}{Hint}", Kind, listing ? "LIST" : "WATCH",
+                if (options.Access?.Observe(e) != true)
+                    log.LogWarning("{Kind}: {Call} failed ({Error}); retrying in {Delay}{Hint}", Kind, listing ? "LIST" : "WATCH",
                     e.Message, delay, retryAfter is null ? "" : " as the server asked (Retry-After)");
             }
             if (delay > TimeSpan.Zero)

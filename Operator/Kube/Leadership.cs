@@ -68,6 +68,9 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
 
     public string Identity => options.Identity;
 
+    /// <summary>Where a 401/403 on the Lease is reported instead of a warning per retry.</summary>
+    public AccessProblems? Access { get; init; }
+
     /// <summary>Competes for the lease until <paramref name="ct"/> is cancelled, then releases it if held.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
@@ -84,7 +87,8 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
                 {
                     // The elector gives up on the first failed call (an API outage, say); a replica must keep competing.
                     Set(false);
-                    log.LogWarning("Lease {Namespace}/{Lease}: {Error}; trying again in {Delay}", options.Namespace, options.LeaseName, e.Message, options.RetryPeriod);
+                    if (Access?.Observe(e) != true)
+                        log.LogWarning("Lease {Namespace}/{Lease}: {Error}; trying again in {Delay}", options.Namespace, options.LeaseName, e.Message, options.RetryPeriod);
                     await Task.Delay(options.RetryPeriod, ct);
                 }
             }
@@ -111,7 +115,11 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         elector.OnStoppedLeading += () => Set(false);
         elector.OnNewLeader += leader => log.LogInformation("Lease {Namespace}/{Lease}: the leader is now {Leader}",
             options.Namespace, options.LeaseName, string.IsNullOrEmpty(leader) ? "nobody" : leader);
-        elector.OnError += e => log.LogWarning("Lease {Namespace}/{Lease}: {Error}", options.Namespace, options.LeaseName, e.Message);
+        elector.OnError += e =>
+        {
+            if (Access?.Observe(e) != true)
+                log.LogWarning("Lease {Namespace}/{Lease}: {Error}", options.Namespace, options.LeaseName, e.Message);
+        };
         await elector.RunAndTryToHoldLeadershipForeverAsync(ct);
     }
 

@@ -39,7 +39,10 @@ public sealed class OperatorHost(ILeadership leadership, ILoggerFactory loggers,
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         EnsureNotStarted();
-        var runner = new ControllerRunner<T>(informer, controller, leadership, loggers.CreateLogger<ControllerRunner<T>>(), time, options, informerOptions?.Metrics);
+        var runner = new ControllerRunner<T>(informer, controller, leadership, loggers.CreateLogger<ControllerRunner<T>>(), time, options, informerOptions?.Metrics)
+        {
+            Access = informerOptions?.Access,
+        };
         controllers.Add(runner.RunAsync);
         return runner;
     }

@@ -177,11 +177,11 @@ public sealed class MonitoringEndpoint : IAsyncDisposable
         var outcomes = _checks.Evaluate(probe);
         var healthy = outcomes.All(o => o.Result.Healthy);
         var text = new StringBuilder();
-        if (verbose || !healthy)
+        if (verbose || !healthy || outcomes.Any(o => o.Result.Reason is not null))
         {
             text.Append("[+]process ok\n");
             foreach (var (name, result) in outcomes)
-                text.Append(result.Healthy ? $"[+]{name} ok\n" : $"[-]{name} failed: {result.Reason}\n");
+                text.Append(!result.Healthy ? $"[-]{name} failed: {result.Reason}\n" : result.Reason is { } note ? $"[+]{name} ok, but: {note}\n" : $"[+]{name} ok\n");
         }
         text.Append(healthy ? $"{endpoint} check passed\n" : $"{endpoint} check failed\n");
         await WriteTextAsync(response, healthy ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, text.ToString(), ct);
