@@ -49,6 +49,14 @@ public sealed class AotBinary : IAsyncDisposable
         return new AotBinary(Process.Start(info)!);
     }
 
+    /// <summary>Starts a prepared process (the binary behind a wrapper such as <c>unshare</c>, or with its own environment).</summary>
+    public static AotBinary Start(ProcessStartInfo info)
+    {
+        info.RedirectStandardOutput = info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        return new AotBinary(Process.Start(info)!);
+    }
+
     /// <summary>Runs to completion (at most a minute).</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
