@@ -41,6 +41,28 @@ public sealed class ClusterAccessTests : OperatorFixture
     }
 
     [Test]
+    public async Task A_kubeconfig_with_another_CA_is_refused_before_any_request()
+    {
+        await CreateConfigAsync();
+        await CreateServiceAsync("default", "web");
+        var kubeconfig = Server.WriteKubeconfig(Path.Combine(Scratch, "wrong-ca.kubeconfig"),
+            credentials: Server.IssueClientCertificate("minilb-admin", UserInfo.Masters));
+        using (var stranger = new CertificateAuthority(TimeProvider.System))
+        {
+            var ours = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(Server.Authority!.CertificatePem));
+            var theirs = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(stranger.CertificatePem));
+            await File.WriteAllTextAsync(kubeconfig, (await File.ReadAllTextAsync(kubeconfig)).Replace(ours, theirs, StringComparison.Ordinal));
+        }
+
+        await using var run = AotBinary.Start("run", "--kubeconfig", kubeconfig, "--leader-election", "false", "--health-listen", "off");
+        await WaitUntilAsync(() => Task.FromResult((run.Output + run.Error).Contains("The SSL connection could not be established", StringComparison.Ordinal)),
+            "the TLS failure is in the log", Eventually * 2);
+
+        Assert.That(await HostnameOfAsync("default", "web"), Is.Null, "nothing was written");
+        Assert.That(run.Output, Does.Not.Contain("minilb running"));
+    }
+
+    [Test]
     public async Task In_cluster_as_the_charts_ServiceAccount_with_its_RBAC_enforced()
     {
         var (port, health) = await InstallChartRbacAsync();

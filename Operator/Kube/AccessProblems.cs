@@ -84,8 +84,8 @@ public sealed class AccessProblems(IKubernetes client, ILogger<AccessProblems> l
         if (e is null || AccessProblem.From(e) is not { } problem) return false;
         if (problems.TryAdd(KeyOf(problem), problem))
         {
-            log.LogWarning("Forbidden: {Problem}. Retrying; DNS keeps answering from what is already known. Server: {ServerMessage}",
-                problem.Describe(), problem.ServerMessage);
+            log.LogWarning("{Refusal}: {Problem}. Retrying; DNS keeps answering from what is already known. Server: {ServerMessage}",
+                problem.Code == 401 ? "Unauthorized" : "Forbidden", problem.Describe(), problem.ServerMessage);
             Changed?.Invoke();
         }
         return true;

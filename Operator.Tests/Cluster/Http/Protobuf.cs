@@ -102,6 +102,7 @@ public static class Protobuf
             [2] = Message("spec", new() { [1] = TextItem("audiences"), [4] = Number("expirationSeconds") }),
         },
         ["SelfSubjectReview"] = new() { [1] = Message("metadata", ObjectMetaFields) },
+        ["SelfSubjectRulesReview"] = new() { [1] = Message("metadata", ObjectMetaFields), [2] = Message("spec", new() { [1] = Text("namespace") }) },
         ["DeleteOptions"] = new()
         {
             [1] = Number("gracePeriodSeconds"), [2] = Message("preconditions", PreconditionFields), [4] = Text("propagationPolicy"),

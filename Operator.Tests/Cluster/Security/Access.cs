@@ -16,7 +16,8 @@ public enum AccessMode
 /// <summary>
 /// Authentication and authorization for <see cref="ApiEndpoints"/>, and the API calls that are about them:
 /// TokenRequest (<c>serviceaccounts/token</c>, <c>kubectl create token</c>), SelfSubjectAccessReview
-/// (<c>kubectl auth can-i</c>) and SelfSubjectReview (<c>kubectl auth whoami</c>).
+/// (<c>kubectl auth can-i</c>), SelfSubjectRulesReview (<c>kubectl auth can-i --list</c>) and SelfSubjectReview
+/// (<c>kubectl auth whoami</c>).
 /// </summary>
 public sealed class Access(AccessMode mode, Authenticator authenticator, RbacAuthorizer rbac, ObjectStore store, TimeProvider time)
 {
@@ -50,6 +51,10 @@ public sealed class Access(AccessMode mode, Authenticator authenticator, RbacAut
             case ("authorization.k8s.io", "v1", ["selfsubjectaccessreviews"]) when post:
                 Authorize(context, new RequestAttributes { Verb = "create", Group = group, Resource = "selfsubjectaccessreviews" });
                 await HttpAnswers.WriteJsonAsync(context, Review(UserOf(context), await body()), 201);
+                return true;
+            case ("authorization.k8s.io", "v1", ["selfsubjectrulesreviews"]) when post:
+                Authorize(context, new RequestAttributes { Verb = "create", Group = group, Resource = "selfsubjectrulesreviews" });
+                await HttpAnswers.WriteJsonAsync(context, Rules(UserOf(context), await body()), 201);
                 return true;
             case ("authentication.k8s.io", "v1", ["selfsubjectreviews"]) when post:
                 Authorize(context, new RequestAttributes { Verb = "create", Group = group, Resource = "selfsubjectreviews" });
@@ -101,6 +106,34 @@ public sealed class Access(AccessMode mode, Authenticator authenticator, RbacAut
             ["metadata"] = new JsonObject { ["creationTimestamp"] = null },
             ["spec"] = spec.DeepClone(),
             ["status"] = new JsonObject { ["allowed"] = allowed },
+        };
+    }
+
+    /// <summary>A SelfSubjectRulesReview (<c>kubectl auth can-i --list</c>): the rules that apply in the namespace, as stored.</summary>
+    private JsonObject Rules(UserInfo user, JsonObject review)
+    {
+        var ns = Text(review["spec"]?["namespace"]) is { Length: > 0 } given ? given : null;
+        var rules = mode == AccessMode.Rbac ? rbac.RulesFor(user, ns).ToList() : RbacAuthorizer.Everything();
+        static JsonArray Copy(JsonNode? list) => list?.DeepClone() as JsonArray ?? [];
+        return new JsonObject
+        {
+            ["kind"] = "SelfSubjectRulesReview",
+            ["apiVersion"] = "authorization.k8s.io/v1",
+            ["metadata"] = new JsonObject { ["creationTimestamp"] = null },
+            ["spec"] = new JsonObject { ["namespace"] = ns },
+            ["status"] = new JsonObject
+            {
+                ["resourceRules"] = new JsonArray([.. rules.Where(r => r["resources"] is JsonArray).Select(r => (JsonNode)new JsonObject
+                {
+                    ["verbs"] = Copy(r["verbs"]), ["apiGroups"] = Copy(r["apiGroups"]), ["resources"] = Copy(r["resources"]),
+                    ["resourceNames"] = Copy(r["resourceNames"]),
+                })]),
+                ["nonResourceRules"] = new JsonArray([.. rules.Where(r => r["nonResourceURLs"] is JsonArray).Select(r => (JsonNode)new JsonObject
+                {
+                    ["verbs"] = Copy(r["verbs"]), ["nonResourceURLs"] = Copy(r["nonResourceURLs"]),
+                })]),
+                ["incomplete"] = false,
+            },
         };
     }
 

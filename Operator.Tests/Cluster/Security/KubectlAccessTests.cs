@@ -74,6 +74,20 @@ public sealed class KubectlAccessTests : CliFixture
     }
 
     [Test]
+    public async Task Auth_can_i_list_shows_the_rules_of_the_namespace()
+    {
+        var kubectl = Tool("kubectl");
+        var reader = await ReaderKubeconfigAsync(kubectl);
+
+        var list = await kubectl.RunAsync(["--kubeconfig", reader, "auth", "can-i", "--list"]);
+
+        Succeeded(list);
+        Assert.That(list.Stdout, Does.Match(@"services\s+\[\]\s+\[\]\s+\[get list watch\]"), list.Stdout);
+        Assert.That(list.Stdout, Does.Contain("selfsubjectaccessreviews.authorization.k8s.io"));
+        Assert.That(list.Stdout, Does.Contain("/version"));
+    }
+
+    [Test]
     public async Task A_client_certificate_kubeconfig_is_the_user_it_names()
     {
         var kubectl = Tool("kubectl");

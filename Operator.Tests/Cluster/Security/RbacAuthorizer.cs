@@ -114,6 +114,18 @@ public sealed class RbacAuthorizer(ObjectStore store)
         { Name = request.Name, Group = request.Group, Kind = request.Resource };
     }
 
+    /// <summary>The rules of <c>cluster-admin</c>: every verb on every resource and path.</summary>
+    public static List<JsonObject> Everything() => [Rule(["*"], ["*"], ["*"]), Rule(["*"], urls: ["*"])];
+
+    private static JsonObject Rule(string[] verbs, string[]? groups = null, string[]? resources = null, string[]? urls = null)
+    {
+        var rule = new JsonObject { ["verbs"] = Array(verbs) };
+        if (groups is not null) rule["apiGroups"] = Array(groups);
+        if (resources is not null) rule["resources"] = Array(resources);
+        if (urls is not null) rule["nonResourceURLs"] = Array(urls);
+        return rule;
+    }
+
     /// <summary>
     /// The bootstrap roles kube-apiserver creates that every cluster relies on: <c>cluster-admin</c> (bound to
     /// <c>system:masters</c>), discovery and health for everyone, and self-reviews (<c>kubectl auth can-i</c>,
@@ -121,14 +133,6 @@ public sealed class RbacAuthorizer(ObjectStore store)
     /// </summary>
     public static IEnumerable<(string Plural, JsonObject Object)> BootstrapObjects()
     {
-        static JsonObject Rule(string[] verbs, string[]? groups = null, string[]? resources = null, string[]? urls = null)
-        {
-            var rule = new JsonObject { ["verbs"] = Array(verbs) };
-            if (groups is not null) rule["apiGroups"] = Array(groups);
-            if (resources is not null) rule["resources"] = Array(resources);
-            if (urls is not null) rule["nonResourceURLs"] = Array(urls);
-            return rule;
-        }
         static JsonObject Role(string name, params JsonObject[] rules) => new()
         {
             ["metadata"] = new JsonObject { ["name"] = name, ["labels"] = new JsonObject { ["kubernetes.io/bootstrapping"] = "rbac-defaults" } },
@@ -140,7 +144,7 @@ public sealed class RbacAuthorizer(ObjectStore store)
             ["roleRef"] = new JsonObject { ["apiGroup"] = Rbac, ["kind"] = "ClusterRole", ["name"] = name },
             ["subjects"] = new JsonArray([.. groups.Select(g => (JsonNode)new JsonObject { ["apiGroup"] = Rbac, ["kind"] = "Group", ["name"] = g })]),
         };
-        yield return ("clusterroles", Role("cluster-admin", Rule(["*"], ["*"], ["*"]), Rule(["*"], urls: ["*"])));
+        yield return ("clusterroles", Role("cluster-admin", [.. Everything()]));
         yield return ("clusterrolebindings", Binding("cluster-admin", UserInfo.Masters));
         yield return ("clusterroles", Role("system:discovery", Rule(["get"], urls: ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"])));
         yield return ("clusterrolebindings", Binding("system:discovery", "system:authenticated"));
