@@ -54,6 +54,8 @@ public sealed class RunMonitoringTests : OperatorFixture
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{health}"), Timeout = TimeSpan.FromSeconds(10) };
         await WaitUntilAsync(async () => await StatusAsync(http, "/readyz") == HttpStatusCode.OK, $"ready; stderr: {run.Error}");
         await CreateServiceAsync("default", "web");
+        // Ready means synced, not watching yet: a fault aimed at a watch that is not open would hit its first open instead.
+        await WaitUntilAsync(() => Task.FromResult(Server.Store.OpenWatchesOf("/services") > 0), "the Services watch is open");
 
         // The Services watch is dropped and its resumption answered 410 Gone, as when the server's history moved on: a relist.
         Server.Faults.FailNext(1, 410, r => r.Path.Value!.EndsWith("/services", StringComparison.Ordinal) && r.Query["watch"] == "true");

@@ -162,6 +162,12 @@ public sealed class ObjectStore(int historyLimit)
         get { lock (Gate) return _subscriptions.Count; }
     }
 
+    /// <summary>Open watches of one type (its key, e.g. <c>/services</c> for core Services).</summary>
+    public int OpenWatchesOf(string typeKey)
+    {
+        lock (Gate) return _subscriptions.Count(s => s.TypeKey == typeKey);
+    }
+
     public void RemoveKind(string typeKey)
     {
         lock (Gate)
