@@ -5,7 +5,8 @@
 # The same binary, VERSION, packages and commit give the same digest: files, owners and timestamps in the layer
 # are fixed (the commit's time), gzip writes no name or time, the JSON documents are written in one order.
 #
-#   image/build.sh              build (BINARY, OUT, IMAGE_SOURCE, REVISION, SOURCE_DATE_EPOCH override the defaults)
+#   image/build.sh              build (BINARY, OUT, DEBS, IMAGE_SOURCE, REVISION, SOURCE_DATE_EPOCH override the defaults;
+#                               LOAD=0 leaves podman's store alone)
 #   image/build.sh --pin        print packages.lock lines for the versions apt would download today
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ fi
 VERSION=$(tr -d '[:space:]' < VERSION)
 BINARY=${BINARY:-artifacts/publish/minilb}
 OUT=${OUT:-artifacts/image}
+DEBS=${DEBS:-artifacts/image/debs}
+LOAD=${LOAD:-1}
 NAME=${NAME:-minilb}
 IMAGE_SOURCE=${IMAGE_SOURCE:-$(git config --get remote.origin.url 2>/dev/null || echo "https://github.com/minilb/minilb")}
 REVISION=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
@@ -35,26 +38,28 @@ PODMAN=${PODMAN:-podman --runtime runc --cgroup-manager=cgroupfs}
 [ -x "$BINARY" ] || { echo "image: $BINARY is missing: run \`make publish\` first" >&2; exit 2; }
 
 # 1. The pinned packages, downloaded once and checked against the lock.
-mkdir -p "$OUT/debs"
+mkdir -p "$DEBS"
+debs=()
 while read -r package version sha256; do
-  deb="$OUT/debs/${package}_${version//:/%3a}.deb"
+  deb="$DEBS/${package}_${version//:/%3a}.deb"
   if [ ! -f "$deb" ]; then
-    (cd "$OUT/debs" && apt-get download -qq "$package=$version" 2>/dev/null) || {
+    (cd "$DEBS" && apt-get download -qq "$package=$version" 2>/dev/null) || {
       echo "image: apt-get download $package=$version failed: Debian may have replaced it with a newer fix;" \
            "run \`bash image/build.sh --pin\` and update $LOCK" >&2
       exit 2
     }
-    mv "$OUT/debs/${package}_${version//:/%3a}"_*.deb "$deb"
+    mv "$DEBS/${package}_${version//:/%3a}"_*.deb "$deb"
   fi
   actual=$(sha256sum "$deb" | cut -d' ' -f1)
   [ "$actual" = "$sha256" ] || { echo "image: $deb has SHA-256 $actual, $LOCK says $sha256" >&2; exit 2; }
+  debs+=("$deb")
 done < <(grep -v '^#' "$LOCK")
 
 # 2. The root filesystem: only what the binary loads (ldd: the loader, libc, libm; at run time libssl/libcrypto for
 #    TLS to the API server) and reads (the CA bundle, users for the non-root uid, name-service order).
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for deb in "$OUT"/debs/*.deb; do dpkg-deb -x "$deb" "$work/debs"; done
+for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$work/debs"; done
 rootfs=$work/rootfs
 lib=lib/x86_64-linux-gnu
 mkdir -p "$rootfs/$lib" "$rootfs/usr/$lib" "$rootfs/lib64" "$rootfs/usr/local/bin" "$rootfs/etc/ssl/certs" "$rootfs/tmp" \
@@ -100,7 +105,7 @@ echo "image $NAME:$VERSION  digest $digest"
 echo "  layer $(numfmt --to=iec --suffix=B "$(stat -c %s "$work/layer.tar")") uncompressed, $(numfmt --to=iec --suffix=B "$compressed") compressed"
 echo "  OCI layout  $OUT/oci (skopeo copy oci:$OUT/oci:$VERSION docker://REGISTRY/$NAME:$VERSION)"
 echo "  archive     $archive (docker load -i / k3s ctr images import / kind load image-archive)"
-if command -v podman >/dev/null; then
+if [ "$LOAD" = 1 ] && command -v podman >/dev/null; then
   $PODMAN load --quiet --input "$archive" >/dev/null
   echo "  podman      docker.io/library/$NAME:$VERSION"
 fi
