@@ -71,6 +71,11 @@ for file in libssl.so.3 libcrypto.so.3; do cp -L "$work/debs/usr/$lib/$file" "$r
 find "$work/debs/usr/share/ca-certificates/mozilla" -name '*.crt' | LC_ALL=C sort | while read -r crt; do
   cat "$crt"; [ -z "$(tail -c1 "$crt")" ] || echo
 done > "$rootfs/etc/ssl/certs/ca-certificates.crt"
+# Where OpenSSL (Debian's build: OPENSSLDIR /usr/lib/ssl) looks by default, as Debian's openssl package links them;
+# the image's SSL_CERT_FILE names the bundle too.
+mkdir -p "$rootfs/usr/lib/ssl"
+ln -s /etc/ssl/certs "$rootfs/usr/lib/ssl/certs"
+ln -s /etc/ssl/certs/ca-certificates.crt "$rootfs/usr/lib/ssl/cert.pem"
 for package in $(grep -v '^#' "$LOCK" | awk '{print $1}'); do
   mkdir -p "$rootfs/usr/share/doc/$package"
   cp "$work/debs/usr/share/doc/$package/copyright" "$rootfs/usr/share/doc/$package/copyright"

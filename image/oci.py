@@ -50,7 +50,7 @@ def main():
             "User": "65532:65532",
             "Entrypoint": ["/usr/local/bin/minilb"],
             "Cmd": ["--help"],
-            "Env": ["PATH=/usr/local/bin", "DOTNET_EnableDiagnostics=0"],
+            "Env": ["PATH=/usr/local/bin", "DOTNET_EnableDiagnostics=0", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],
             # DNS (the chart's listen port) and /healthz, /readyz, /metrics.
             "ExposedPorts": {"5353/udp": {}, "5353/tcp": {}, "8080/tcp": {}},
             "Labels": labels,
