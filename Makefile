@@ -61,6 +61,7 @@ artifacts/publish/minilb: $(PUBLISH_INPUTS)
 	@touch $@
 
 image: publish ## image minilb:$(VERSION) without Docker or a registry: artifacts/image/ (OCI layout, docker archive) and podman's store
+	@command -v skopeo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null; }
 	bash image/build.sh
 
 image-docker: ## image $(IMAGE) from the Dockerfile, for machines with Docker and access to mcr.microsoft.com
