@@ -28,6 +28,7 @@ public sealed class LameDuckTests : OperatorFixture
 
         var stop = await StopWhileQueryingAsync(serve, port, name, health);
 
+        TestContext.Out.WriteLine($"serve: {stop}");
         Assert.Multiple(() =>
         {
             Assert.That(stop.Unanswered, Is.Empty, $"queries sent during the lame-duck period went unanswered (of {stop.Answered + stop.Unanswered.Count})");
@@ -68,7 +69,22 @@ public sealed class LameDuckTests : OperatorFixture
             Assert.That(stop.ExitedAfter, Is.LessThanOrEqualTo(Period + TimeSpan.FromSeconds(1)), "gone within the period plus one second");
             Assert.That(stop.ExitCode, Is.Zero, run.Error);
         });
-        TestContext.Out.WriteLine($"lease released {(await releasedAfter).TotalMilliseconds:0} ms after SIGTERM");
+        TestContext.Out.WriteLine($"run: {stop}; lease released {(await releasedAfter).TotalMilliseconds:0} ms after SIGTERM");
+    }
+
+    [TestCase("301")]
+    [TestCase("soon")]
+    public async Task A_lame_duck_period_out_of_range_is_refused_naming_the_option(string seconds)
+    {
+        var error = new StringWriter();
+
+        var exit = await MiniLb.Operator.Cli.CommandLine.RunAsync(["serve", "--lame-duck", seconds], new StringWriter(), error);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.EqualTo(MiniLb.Operator.Cli.CommandLine.BadInput));
+            Assert.That(error.ToString(), Does.Contain("--lame-duck").And.Contain(seconds));
+        });
     }
 
     private async Task<string?> HolderAsync()
@@ -77,7 +93,12 @@ public sealed class LameDuckTests : OperatorFixture
         return leases.Items.SingleOrDefault(l => l.Metadata.Name == "minilb-leader")?.Spec.HolderIdentity;
     }
 
-    private sealed record Stop(int Answered, IReadOnlyList<string> Unanswered, TimeSpan NotReadyAfter, TimeSpan ExitedAfter, int ExitCode);
+    private sealed record Stop(int Answered, IReadOnlyList<string> Unanswered, TimeSpan NotReadyAfter, TimeSpan ExitedAfter, int ExitCode)
+    {
+        public override string ToString() =>
+            $"after SIGTERM /readyz 503 at {NotReadyAfter.TotalMilliseconds:0} ms, {Answered} queries answered and {Unanswered.Count} not during the " +
+            $"{LameDuckSeconds} s period, exit {ExitCode} at {ExitedAfter.TotalMilliseconds:0} ms";
+    }
 
     /// <summary>
     /// Sends SIGTERM, then one UDP query after another (as a client that kube-proxy still sends here) until the process

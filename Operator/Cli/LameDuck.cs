@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using MiniLb.Operator.Observability;
 
 namespace MiniLb.Operator.Cli;
@@ -29,9 +30,10 @@ internal sealed class LameDuck
         {
             result =>
             {
-                var seconds = result.GetValueOrDefault<double>();
-                if (seconds is < 0 or > MaxSeconds || double.IsNaN(seconds))
-                    result.AddError($"--lame-duck {seconds}: must be between 0 and {MaxSeconds} seconds");
+                // A value that is not a number is reported by the parser ("Cannot parse argument 'x' for option '--lame-duck'").
+                if (result.Tokens is [.., var token] && double.TryParse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                    && seconds is < 0 or > MaxSeconds or double.NaN)
+                    result.AddError($"--lame-duck {token.Value}: must be between 0 and {MaxSeconds} seconds");
             },
         },
     };
