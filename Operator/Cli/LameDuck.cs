@@ -39,12 +39,7 @@ internal sealed class LameDuck
     };
 
     /// <summary>Adds the readiness check that fails from the moment the stop begins.</summary>
-    public static LameDuck Register(HealthChecks checks)
-    {
-        var signal = checks.AddSignal("not-stopping", Probe.Readiness, "starting");
-        signal.Set();
-        return new LameDuck(signal);
-    }
+    public static LameDuck Register(HealthChecks checks) => new(checks.AddSignal("not-stopping", Probe.Readiness, pendingReason: null));
 
     /// <summary>
     /// Waits for SIGTERM or Ctrl-C, then runs the lame-duck period: readiness off, <paramref name="stepDown"/> (giving up
