@@ -6,10 +6,11 @@ TOOLS := $(CURDIR)/.tools
 RESULTS := $(CURDIR)/artifacts/test-results
 SNAPSHOT ?= config/samples/cluster-snapshot.yaml
 LISTEN ?= 127.0.0.1:5353
-IMAGE ?= minilb:dev
+VERSION := $(shell tr -d '[:space:]' < VERSION)
+IMAGE ?= minilb:$(VERSION)
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image bench bench-scale bench-run-mode bench-micro fuzz overload test-slow
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-scale bench-run-mode bench-micro fuzz overload test-slow
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -53,14 +54,18 @@ publish: artifacts/publish/minilb ## NativeAOT binary artifacts/publish/minilb (
 
 # Rebuilt only when a source of the binary changed: native linking takes minutes on a small machine.
 PUBLISH_INPUTS := $(shell find Operator -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*') \
-  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Directory.Build.props Directory.Packages.props
+  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Directory.Build.props Directory.Packages.props VERSION
 artifacts/publish/minilb: $(PUBLISH_INPUTS)
 	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
 	@touch $@
 
-image: ## container image $(IMAGE) from the Dockerfile (CONTAINER=podman works too)
-	$(CONTAINER) build -t $(IMAGE) .
+image: publish ## image minilb:$(VERSION) without Docker or a registry: artifacts/image/ (OCI layout, docker archive) and podman's store
+	@command -v skopeo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null; }
+	bash image/build.sh
+
+image-docker: ## image $(IMAGE) from the Dockerfile, for machines with Docker and access to mcr.microsoft.com
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RSS, first answer (1,000 Services / 5,000 endpoints)
 	bash bench/run.sh

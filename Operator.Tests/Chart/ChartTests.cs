@@ -194,6 +194,21 @@ public class ChartTests
         });
     }
 
+    [TestCase(null, "5", 15)]
+    [TestCase("lameDuckSeconds=20", "20", 30)]
+    [TestCase("lameDuckSeconds=0", "0", 10)]
+    public async Task Shutdown_GracePeriodCoversTheLameDuckPeriod(string? set, string lameDuck, int grace)
+    {
+        var rendered = await HelmChart.TemplateAsync(set is null ? [] : [set]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ArgAfter(rendered.Container, "--lame-duck"), Is.EqualTo(lameDuck));
+            Assert.That((string?)rendered.Workload["spec"]!["template"]!["spec"]!["terminationGracePeriodSeconds"], Is.EqualTo(grace.ToString()),
+                "SIGKILL must not come before the lame-duck period and the stop are over");
+        });
+    }
+
     [Test]
     public async Task Metrics_HaveAServiceAndAnOptionalServiceMonitor()
     {
@@ -280,6 +295,7 @@ public class ChartTests
     [TestCase("config.domain=Bad_Domain", "/config/domain", "pattern")]
     [TestCase("logging.format=xml", "/logging/format", "json")]
     [TestCase("runAsUser=0", "/runAsUser", "minimum")]
+    [TestCase("lameDuckSeconds=-1", "/lameDuckSeconds", "minimum")]
     [TestCase("replicas=3", "additional properties 'replicas'", "not allowed")]
     public async Task Schema_RejectsBadValues_NamingTheField(string set, string field, string reason)
     {

@@ -50,6 +50,7 @@ public static class RunCommand
         var healthListen = MonitoringOptions.HealthListen(DefaultHealthListen);
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel();
+        var lameDuck = LameDuck.CreateOption();
         var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
         {
             kubeconfig,
@@ -59,9 +60,10 @@ public static class RunCommand
             healthListen,
             logFormat,
             logLevel,
+            lameDuck,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
-            parse.GetValue(leaderElection), Monitoring(parse, healthListen, logFormat, logLevel),
+            parse.GetValue(leaderElection), TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
@@ -99,7 +101,7 @@ public static class RunCommand
     internal static MonitoringSettings Monitoring(ParseResult parse, Option<string?> listen, Option<LogFormat> format, Option<LogLevel> level) =>
         new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
 
-    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection,
+    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection, TimeSpan lameDuck,
         MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
     {
         if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
@@ -139,6 +141,7 @@ public static class RunCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = minilb.RunAsync(stop.Token);
         AddChecks(monitoring.Checks, minilb, running);
+        var stopping = LameDuck.Register(monitoring.Checks);
         try
         {
             await minilb.Nodes.WaitForSyncAsync(stop.Token);
@@ -149,7 +152,9 @@ public static class RunCommand
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             await output.WriteLineAsync($"minilb running (MiniLbConfig '{configName}', leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
-            await ServeCommand.WaitForStopAsync(ct);
+            // On SIGTERM the lease is given up at once, so another replica writes statuses while this one still answers DNS.
+            await stopping.WaitForStopAsync(lameDuck, minilb.Leadership is LeaseLeadership lease ? lease.ResignAsync : () => Task.CompletedTask,
+                output, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

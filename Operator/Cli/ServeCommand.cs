@@ -29,23 +29,24 @@ public static class ServeCommand
         var healthListen = MonitoringOptions.HealthListen();
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel(LogLevel.Warning);
+        var lameDuck = LameDuck.CreateOption();
 
         var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).")
         {
-            snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, healthListen, logFormat, logLevel,
+            snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, healthListen, logFormat, logLevel, lameDuck,
         };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
             new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
             (parse.GetValue(rateLimit), parse.GetValue(slip)),
-            RunCommand.Monitoring(parse, healthListen, logFormat, logLevel),
+            RunCommand.Monitoring(parse, healthListen, logFormat, logLevel), TimeSpan.FromSeconds(parse.GetValue(lameDuck)),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass,
         DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, RunCommand.MonitoringSettings monitoringSettings,
-        TextWriter output, TextWriter error, CancellationToken ct)
+        TimeSpan lameDuck, TextWriter output, TextWriter error, CancellationToken ct)
     {
         var rateLimitProblem = rateLimit.Qps < 0 ? $"--rate-limit {rateLimit.Qps}: must be 0 (no limit) or a positive number of answers per second"
             : rateLimit.Slip < 0 ? $"--rate-limit-slip {rateLimit.Slip}: must be 0 (never) or a positive number"
@@ -97,6 +98,7 @@ public static class ServeCommand
         var (servedServices, servedEndpoints, aliases) = (served.Services, served.Endpoints, served.Zone.Aliases.Count);
         monitoring.Telemetry.ObserveServed(() => (servedServices, servedEndpoints, aliases));
         var dnsBound = monitoring.Checks.AddSignal("dns-bound", Probe.Readiness, "DNS is not listening yet");
+        var stopping = LameDuck.Register(monitoring.Checks);
         DnsHost host;
         try
         {
@@ -129,7 +131,7 @@ public static class ServeCommand
                     + (limit.Slip == 0 ? "queries get no reply." : $"1 query in {limit.Slip} gets an empty TC=1 reply (retry over TCP), the rest no reply."));
             await output.WriteLineAsync("Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
-            await WaitForStopAsync(ct);
+            await stopping.WaitForStopAsync(lameDuck, () => Task.CompletedTask, output, ct);
             await output.WriteLineAsync("Stopping.");
         }
         return 0;

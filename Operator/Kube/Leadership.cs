@@ -60,7 +60,10 @@ public sealed record LeaseLeadershipOptions
 public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions options, ILogger<LeaseLeadership> log) : ILeadership
 {
     private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
+    private readonly CancellationTokenSource resignation = new();
+    private readonly TaskCompletionSource released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool leading;
+    private volatile bool started;
 
     public bool IsLeader => leading;
 
@@ -71,9 +74,12 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
     /// <summary>Where a 401/403 on the Lease is reported instead of a warning per retry.</summary>
     public AccessProblems? Access { get; init; }
 
-    /// <summary>Competes for the lease until <paramref name="ct"/> is cancelled, then releases it if held.</summary>
+    /// <summary>Competes for the lease until <paramref name="ct"/> is cancelled or <see cref="ResignAsync"/>, then releases it if held.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        started = true;
+        using var competing = CancellationTokenSource.CreateLinkedTokenSource(ct, resignation.Token);
+        ct = competing.Token;
         var lease = new LeaseLock(client, options.Namespace, options.LeaseName, options.Identity);
         try
         {
@@ -100,7 +106,20 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         {
             Set(false);
             await ReleaseAsync(lease);
+            released.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Stops competing and gives the lease up now, while the rest of the operator runs on: a replica in its lame-duck
+    /// period still answers DNS, but a successor should take over statuses and events without waiting for the lease to
+    /// expire. Completes once the lease is released (or its release failed and it will expire on its own).
+    /// </summary>
+    public async Task ResignAsync()
+    {
+        await resignation.CancelAsync();
+        if (started)
+            await released.Task;
     }
 
     private async Task ElectAsync(LeaseLock lease, CancellationToken ct)

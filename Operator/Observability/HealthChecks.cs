@@ -41,8 +41,11 @@ public sealed class HealthChecks
         }, (Name: name, Probe: probe, Check: check));
     }
 
-    /// <summary>Registers a flag that fails with <paramref name="pendingReason"/> until the component sets it.</summary>
-    public HealthSignal AddSignal(string name, Probe probe, string pendingReason)
+    /// <summary>
+    /// Registers a flag that fails with <paramref name="pendingReason"/> until the component sets it; with null it
+    /// passes until the component clears it (e.g. readiness that ends when the process starts stopping).
+    /// </summary>
+    public HealthSignal AddSignal(string name, Probe probe, string? pendingReason)
     {
         var signal = new HealthSignal(pendingReason);
         Add(name, probe, signal.Evaluate);
@@ -70,7 +73,7 @@ public sealed class HealthChecks
 }
 
 /// <summary>A check a component flips: healthy once <see cref="Set"/>, failing again after <see cref="Clear"/>.</summary>
-public sealed class HealthSignal(string pendingReason)
+public sealed class HealthSignal(string? pendingReason)
 {
     private volatile string? _failure = pendingReason;
 

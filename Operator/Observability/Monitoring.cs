@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using Microsoft.Extensions.Logging;
 
 namespace MiniLb.Operator.Observability;
@@ -14,8 +15,12 @@ public sealed class Monitoring : IAsyncDisposable
     private Monitoring(ILoggerFactory loggers)
     {
         Loggers = loggers;
-        Telemetry = new Telemetry(typeof(Monitoring).Assembly.GetName().Version?.ToString() ?? "unknown");
+        Telemetry = new Telemetry(Version);
     }
+
+    /// <summary>The build's version (the repository's VERSION file), as `minilb --version` prints it.</summary>
+    public static string Version { get; } =
+        typeof(Monitoring).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     public ILoggerFactory Loggers { get; }
     public Telemetry Telemetry { get; }
