@@ -55,9 +55,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns);
         feed = new ZoneFeed(Zones, initial, loggers.CreateLogger<ZoneFeed>(), options.Coalesce, options.Time);
 
-        var services = Host.Watch(ListWatches.Services(client));
-        var slices = Host.Watch(ListWatches.EndpointSlices(client));
-        Nodes = Host.Watch(ListWatches.Nodes(client));
+        var services = Host.Watch(WatchedKinds.Services(client));
+        var slices = Host.Watch(WatchedKinds.EndpointSlices(client));
+        Nodes = Host.Watch(WatchedKinds.Nodes(client));
         configs = Host.Watch(ListWatches.MiniLbConfigs(client));
         feed.Attach(services);
         feed.Attach(slices);
