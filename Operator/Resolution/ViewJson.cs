@@ -165,4 +165,13 @@ public sealed class NodeConditionJson
 [JsonSerializable(typeof(ListJson<EndpointSliceJson>))]
 [JsonSerializable(typeof(ListJson<NodeJson>))]
 [JsonSerializable(typeof(ServiceStatusJson))]
-public sealed partial class ViewJson : JsonSerializerContext;
+[JsonSerializable(typeof(ServiceJson))]
+[JsonSerializable(typeof(EndpointSliceJson))]
+[JsonSerializable(typeof(NodeJson))]
+public sealed partial class ViewJson : JsonSerializerContext
+{
+    /// <summary>A KubernetesClient model read into one of these shapes, so there is one projection per kind.</summary>
+    public static T Project<T>(object model, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> shape) =>
+        System.Text.Json.JsonSerializer.Deserialize(k8s.KubernetesJson.Serialize(model), shape)
+        ?? throw new ArgumentException($"{model.GetType().Name} serialised to null", nameof(model));
+}

@@ -20,21 +20,8 @@ public sealed record ServiceView(string? Namespace, string Name, string? Uid, st
     /// <summary><c>status.loadBalancer.ingress</c> as the API server holds it (entries of other load balancers included).</summary>
     public ImmutableArray<LoadBalancerIngressJson> Ingress { get; init; } = [];
 
-    /// <summary>The projection of a KubernetesClient model (snapshot files and tests).</summary>
-    public static ServiceView From(V1Service service) => new(service.Metadata?.NamespaceProperty, service.Metadata?.Name ?? "", service.Metadata?.Uid, service.Metadata?.ResourceVersion)
-    {
-        Type = service.Spec?.Type,
-        LoadBalancerClass = service.Spec?.LoadBalancerClass,
-        Aliases = AliasesOf(service.Metadata?.Annotations),
-        Ports = [.. (service.Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port, p.TargetPort?.Value))],
-        Ingress = [.. (service.Status?.LoadBalancer?.Ingress ?? []).Select(i => new LoadBalancerIngressJson
-        {
-            Hostname = i.Hostname,
-            Ip = i.Ip,
-            IpMode = i.IpMode,
-            Ports = i.Ports?.Select(p => new PortStatusJson { Port = p.Port, Protocol = p.Protocol, Error = p.Error }).ToList(),
-        })],
-    };
+    /// <summary>The projection of a KubernetesClient model (tests, and callers holding models), by the same JSON shape the informer reads.</summary>
+    public static ServiceView From(V1Service service) => ViewJson.Project(service, ViewJson.Default.ServiceJson).ToView();
 
     internal static IReadOnlyList<string> AliasesOf(IDictionary<string, string>? annotations) =>
         annotations is not null && annotations.TryGetValue(ServedService.HostAnnotation, out var value) && value is not null
@@ -59,18 +46,8 @@ public sealed record SliceView(string? Namespace, string Name, string? Uid, stri
     public ImmutableArray<EndpointView> Endpoints { get; init; } = [];
     public ImmutableArray<SlicePortView> Ports { get; init; } = [];
 
-    public static SliceView From(V1EndpointSlice slice)
-    {
-        var serviceName = slice.Metadata?.Labels?.TryGetValue(ServiceRecords.ServiceNameLabel, out var label) == true && !string.IsNullOrEmpty(label) ? label : null;
-        return new(slice.Metadata?.NamespaceProperty, slice.Metadata?.Name ?? "", slice.Metadata?.Uid, slice.Metadata?.ResourceVersion)
-        {
-            ServiceName = serviceName,
-            AddressType = Names.Intern(slice.AddressType),
-            Endpoints = serviceName is null ? [] : [.. (slice.Endpoints ?? []).Select(e => new EndpointView(
-                [.. e.Addresses ?? []], e.Conditions?.Ready, e.Conditions?.Serving, e.Conditions?.Terminating, Names.Intern(e.NodeName), e.Hostname))],
-            Ports = [.. (slice.Ports ?? []).Select(p => new SlicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port))],
-        };
-    }
+    /// <inheritdoc cref="ServiceView.From"/>
+    public static SliceView From(V1EndpointSlice slice) => ViewJson.Project(slice, ViewJson.Default.EndpointSliceJson).ToView();
 }
 
 /// <summary>One endpoint of a slice. Conditions as written: null means unset (ready and serving count as true then).</summary>
