@@ -5,7 +5,8 @@
 # RSS idle / after load / peak (VmHWM), idle CPU over IDLE_SECONDS, CPU per EndpointSlice change at CHURN_RATE
 # changes/s, RSS after a dnsperf run, where the memory is (smaps_rollup, GC gauges).
 # Settings (environment): SERVICES (1000; 10000 is the scale run), NODES (50 / 200), MINILB (a built binary),
-# DNS, HEALTH, PORT (listen addresses), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
+# DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
+# IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,7 @@ sed "s/listen: .*/listen: $DNS/" config/samples/minilb_v1alpha1_minilbconfig.yam
 for kind in namespaces nodes services endpointslices; do kc create -f "$DATA/$kind.json" >/dev/null; done
 
 start=$(date +%s.%N)
-"$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning > artifacts/bench/run-mode-minilb.log 2>&1 &
+"$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning ${MINILB_ARGS:-} > artifacts/bench/run-mode-minilb.log 2>&1 &
 MINILB_PID=$!
 served=0
 for _ in $(seq 1 2400); do
