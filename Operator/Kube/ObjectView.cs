@@ -13,8 +13,11 @@ public abstract record ObjectView(string? Namespace, string Name, string? Uid, s
     /// <summary>The kind this is a view of (apiVersion and kind of events that name it).</summary>
     public abstract ResourceKind ResourceKind { get; }
 
-    /// <summary><c>namespace/name</c>, or <c>name</c> for cluster-scoped kinds, as <see cref="Informer{T}.KeyOf"/>.</summary>
-    public string Key => string.IsNullOrEmpty(Namespace) ? Name : $"{Namespace}/{Name}";
+    /// <summary>
+    /// <c>namespace/name</c>, or <c>name</c> for cluster-scoped kinds, as <see cref="Informer{T}.KeyOf"/>. Made once,
+    /// so the informer's cache and the indexes built on it share one string per object.
+    /// </summary>
+    public string Key { get; } = string.IsNullOrEmpty(Namespace) ? Name : $"{Namespace}/{Name}";
 
     string IKubernetesObject.ApiVersion { get => ResourceKind.ApiVersion; set => throw ReadOnly(); }
 

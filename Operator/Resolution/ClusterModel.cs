@@ -130,13 +130,13 @@ public sealed class ClusterModel
         switch (item)
         {
             case ServiceView service:
-                DeleteService(Key(service.Namespace, service.Name));
+                DeleteService(KeyOf(service));
                 break;
             case V1Service service:
                 DeleteService(KeyOf(service.Metadata));
                 break;
             case SliceView slice:
-                DeleteSlice(Key(slice.Namespace, slice.Name));
+                DeleteSlice(KeyOf(slice));
                 break;
             case V1EndpointSlice slice:
                 DeleteSlice(KeyOf(slice.Metadata));
@@ -192,7 +192,7 @@ public sealed class ClusterModel
 
     private void UpsertService(ServiceView service)
     {
-        var key = Key(service.Namespace, service.Name);
+        var key = KeyOf(service);
         services[key] = service;
         dirtyServices.Add(key);
         claims.Set("Service/" + key, ServiceClaims(service));
@@ -207,7 +207,7 @@ public sealed class ClusterModel
 
     private void UpsertSlice(SliceView slice)
     {
-        var key = Key(slice.Namespace, slice.Name);
+        var key = KeyOf(slice);
         dirtyServices.UnionWith(slices.Upsert(slice));
         skipped.Note(key, SkipLine(key, slice));
     }
@@ -436,6 +436,9 @@ public sealed class ClusterModel
     private static string RouteKey(GatewayRoute route) => route.Kind + "/" + KeyOf(route.Metadata);
 
     private static string KeyOf(V1ObjectMeta metadata) => Key(metadata.NamespaceProperty, metadata.Name);
+
+    /// <summary>The view's own key (no new string per event) when it has a namespace, as every Service and slice does.</summary>
+    internal static string KeyOf(Kube.ObjectView view) => string.IsNullOrEmpty(view.Namespace) ? Key(view.Namespace, view.Name) : view.Key;
 
     internal static string Key(string? ns, string name) => (ns ?? "default") + "/" + name;
 }

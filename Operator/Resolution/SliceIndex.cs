@@ -16,7 +16,7 @@ internal sealed class SliceIndex
     /// <summary>Adds or replaces a slice; returns the Services whose answers may change (the old owner and the new).</summary>
     public IReadOnlyList<string> Upsert(SliceView slice)
     {
-        var key = ClusterModel.Key(slice.Namespace, slice.Name);
+        var key = ClusterModel.KeyOf(slice);
         var affected = new List<string>(2);
         if (Remove(key) is { } before)
             affected.Add(before);
