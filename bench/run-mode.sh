@@ -6,7 +6,7 @@
 # changes/s, RSS after a dnsperf run, where the memory is (smaps_rollup, GC gauges).
 # Settings (environment): SERVICES (1000; 10000 is the scale run), NODES (50 / 200), MINILB (a built binary),
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
-# IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
+# SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,8 @@ SERVICES=${SERVICES:-1000}
 NODES=${NODES:-0}
 MINILB=${MINILB:-artifacts/publish/minilb}
 IDLE_SECONDS=${IDLE_SECONDS:-30}
+# After every Service is answered, the leader still writes 1 in 5 Services' status and events; idle starts after that.
+SETTLE_SECONDS=${SETTLE_SECONDS:-$(( SERVICES > 1000 ? 30 : 5 ))}
 CHURN_RATE=${CHURN_RATE:-5}
 CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
@@ -59,7 +61,7 @@ for _ in $(seq 1 2400); do
 done
 echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
-sleep 5
+sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
 before=$(ticks $MINILB_PID); sleep "$IDLE_SECONDS"; after=$(ticks $MINILB_PID)
 echo "  idle CPU:    $(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l | xargs printf '%.2f') millicores over $IDLE_SECONDS s"
