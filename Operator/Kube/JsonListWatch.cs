@@ -54,6 +54,12 @@ internal sealed partial class EnvelopeJson : JsonSerializerContext;
 /// </summary>
 public static class JsonListWatch
 {
+    /// <summary>
+    /// How long a LIST may take, as KubernetesClient's default HttpClientTimeout: its HttpClient has no timeout of
+    /// its own (watches must not have one), so without this a LIST the server never answers would hang the informer.
+    /// </summary>
+    public static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(100);
+
     /// <param name="json">Source-generated metadata of the kind's JSON shape (only what is read).</param>
     /// <param name="project">The JSON shape → the immutable projection the cache holds.</param>
     public static ListWatch<TView> Create<TJson, TView>(IKubernetes client, ResourceKind kind,
@@ -69,9 +75,11 @@ public static class JsonListWatch
             List = async (next, limit, ct) =>
             {
                 var query = $"?limit={limit}" + (next is null ? "" : "&continue=" + Uri.EscapeDataString(next));
-                using var response = await SendAsync(api, path + query, ct);
-                await using var stream = await response.Content.ReadAsStreamAsync(ct);
-                var page = await JsonSerializer.DeserializeAsync(stream, list, ct)
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(ListTimeout);
+                using var response = await SendAsync(api, path + query, timeout.Token);
+                await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                var page = await JsonSerializer.DeserializeAsync(stream, list, timeout.Token)
                     ?? throw new InvalidDataException($"the API server sent an empty {kind.Kind} list");
                 return new ListPage<TView>((page.Items ?? []).Select(project).ToList(), page.Metadata?.ResourceVersion, page.Metadata?.Continue);
             },
