@@ -73,7 +73,7 @@ bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RS
 bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 	SERVICES=10000 ENDPOINTS=50000 PROPAGATION=1 bash bench/run.sh
 
-bench-run-mode: ## the AOT binary in `run` mode against the test API server: time to serve every Service, RSS (SERVICES, ENDPOINTS)
+bench-run-mode: ## the AOT binary in `run` mode against the test API server, realistic objects: RSS idle/load/peak, idle CPU, CPU per EndpointSlice change (SERVICES=10000 for the scale run)
 	bash bench/run-mode.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish

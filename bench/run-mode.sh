@@ -1,52 +1,86 @@
 #!/usr/bin/env bash
-# The NativeAOT binary in `run` mode against the test API server (make fake-apiserver), holding the objects of the
-# benchmark snapshot: time from start until every Service is served, RSS idle and after a dnsperf run.
-# Settings (environment): SERVICES, ENDPOINTS (the snapshot bench/generate.py writes), MINILB (a built binary).
+# The NativeAOT binary in `run` mode against the test API server (make fake-apiserver) holding a cluster shaped like
+# a real one (bench/cluster.py: kubelet-written Nodes, helm-labelled Services of which one in five is served,
+# EndpointSlices as the endpoint-slice controller writes them). Prints: time until every served Service is served,
+# RSS idle / after load / peak (VmHWM), idle CPU over IDLE_SECONDS, CPU per EndpointSlice change at CHURN_RATE
+# changes/s, RSS after a dnsperf run, where the memory is (smaps_rollup, GC gauges).
+# Settings (environment): SERVICES (1000; 10000 is the scale run), NODES (50 / 200), MINILB (a built binary),
+# DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
+# SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVICES=${SERVICES:-1000}
-ENDPOINTS=${ENDPOINTS:-5000}
+NODES=${NODES:-0}
 MINILB=${MINILB:-artifacts/publish/minilb}
-DATA=artifacts/bench/$SERVICES-$ENDPOINTS
+IDLE_SECONDS=${IDLE_SECONDS:-30}
+# After every Service is answered, the leader still writes 1 in 5 Services' status and events; idle starts after that.
+SETTLE_SECONDS=${SETTLE_SECONDS:-$(( SERVICES > 1000 ? 30 : 5 ))}
+CHURN_RATE=${CHURN_RATE:-5}
+CHURN_SECONDS=${CHURN_SECONDS:-30}
+CHURN_QPS=${CHURN_QPS:-0}
+DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}
-DNS=127.0.0.1:15353
-HEALTH=127.0.0.1:18080
+DNS=${DNS:-127.0.0.1:15353}
+HEALTH=${HEALTH:-127.0.0.1:18080}
 
 [ -x "$MINILB" ] || make --no-print-directory publish
-[ -f "$DATA/snapshot.yaml" ] || python3 bench/generate.py --services "$SERVICES" --endpoints "$ENDPOINTS" --out "$DATA"
+[ -f "$DATA/churn.json" ] || python3 bench/cluster.py --services "$SERVICES" --nodes "$NODES" --out "$DATA"
+SERVED=$(cat "$DATA/served")
 make --no-print-directory tools >/dev/null
 export PATH=$PWD/.tools/bin:$PATH
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 status() { grep -E 'VmRSS|VmHWM' "/proc/$1/status" | awk '{printf "%s %.1f MiB  ", $1, $2/1024}'; }
+# user+system CPU of a process in clock ticks
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
 
-make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE" > artifacts/bench/run-mode-apiserver.log 2>&1 &
+mkdir -p artifacts/bench
+# In its own session, so that stopping its process group stops `dotnet run` and the server it started.
+setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE" > artifacts/bench/run-mode-apiserver.log 2>&1 &
 API=$!
 MINILB_PID=
-trap 'kill $API ${MINILB_PID:-} 2>/dev/null || true; pkill -f "fake-apiserver.*--port $PORT" 2>/dev/null || true' EXIT
-for _ in $(seq 1 180); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
+trap 'kill ${MINILB_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
+API_URL=$(awk '/server:/ {print $2; exit}' "$KUBECONFIG_FILE")
 
 kc apply -f config/crd/ >/dev/null
 sleep 1
 sed "s/listen: .*/listen: $DNS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
-grep -o 'namespace: [a-z0-9-]*' "$DATA/snapshot.yaml" | sort -u | awk '{print "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" $2 "\"}}"}' | kc create -f - >/dev/null
-kc create -f "$DATA/snapshot.yaml" >/dev/null
+for kind in namespaces nodes services endpointslices; do kc create -f "$DATA/$kind.json" >/dev/null; done
 
 start=$(date +%s.%N)
-"$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning > artifacts/bench/run-mode-minilb.log 2>&1 &
+"$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning ${MINILB_ARGS:-} > artifacts/bench/run-mode-minilb.log 2>&1 &
 MINILB_PID=$!
 served=0
-for _ in $(seq 1 1200); do
+for _ in $(seq 1 2400); do
   served=$( { curl -s "http://$HEALTH/metrics" || true; } | awk '/^minilb_served_services / {print $2}')
-  [ "${served:-0}" = "$SERVICES" ] && break
+  [ "${served:-0}" = "$SERVED" ] && break
   sleep 0.05
 done
-echo "run mode, $SERVICES Services / $ENDPOINTS endpoints in the test API server (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-echo "  start → all $served Services served: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
-sleep 2
-echo "  idle:       $(status $MINILB_PID)"
-dnsperf -s "${DNS%:*}" -p "${DNS#*:}" -d "$DATA/queries.txt" -c 8 -T 1 -q 500 -l 8 2>&1 | awk '/Queries per second/ {printf "  dnsperf:    %.0f QPS\n", $4}'
+echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
+sleep "$SETTLE_SECONDS"
+echo "  idle:        $(status $MINILB_PID)"
+before=$(ticks $MINILB_PID); sleep "$IDLE_SECONDS"; after=$(ticks $MINILB_PID)
+echo "  idle CPU:    $(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l | xargs printf '%.2f') millicores over $IDLE_SECONDS s"
+
+if [ "$CHURN_QPS" != 0 ]; then
+  dnsperf -s "${DNS%:*}" -p "${DNS#*:}" -d "$DATA/queries.txt" -c 4 -T 1 -Q "$CHURN_QPS" -l "$CHURN_SECONDS" > artifacts/bench/run-mode-churn-dnsperf.txt 2>&1 &
+  PERF=$!
+fi
+before=$(ticks $MINILB_PID)
+changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
+after=$(ticks $MINILB_PID)
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included)"
+if [ "$CHURN_QPS" != 0 ]; then
+  wait $PERF || true
+  awk '/Queries per second|Average Latency/ {print "               " $0}' artifacts/bench/run-mode-churn-dnsperf.txt
+fi
+echo "  after churn: $(status $MINILB_PID)"
+dnsperf -s "${DNS%:*}" -p "${DNS#*:}" -d "$DATA/queries.txt" -c 8 -T 1 -q 500 -l 8 2>&1 | awk '/Queries per second/ {printf "  dnsperf:     %.0f QPS (half NXDOMAIN)\n", $4}'
 sleep 0.5
-echo "  after load: $(status $MINILB_PID)"
-curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_(last_collection_heap_size|committed_memory)_bytes/ {printf "  %s %.1f MB\n", $1, $2/1e6}'
+echo "  after load:  $(status $MINILB_PID)"
+awk '/^(Rss|Anonymous|Private_Clean|Shared_Clean|Private_Dirty):/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$MINILB_PID/smaps_rollup" | sed 's/^/  smaps:       /'; echo
+curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_(last_collection_heap_size|committed_memory)_bytes|^process_num_threads/ {printf "  %s %.1f %s\n", $1, ($1 ~ /threads/ ? $2 : $2/1e6), ($1 ~ /threads/ ? "" : "MB")}'

@@ -1,3 +1,4 @@
+using MiniLb.Operator.Resolution;
 using k8s;
 using k8s.Models;
 using MiniLb.Operator.Controllers;
@@ -114,7 +115,7 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
         foreach (var endpoint in slice.Endpoints)
             endpoint.NodeName = "node-a";
 
-        var stray = PodNetworkPreflight.Check([slice], [node]);
+        var stray = PodNetworkPreflight.Check([SliceView.From(slice)], [node]);
 
         Assert.That(stray.Select(s => s.Address.ToString()), Is.EqualTo(new[] { "172.16.0.2" }));
     }

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Resolution;
 using static MiniLb.Operator.Tests.Kube.ScriptedApiServer;
 
 namespace MiniLb.Operator.Tests.Kube;
@@ -42,7 +43,7 @@ public sealed class InformerTests
         var first = Channel.CreateUnbounded<string>();
         server.Once(IsWatch("/api/v1/services"), Stream(first.Reader));
         server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        var informer = Run(ListWatches.Services(server.Client()));
+        var informer = Run(WatchedKinds.Services(server.Client()));
 
         var list = await server.NextRequestAsync();
         Assert.That(list.IsWatch, Is.False);
@@ -69,26 +70,25 @@ public sealed class InformerTests
         var resumed = await server.NextRequestAsync();
         Assert.That(resumed.IsWatch, Is.True, "a watch the server closed is resumed, not relisted");
         Assert.That(resumed.Query["resourceVersion"].ToString(), Is.EqualTo("160"), "the bookmark's version is where the watch resumes");
-        Assert.That(informer.Get("default/a")?.Metadata.ResourceVersion, Is.EqualTo("102"));
+        Assert.That(informer.Get("default/a")?.ResourceVersion, Is.EqualTo("102"));
     }
 
     [Test]
-    public async Task The_cache_keeps_objects_without_their_managedFields_and_last_applied_copy()
+    public async Task The_cache_keeps_the_projection_of_an_object_not_its_managedFields_or_last_applied_copy()
     {
         const string managed = ""","managedFields":[{"manager":"kubectl","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{}}}],"annotations":{"minilb/host":"www.example.com","kubectl.kubernetes.io/last-applied-configuration":"{\"kind\":\"Service\"}"}""";
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100", Service("a", "10").Replace("\"}}", "\"" + managed + "}}"))));
         var watch = Channel.CreateUnbounded<string>();
         server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
-        var informer = Run(ListWatches.Services(server.Client()));
+        var informer = Run(WatchedKinds.Services(server.Client()));
         await informer.WaitForSyncAsync(new CancellationTokenSource(Wait).Token);
         await watch.Writer.WriteAsync(Event("ADDED", Service("b", "101").Replace("\"}}", "\"" + managed + "}}")));
 
         Assert.That(await NextChangesAsync(2), Is.EqualTo(new[] { "Added default/a@10", "Added default/b@101" }));
-        Assert.That(informer.Get("default/a")?.Metadata.ManagedFields, Is.Null, "listed");
-        Assert.That(informer.Get("default/b")?.Metadata.ManagedFields, Is.Null, "watched");
-        Assert.That(informer.Get("default/b")?.Metadata.ResourceVersion, Is.EqualTo("101"), "the rest of the object is kept");
-        Assert.That(informer.Get("default/a")?.Metadata.Annotations, Is.EqualTo(new Dictionary<string, string> { ["minilb/host"] = "www.example.com" }),
-            "kubectl's copy of the applied object is dropped, other annotations stay");
+        Assert.That(informer.Get("default/a"), Is.TypeOf<ServiceView>(), "listed: a projection, no model object");
+        Assert.That(informer.Get("default/b")?.ResourceVersion, Is.EqualTo("101"), "watched: the version is kept");
+        Assert.That(informer.Get("default/a")?.Aliases, Is.EqualTo(new[] { "www.example.com" }), "the annotation minilb reads is kept");
+        Assert.That(informer.Get("default/b")?.Aliases, Is.EqualTo(new[] { "www.example.com" }));
     }
 
     [Test]
@@ -99,7 +99,7 @@ public sealed class InformerTests
         server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
         server.Once(IsList("/api/v1/services"), Json(ServiceList("200", Service("a", "20"), Service("c", "21"))));
         server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        var informer = Run(ListWatches.Services(server.Client()));
+        var informer = Run(WatchedKinds.Services(server.Client()));
         await NextChangesAsync(2);
 
         // The API server reports a compacted resourceVersion as an ERROR event in a 200 response.
@@ -119,7 +119,7 @@ public sealed class InformerTests
         server.Always(IsList("/api/v1/services"), Json(ServiceList("100")));
         server.Always(IsWatch("/api/v1/services"), Json(Event("ERROR",
             """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410}""")));
-        Run(ListWatches.Services(server.Client()));
+        Run(WatchedKinds.Services(server.Client()));
 
         var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
 
@@ -135,7 +135,7 @@ public sealed class InformerTests
         for (var i = 0; i < 4; i++)
             server.Once(IsWatch("/api/v1/services"), Status(500, "InternalError"));
         server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        Run(ListWatches.Services(server.Client()), new InformerOptions
+        Run(WatchedKinds.Services(server.Client()), new InformerOptions
         {
             Reconnect = new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4)),
             Random = () => 0,
@@ -162,7 +162,7 @@ public sealed class InformerTests
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100")));
         server.Once(IsWatch("/api/v1/services"), Status(429, "TooManyRequests", new Dictionary<string, string> { ["Retry-After"] = "7" }));
         server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        Run(ListWatches.Services(server.Client()), new InformerOptions { Random = () => 0 });
+        Run(WatchedKinds.Services(server.Client()), new InformerOptions { Random = () => 0 });
 
         await Requests(2);
         var delay = await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1));
@@ -177,7 +177,7 @@ public sealed class InformerTests
     {
         server.Once(IsList("/api/v1/services"), Json(ServiceList("100")));
         server.Always(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        Run(ListWatches.Services(server.Client()), new InformerOptions
+        Run(WatchedKinds.Services(server.Client()), new InformerOptions
         {
             WatchTimeout = TimeSpan.FromSeconds(10),
             WatchdogGrace = TimeSpan.FromSeconds(5),
@@ -201,7 +201,7 @@ public sealed class InformerTests
             Json("""{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"100","continue":"page2"},"items":[""" + Service("a", "10") + "]}"));
         server.Once(r => IsList("/api/v1/services")(r) && r.Query["continue"] == "page2", Json(ServiceList("100", Service("b", "11"))));
         server.Always(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        var informer = Run(ListWatches.Services(server.Client()), new InformerOptions { PageSize = 1 });
+        var informer = Run(WatchedKinds.Services(server.Client()), new InformerOptions { PageSize = 1 });
 
         await informer.WaitForSyncAsync(new CancellationTokenSource(Wait).Token);
         Assert.That(informer.Keys, Is.EquivalentTo(new[] { "default/a", "default/b" }));
@@ -251,7 +251,7 @@ public sealed class InformerTests
         var watch = Channel.CreateUnbounded<string>();
         server.Once(IsWatch("/api/v1/services"), Stream(watch.Reader));
         server.Once(IsWatch("/api/v1/services"), Stream(Channel.CreateUnbounded<string>().Reader));
-        Run(ListWatches.Services(server.Client()));
+        Run(WatchedKinds.Services(server.Client()));
         await Requests(2);
 
         await watch.Writer.WriteAsync(Event("ADDED", Service("b", "101")));
@@ -286,10 +286,10 @@ public sealed class InformerTests
         Assert.That(informer.Items, Is.Empty);
     }
 
-    private Informer<V1Service> Run(ListWatch<V1Service> source, InformerOptions? options = null)
+    private Informer<ServiceView> Run(ListWatch<ServiceView> source, InformerOptions? options = null)
     {
-        var informer = new Informer<V1Service>(source, new CapturingLogger<Informer<V1Service>>(), time, options ?? new InformerOptions { Random = () => 0 });
-        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<V1Service>.KeyOf((e.New ?? e.Old)!)}@{(e.New ?? e.Old)!.Metadata.ResourceVersion}"));
+        var informer = new Informer<ServiceView>(source, new CapturingLogger<Informer<ServiceView>>(), time, options ?? new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<ServiceView>.KeyOf((e.New ?? e.Old)!)}@{(e.New ?? e.Old)!.ResourceVersion}"));
         running = informer.RunAsync(stop.Token);
         return informer;
     }

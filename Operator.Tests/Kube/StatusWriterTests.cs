@@ -22,7 +22,7 @@ public sealed class StatusWriterTests
         var writer = Writer(leader: true);
         var service = new V1Service { Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "shop" }, Status = new V1ServiceStatus() };
 
-        var sent = await writer.PatchServiceAsync(service, Hostname("web.shop.minilb"), CancellationToken.None);
+        var sent = await writer.PatchServiceAsync(service, Node(service.Status), Node(Hostname("web.shop.minilb")), CancellationToken.None);
 
         Assert.That(sent, Is.True);
         var request = server.Requests.Single();
@@ -41,8 +41,8 @@ public sealed class StatusWriterTests
             Status = Hostname("web.shop.minilb"),
         };
 
-        Assert.That(await Writer(leader: true).PatchServiceAsync(service, Hostname("web.shop.minilb"), CancellationToken.None), Is.False);
-        Assert.That(await Writer(leader: false).PatchServiceAsync(service, Hostname("web.shop.lan"), CancellationToken.None), Is.False);
+        Assert.That(await Writer(leader: true).PatchServiceAsync(service, Node(service.Status), Node(Hostname("web.shop.minilb")), CancellationToken.None), Is.False);
+        Assert.That(await Writer(leader: false).PatchServiceAsync(service, Node(service.Status), Node(Hostname("web.shop.lan")), CancellationToken.None), Is.False);
         Assert.That(server.Requests, Is.Empty);
     }
 
@@ -74,4 +74,7 @@ public sealed class StatusWriterTests
 
     private static V1ServiceStatus Hostname(string hostname) =>
         new() { LoadBalancer = new V1LoadBalancerStatus { Ingress = [new V1LoadBalancerIngress { Hostname = hostname }] } };
+
+    private static System.Text.Json.Nodes.JsonNode? Node(object? value) =>
+        value is null ? null : System.Text.Json.Nodes.JsonNode.Parse(k8s.KubernetesJson.Serialize(value));
 }

@@ -17,7 +17,7 @@ public class SnapshotReaderTests
         var snapshot = SnapshotReader.Read(TestObjects.SampleSnapshot);
 
         var kinds = snapshot.Objects.Select(o => o.GetType()).Distinct().ToArray();
-        Assert.That(kinds, Is.SupersetOf(new[] { typeof(V1Node), typeof(V1Service), typeof(V1EndpointSlice), typeof(V1Ingress), typeof(V1Gateway), typeof(V1HttpRoute) }));
+        Assert.That(kinds, Is.SupersetOf(new[] { typeof(V1Node), typeof(ServiceView), typeof(SliceView), typeof(V1Ingress), typeof(V1Gateway), typeof(V1HttpRoute) }));
         Assert.That(snapshot.Objects.OfType<V1Node>().Count(), Is.EqualTo(3));
         Assert.That(snapshot.Notes, Is.Empty);
     }
@@ -41,9 +41,10 @@ public class SnapshotReaderTests
             metadata: {resourceVersion: ""}
             """);
 
-        var service = snapshot.Objects.OfType<V1Service>().Single();
-        Assert.That(service.Spec.LoadBalancerClass, Is.EqualTo("minilb"));
-        Assert.That(snapshot.Objects.OfType<V1EndpointSlice>().Single().Endpoints[0].Addresses, Is.EqualTo(new[] { "10.244.0.1" }));
+        var service = snapshot.Objects.OfType<ServiceView>().Single();
+        Assert.That(service.LoadBalancerClass, Is.EqualTo("minilb"));
+        Assert.That(service.Ports.Single().TargetPort, Is.EqualTo("http"));
+        Assert.That(snapshot.Objects.OfType<SliceView>().Single().Endpoints[0].Addresses, Is.EqualTo(new[] { "10.244.0.1" }));
     }
 
     [Test]
@@ -75,7 +76,7 @@ public class SnapshotReaderTests
             - {apiVersion: v1, kind: Service, metadata: {name: api, namespace: shop}, spec: *lb}
             """);
 
-        Assert.That(snapshot.Objects.OfType<V1Service>().Select(s => (s.Metadata.Name, s.Spec.LoadBalancerClass, s.Spec.Ports.Single().Port)),
+        Assert.That(snapshot.Objects.OfType<ServiceView>().Select(s => (s.Name, s.LoadBalancerClass, s.Ports.Single().Port)),
             Is.EqualTo(new[] { ("web", "minilb", 80), ("api", "minilb", 80) }));
     }
 

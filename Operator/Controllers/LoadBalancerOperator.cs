@@ -23,6 +23,12 @@ public sealed record OperatorOptions
     /// <summary>How long changes are gathered before a new zone is published.</summary>
     public TimeSpan Coalesce { get; init; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// How long after a zone change the MiniLbConfig status (served counts) is brought up to date: the changes of
+    /// a rollout, many a second, make one status reconcile, not one each.
+    /// </summary>
+    public TimeSpan StatusDelay { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often a configuration that could not be applied (a port in use) is tried again.</summary>
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -58,9 +64,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns);
         feed = new ZoneFeed(Zones, initial, loggers.CreateLogger<ZoneFeed>(), options.Coalesce, options.Time);
 
-        var services = Host.Watch(ListWatches.Services(client));
-        var slices = Host.Watch(ListWatches.EndpointSlices(client));
-        Nodes = Host.Watch(ListWatches.Nodes(client));
+        var services = Host.Watch(WatchedKinds.Services(client));
+        var slices = Host.Watch(WatchedKinds.EndpointSlices(client));
+        Nodes = Host.Watch(WatchedKinds.Nodes(client));
         configs = Host.Watch(ListWatches.MiniLbConfigs(client));
         feed.Attach(services);
         feed.Attach(slices);
@@ -94,7 +100,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
                 serviceRunner.Queue.Add(key);
             configRunner.Queue.Add(options.ConfigName);
         };
-        feed.Published += _ => configRunner.Queue.Add(options.ConfigName);
+        feed.Published += _ => configRunner.Queue.AddAfter(options.ConfigName, options.StatusDelay);
         // A permission granted again: redo everything now rather than when each retry's backoff runs out.
         Access.Changed += () =>
         {
@@ -102,8 +108,11 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
                 serviceRunner.Queue.Add(key);
             configRunner.Queue.Add(options.ConfigName);
         };
-        Nodes.Subscribe(_ =>
+        Nodes.Subscribe(change =>
         {
+            // Most Node updates (heartbeat-driven status, images) change nothing the routes read.
+            if (change is { Old: { } old, New: { } node } && SameRouting(old, node))
+                return;
             configRunner.Queue.Add(options.ConfigName);
             LogRoutesIfChanged();
         });
@@ -159,6 +168,13 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             text.Append($"  not routed: node {problem.Node}: {problem.Reason}\n");
         return text.ToString();
     }
+
+    /// <summary>The same podCIDRs, addresses and Ready condition: what the route plan and the preflight read of a Node.</summary>
+    internal static bool SameRouting(V1Node a, V1Node b) =>
+        a.Spec?.PodCIDR == b.Spec?.PodCIDR
+        && (a.Spec?.PodCIDRs ?? []).SequenceEqual(b.Spec?.PodCIDRs ?? [])
+        && (a.Status?.Addresses ?? []).Select(x => (x.Type, x.Address)).SequenceEqual((b.Status?.Addresses ?? []).Select(x => (x.Type, x.Address)))
+        && (a.Status?.Conditions ?? []).Select(c => (c.Type, c.Status)).SequenceEqual((b.Status?.Conditions ?? []).Select(c => (c.Type, c.Status)));
 
     private void LogRoutesIfChanged()
     {

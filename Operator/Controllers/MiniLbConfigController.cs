@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Controllers;
@@ -12,7 +13,7 @@ namespace MiniLb.Operator.Controllers;
 /// MiniLbConfig named by `--config` is the one in use; any other is told so in its Ready condition.
 /// </summary>
 public sealed class MiniLbConfigController(
-    LiveConfig config, ZoneFeed zone, Informer<V1Node> nodes, Informer<V1EndpointSlice> slices,
+    LiveConfig config, ZoneFeed zone, Informer<V1Node> nodes, Informer<SliceView> slices,
     StatusWriter status, EventPublisher events, TimeProvider? time = null, AccessProblems? access = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;

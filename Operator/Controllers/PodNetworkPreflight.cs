@@ -1,5 +1,6 @@
 using System.Net;
 using k8s.Models;
+using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Controllers;
 
@@ -13,25 +14,28 @@ public sealed record StrayPodAddress(string Node, IPAddress Address, string Slic
 /// </summary>
 public static class PodNetworkPreflight
 {
-    public static IReadOnlyList<StrayPodAddress> Check(IEnumerable<V1EndpointSlice> slices, IEnumerable<V1Node> nodes)
+    public static IReadOnlyList<StrayPodAddress> Check(IEnumerable<SliceView> slices, IEnumerable<V1Node> nodes)
     {
-        var byName = nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
+        // Once per node, not once per endpoint: this runs over every slice of the cluster.
+        var byName = nodes
+            .Select(n => (Name: n.Metadata.Name, Cidrs: PodCidrs(n), Addresses: (n.Status?.Addresses ?? []).Select(a => a.Address).ToHashSet(StringComparer.Ordinal)))
+            .Where(n => n.Cidrs.Count > 0)
+            .ToDictionary(n => n.Name, StringComparer.Ordinal);
         var stray = new List<StrayPodAddress>();
         foreach (var slice in slices)
         {
-            foreach (var endpoint in slice.Endpoints ?? [])
+            foreach (var endpoint in slice.Endpoints)
             {
-                if (endpoint.Conditions?.Ready == false || endpoint.NodeName is not { Length: > 0 } nodeName
-                    || !byName.TryGetValue(nodeName, out var node) || PodCidrs(node) is not { Count: > 0 } cidrs)
+                if (endpoint.Ready == false || endpoint.NodeName is not { Length: > 0 } nodeName || !byName.TryGetValue(nodeName, out var node))
                     continue;
-                var nodeAddresses = (node.Status?.Addresses ?? []).Select(a => a.Address).ToHashSet(StringComparer.Ordinal);
-                foreach (var text in endpoint.Addresses ?? [])
+                var (_, cidrs, nodeAddresses) = node;
+                foreach (var text in endpoint.Addresses)
                 {
                     // hostNetwork pods carry their node's address; that is no sign of foreign IPAM.
                     if (!IPAddress.TryParse(text, out var address) || nodeAddresses.Contains(text))
                         continue;
                     if (!cidrs.Any(c => c.Contains(address)))
-                        stray.Add(new(nodeName, address, $"{slice.Metadata.NamespaceProperty}/{slice.Metadata.Name}"));
+                        stray.Add(new(nodeName, address, slice.Key));
                 }
             }
         }

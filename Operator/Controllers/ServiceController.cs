@@ -11,37 +11,33 @@ namespace MiniLb.Operator.Controllers;
 /// classes are never touched. Warns when a port's targetPort differs from its port, because DNS answers pod
 /// addresses and clients must use the targetPort.
 /// </summary>
-public sealed class ServiceController(LiveConfig config, StatusWriter status, EventPublisher events) : IEntityController<V1Service>
+public sealed class ServiceController(LiveConfig config, StatusWriter status, EventPublisher events) : IEntityController<ServiceView>
 {
     private readonly ConcurrentDictionary<string, string> warned = new(StringComparer.Ordinal);
 
-    public async Task<ReconciliationResult> ReconcileAsync(V1Service service, CancellationToken ct)
+    public async Task<ReconciliationResult> ReconcileAsync(ServiceView service, CancellationToken ct)
     {
         if (config.Current is not { } applied)
             return ReconciliationResult.Success(TimeSpan.FromSeconds(1));
         var settings = applied.Zone;
-        var key = Informer<V1Service>.KeyOf(service);
-        var current = service.Status?.LoadBalancer?.Ingress ?? [];
+        var key = service.Key;
+        var current = service.Ingress;
         var served = ServedService.IsServed(service, settings);
         var hostname = ServedService.HostnameOf(service, settings);
-        List<V1LoadBalancerIngress> desired = served
-            ? [new V1LoadBalancerIngress { Hostname = hostname }]
+        List<LoadBalancerIngressJson> desired = served
+            ? [new LoadBalancerIngressJson { Hostname = hostname }]
             : current.Where(i => !IsOurs(service, i)).ToList();
-        if (!served && desired.Count == current.Count)
+        if (!served && desired.Count == current.Length)
         {
             warned.TryRemove(key, out _);
             return ReconciliationResult.Success();
         }
-        var wrote = await status.PatchServiceAsync(service, new V1ServiceStatus
-        {
-            Conditions = service.Status?.Conditions,
-            LoadBalancer = new V1LoadBalancerStatus { Ingress = desired.Count == 0 ? null : desired },
-        }, ct);
+        var wrote = await status.PatchServiceAsync(service, Status(current), Status(desired), ct);
         if (wrote)
         {
             await events.PublishAsync(service, EventType.Normal, served ? "HostnameAssigned" : "HostnameRemoved",
                 served ? $"status.loadBalancer.ingress set to {hostname}; minilb answers it with the ready pod addresses"
-                       : $"no longer served by minilb (type {service.Spec?.Type}, loadBalancerClass '{service.Spec?.LoadBalancerClass}'); its minilb hostname was removed",
+                       : $"no longer served by minilb (type {service.Type}, loadBalancerClass '{service.LoadBalancerClass}'); its minilb hostname was removed",
                 ct);
         }
         if (served)
@@ -49,9 +45,9 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
         return ReconciliationResult.Success();
     }
 
-    public Task<ReconciliationResult> DeletedAsync(V1Service service, CancellationToken ct)
+    public Task<ReconciliationResult> DeletedAsync(ServiceView service, CancellationToken ct)
     {
-        warned.TryRemove(Informer<V1Service>.KeyOf(service), out _);
+        warned.TryRemove(service.Key, out _);
         return Task.FromResult(ReconciliationResult.Success());
     }
 
@@ -60,23 +56,30 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
     /// LoadBalancer, so no load balancer can own the entry — one of minilb's shape (hostname only,
     /// `&lt;service&gt;.&lt;namespace&gt;.…`), which a replica started after a domain change cannot otherwise know.
     /// </summary>
-    private bool IsOurs(V1Service service, V1LoadBalancerIngress entry)
+    /// <summary>The part of the status minilb writes: the whole ingress list (a merge patch replaces lists), nothing else.</summary>
+    private static System.Text.Json.Nodes.JsonNode? Status(IReadOnlyCollection<LoadBalancerIngressJson> ingress) =>
+        System.Text.Json.JsonSerializer.SerializeToNode(new ServiceStatusJson
+        {
+            LoadBalancer = new LoadBalancerStatusJson { Ingress = ingress.Count == 0 ? null : [.. ingress] },
+        }, ViewJson.Default.ServiceStatusJson);
+
+    private bool IsOurs(ServiceView service, LoadBalancerIngressJson entry)
     {
         if (entry.Hostname is not { Length: > 0 } name)
             return false;
         if (config.Domains.Any(domain => name == ServedService.HostnameOf(service, new ZoneSettings { Domain = domain })))
             return true;
         var prefix = ServedService.HostnameOf(service, new ZoneSettings { Domain = "" });
-        return service.Spec?.Type != "LoadBalancer" && entry.Ip is null && entry.Ports is not { Count: > 0 }
+        return service.Type != "LoadBalancer" && entry.Ip is null && entry.Ports is not { Count: > 0 }
             && name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length;
     }
 
     /// <summary>One Warning per Service and set of mismatched ports; repeated only when the ports change.</summary>
-    private async Task WarnAboutPortsAsync(V1Service service, string key, string hostname, CancellationToken ct)
+    private async Task WarnAboutPortsAsync(ServiceView service, string key, string hostname, CancellationToken ct)
     {
-        var mismatched = (service.Spec?.Ports ?? [])
-            .Where(p => p.TargetPort?.Value is { Length: > 0 } target && target != p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Select(p => $"port {p.Port}{(string.IsNullOrEmpty(p.Name) ? "" : $" ({p.Name})")} → targetPort {p.TargetPort!.Value}")
+        var mismatched = service.Ports
+            .Where(p => p.TargetPort is { Length: > 0 } target && target != p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Select(p => $"port {p.Port}{(string.IsNullOrEmpty(p.Name) ? "" : $" ({p.Name})")} → targetPort {p.TargetPort}")
             .ToList();
         if (mismatched.Count == 0)
         {

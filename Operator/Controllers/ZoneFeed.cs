@@ -23,6 +23,7 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
     private readonly List<Func<IEnumerable<object>>> caches = [];
     private readonly Channel<bool> pending = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private ClusterModel model = new(settings);
+    private IReadOnlySet<string> unreachable = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>Raised after a zone with different data was published.</summary>
     public event Action<Zone>? Published;
@@ -70,23 +71,32 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
                 foreach (var item in cache())
                     rebuilt.Upsert(item);
             rebuilt.TakeSkipped(); // already logged by the model it replaces
+            rebuilt.SetUnreachableNodes(unreachable);
             model = rebuilt;
         }
         log.LogInformation("Zone settings changed (domain {Domain}, ttl {Ttl}, loadBalancerClass {Class}); rebuilt the zone", next.Domain, next.Ttl, next.LoadBalancerClass);
         pending.Writer.TryWrite(true);
     }
 
-    public ServedCounts Counts()
+    /// <summary>
+    /// Endpoints on these nodes leave their Services' answers (fail open: a Service left with no address keeps them
+    /// all); a zone is published shortly after. Survives <see cref="Reconfigure"/>.
+    /// </summary>
+    public void SetUnreachableNodes(IReadOnlySet<string> nodeNames)
     {
         lock (modelLock)
         {
-            var zone = model.Current;
-            var served = model.Services.Where(s => ServedService.IsServed(s, model.Settings)).ToList();
-            var endpoints = served.Sum(s => zone.Names.TryGetValue(Hostnames.ToName(ServedService.HostnameOf(s, model.Settings)), out var node)
-                ? node.V4.Length + node.V6.Length
-                : 0);
-            return new ServedCounts(served.Count, endpoints);
+            unreachable = nodeNames.ToHashSet(StringComparer.Ordinal);
+            model.SetUnreachableNodes(unreachable);
         }
+        pending.Writer.TryWrite(true);
+    }
+
+    /// <summary>The counts of the last published zone; the model keeps them as it publishes, so this costs nothing per Service.</summary>
+    public ServedCounts Counts()
+    {
+        lock (modelLock)
+            return new ServedCounts(model.ServedCount, model.ServedEndpoints);
     }
 
     /// <summary>Publishes zones until cancelled.</summary>

@@ -45,6 +45,19 @@ public sealed record InformerOptions
     public AccessProblems? Access { get; init; }
 }
 
+/// <summary>How informers key objects: <c>namespace/name</c>, or <c>name</c> for cluster-scoped kinds.</summary>
+public static class ObjectKey
+{
+    public static string Of(IKubernetesObject<V1ObjectMeta> item)
+    {
+        if (item is ObjectView view)
+            return view.Key;
+        return string.IsNullOrEmpty(item.Metadata?.NamespaceProperty)
+            ? item.Metadata?.Name ?? ""
+            : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
+    }
+}
+
 /// <summary>The kind-independent face of an informer, for hosts that run and await many.</summary>
 public interface IInformer
 {
@@ -96,9 +109,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
 
     public IReadOnlyCollection<string> Keys => cache.Keys.ToList();
 
-    public static string KeyOf(T item) => string.IsNullOrEmpty(item.Metadata?.NamespaceProperty)
-        ? item.Metadata?.Name ?? ""
-        : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
+    public static string KeyOf(T item) => ObjectKey.Of(item);
 
     public Task WaitForSyncAsync(CancellationToken ct) => synced.Task.WaitAsync(ct);
 

@@ -27,10 +27,11 @@ public sealed class ListWatch<T> where T : class, IKubernetesObject<V1ObjectMeta
     public required Func<string, int, Action<Exception>, CancellationToken, IAsyncEnumerable<(WatchEventType Type, T Object)>> Watch { get; init; }
 }
 
-/// <summary>LIST/WATCH adapters for the kinds minilb reads. The RBAC each needs is declared here, next to the calls.</summary>
-[EntityRbac(typeof(V1Service), RbacVerb.List | RbacVerb.Watch)]
-[EntityRbac(typeof(V1EndpointSlice), RbacVerb.List | RbacVerb.Watch)]
-[EntityRbac(typeof(V1Node), RbacVerb.List | RbacVerb.Watch)]
+/// <summary>
+/// LIST/WATCH adapters over KubernetesClient's models, for the kinds not projected (see
+/// <c>Resolution.WatchedKinds</c> for Services, EndpointSlices and Nodes). The RBAC each needs is declared here,
+/// next to the calls.
+/// </summary>
 [EntityRbac(typeof(V1Ingress), RbacVerb.List | RbacVerb.Watch)]
 [EntityRbac(typeof(Entities.MiniLbConfig), RbacVerb.List | RbacVerb.Watch)]
 [GenericRbac(Kinds.GatewayGroup, "gateways", RbacVerb.List | RbacVerb.Watch)]
@@ -39,33 +40,6 @@ public sealed class ListWatch<T> where T : class, IKubernetesObject<V1ObjectMeta
 [GenericRbac(Kinds.GatewayGroup, "tlsroutes", RbacVerb.List | RbacVerb.Watch)]
 public static class ListWatches
 {
-    public static ListWatch<V1Service> Services(IKubernetes client) => new()
-    {
-        Kind = Kinds.Service,
-        List = async (next, limit, ct) => Page(await client.CoreV1.ListServiceForAllNamespacesAsync(
-            continueParameter: next, limit: limit, cancellationToken: ct)),
-        Watch = (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceForAllNamespacesAsync(
-            allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-    };
-
-    public static ListWatch<V1EndpointSlice> EndpointSlices(IKubernetes client) => new()
-    {
-        Kind = Kinds.EndpointSlice,
-        List = async (next, limit, ct) => Page(await client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(
-            continueParameter: next, limit: limit, cancellationToken: ct)),
-        Watch = (rv, timeout, onError, ct) => client.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(
-            allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-    };
-
-    public static ListWatch<V1Node> Nodes(IKubernetes client) => new()
-    {
-        Kind = Kinds.Node,
-        List = async (next, limit, ct) => Page(await client.CoreV1.ListNodeAsync(
-            continueParameter: next, limit: limit, cancellationToken: ct)),
-        Watch = (rv, timeout, onError, ct) => client.CoreV1.WatchListNodeAsync(
-            allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-    };
-
     public static ListWatch<V1Ingress> Ingresses(IKubernetes client) => new()
     {
         Kind = Kinds.Ingress,

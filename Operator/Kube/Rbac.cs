@@ -59,6 +59,7 @@ public static class RbacDeclarations
     public static IReadOnlyList<Type> Types { get; } =
     [
         typeof(ListWatches),
+        typeof(Resolution.WatchedKinds),
         typeof(StatusWriter),
         typeof(EventPublisher),
         typeof(LeaseLeadership),

@@ -19,10 +19,12 @@ public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILo
 
     /// <param name="desired">The whole status as it should be; fields it lacks are removed.</param>
     /// <returns>Whether a patch was sent.</returns>
-    public Task<bool> PatchServiceAsync(V1Service current, V1ServiceStatus desired, CancellationToken ct) =>
-        PatchAsync("Service", Informer<V1Service>.KeyOf(current), Node(current.Status), Node(desired),
+    /// <param name="current">The part of the status the caller manages, as it is now (JSON).</param>
+    /// <param name="desired">The same part as it should be; fields outside it are left alone by the merge patch.</param>
+    public Task<bool> PatchServiceAsync(IKubernetesObject<V1ObjectMeta> service, JsonNode? current, JsonNode? desired, CancellationToken ct) =>
+        PatchAsync("Service", ObjectKey.Of(service), current, desired,
             body => client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
-                current.Metadata.Name, current.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: ct));
+                service.Metadata.Name, service.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: ct));
 
     /// <inheritdoc cref="PatchServiceAsync"/>
     public Task<bool> PatchMiniLbConfigAsync(MiniLbConfig current, MiniLbConfigStatus desired, CancellationToken ct) =>
@@ -50,6 +52,4 @@ public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILo
         log.LogDebug("{Kind} {Key}: status patched with {Patch}", kind, key, body);
         return true;
     }
-
-    private static JsonNode? Node(object? value) => value is null ? null : JsonNode.Parse(KubernetesJson.Serialize(value));
 }

@@ -5,20 +5,20 @@ using k8s.Models;
 namespace MiniLb.Operator.Resolution;
 
 /// <summary>
-/// The Kubernetes objects DNS depends on, and the zone built from them. Mutable with a single writer
-/// (the snapshot reader, or later the informer loop); every <see cref="Publish"/> hands out an immutable
-/// <see cref="Zone"/>. Upserts only mark what they touch, and <see cref="Publish"/> rebuilds only those
-/// names, on persistent dictionaries, so its cost follows the size of the change, not of the cluster.
+/// The Kubernetes objects DNS depends on (as projections: <see cref="ServiceView"/>, <see cref="SliceView"/>), and
+/// the zone built from them. Mutable with a single writer (the snapshot reader, or the informer loop); every
+/// <see cref="Publish"/> hands out an immutable <see cref="Zone"/>. Upserts only mark what they touch, and
+/// <see cref="Publish"/> rebuilds only those names, on persistent dictionaries, so its cost follows the size of the
+/// change, not of the cluster. The indexes live in small types of their own: <see cref="SliceIndex"/>,
+/// <see cref="AliasClaims"/>, <see cref="SkipReport"/>.
 /// </summary>
 public sealed class ClusterModel
 {
     private readonly ZoneSettings settings;
     private readonly TimeProvider time;
 
-    private readonly Dictionary<string, V1Service> services = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, V1EndpointSlice> slices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> serviceOfSlice = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> slicesOfService = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ServiceView> services = new(StringComparer.Ordinal);
+    private readonly SliceIndex slices = new();
     private readonly Dictionary<string, V1Node> nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, V1Ingress> ingresses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, V1Gateway> gateways = new(StringComparer.Ordinal);
@@ -29,12 +29,9 @@ public sealed class ClusterModel
     private readonly Dictionary<string, ServiceRecords> published = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> serviceOfHostname = new(StringComparer.Ordinal);
     private readonly Dictionary<DomainName, int> servicesInNamespace = new();
-    private readonly Dictionary<string, AliasClaim[]> claimsOfSource = new(StringComparer.Ordinal);
-    private readonly Dictionary<AliasPattern, Dictionary<string, AliasClaim>> claimsOfPattern = new();
-    private readonly Dictionary<string, HashSet<(AliasPattern Pattern, string Source)>> claimsOfTarget = new(StringComparer.Ordinal);
-
+    private readonly AliasClaims claims = new();
     private readonly HashSet<string> dirtyServices = new(StringComparer.Ordinal);
-    private readonly HashSet<AliasPattern> dirtyPatterns = [];
+    private IReadOnlySet<string> unreachableNodes = new HashSet<string>(StringComparer.Ordinal);
 
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder names = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder aliases = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
@@ -44,9 +41,7 @@ public sealed class ClusterModel
     private readonly DomainName apex;
     private readonly DomainName nameServer;
     private Zone current;
-    // The last skip reported per slice, so an unchanged odd slice is reported once, not on every event.
-    private readonly Dictionary<string, string> skipped = new(StringComparer.Ordinal);
-    private readonly List<string> unreported = [];
+    private readonly SkipReport skipped = new();
 
     public ClusterModel(ZoneSettings settings, TimeProvider? time = null)
     {
@@ -64,31 +59,49 @@ public sealed class ClusterModel
     /// <summary>The zone of the last <see cref="Publish"/>.</summary>
     public Zone Current => current;
 
+    /// <summary>The Nodes of a snapshot file, for `serve`'s routes; they play no part in the zone.</summary>
     public IReadOnlyCollection<V1Node> Nodes => nodes.Values;
 
-    public IReadOnlyCollection<V1Service> Services => services.Values;
+    public IReadOnlyCollection<ServiceView> Services => services.Values;
+
+    /// <summary>How many Services the zone answers for, kept as they are published rather than counted on demand.</summary>
+    public int ServedCount => published.Count;
+
+    /// <summary>Ready addresses in the answers of all served Services, kept as they are published.</summary>
+    public int ServedEndpoints { get; private set; }
 
     /// <summary>What was skipped since the last call, one line per object whose odd values are new or changed.</summary>
-    public IReadOnlyList<string> TakeSkipped()
+    public IReadOnlyList<string> TakeSkipped() => skipped.Take();
+
+    /// <summary>
+    /// Endpoints on these nodes leave the answers of their Services (a node that stopped answering). Fail open: a
+    /// Service whose every ready endpoint is on such nodes keeps answering with all of them, as before. Only the
+    /// Services with endpoints on nodes that joined or left the set are rebuilt, on the next <see cref="Publish"/>.
+    /// </summary>
+    public void SetUnreachableNodes(IReadOnlySet<string> nodeNames)
     {
-        var lines = unreported.ToList();
-        unreported.Clear();
-        return lines;
+        var next = nodeNames.ToHashSet(StringComparer.Ordinal);
+        foreach (var node in next.Where(n => !unreachableNodes.Contains(n)).Concat(unreachableNodes.Where(n => !next.Contains(n))))
+            dirtyServices.UnionWith(slices.ServicesOn(node));
+        unreachableNodes = next;
     }
 
-    /// <summary>Adds or replaces a Service, EndpointSlice, Node, Ingress, Gateway, HTTPRoute, GRPCRoute or TLSRoute.</summary>
+    /// <summary>Adds or replaces a Service, EndpointSlice (as views or KubernetesClient models), Node, Ingress, Gateway, HTTPRoute, GRPCRoute or TLSRoute.</summary>
     public void Upsert(object item)
     {
         switch (item)
         {
+            case ServiceView service:
+                UpsertService(service);
+                break;
             case V1Service service:
-                var key = KeyOf(service.Metadata);
-                services[key] = service;
-                dirtyServices.Add(key);
-                SetClaims("Service/" + key, ServiceClaims(service));
+                UpsertService(ServiceView.From(service));
+                break;
+            case SliceView slice:
+                UpsertSlice(slice);
                 break;
             case V1EndpointSlice slice:
-                UpsertSlice(slice);
+                UpsertSlice(SliceView.From(slice));
                 break;
             case V1Node node:
                 nodes[node.Metadata.Name] = node;
@@ -96,7 +109,7 @@ public sealed class ClusterModel
             case V1Ingress ingress:
                 var ingressKey = KeyOf(ingress.Metadata);
                 ingresses[ingressKey] = ingress;
-                SetClaims("Ingress/" + ingressKey, IngressClaims(ingress));
+                claims.Set("Ingress/" + ingressKey, IngressClaims(ingress));
                 break;
             case V1Gateway gateway:
                 var gatewayKey = KeyOf(gateway.Metadata);
@@ -116,17 +129,17 @@ public sealed class ClusterModel
     {
         switch (item)
         {
+            case ServiceView service:
+                DeleteService(KeyOf(service));
+                break;
             case V1Service service:
-                var key = KeyOf(service.Metadata);
-                services.Remove(key);
-                dirtyServices.Add(key);
-                SetClaims("Service/" + key, []);
+                DeleteService(KeyOf(service.Metadata));
+                break;
+            case SliceView slice:
+                DeleteSlice(KeyOf(slice));
                 break;
             case V1EndpointSlice slice:
-                var sliceKey = KeyOf(slice.Metadata);
-                slices.Remove(sliceKey);
-                DetachSlice(sliceKey);
-                skipped.Remove(sliceKey);
+                DeleteSlice(KeyOf(slice.Metadata));
                 break;
             case V1Node node:
                 nodes.Remove(node.Metadata.Name);
@@ -134,7 +147,7 @@ public sealed class ClusterModel
             case V1Ingress ingress:
                 var ingressKey = KeyOf(ingress.Metadata);
                 ingresses.Remove(ingressKey);
-                SetClaims("Ingress/" + ingressKey, []);
+                claims.Set("Ingress/" + ingressKey, []);
                 break;
             case V1Gateway gateway:
                 var gatewayKey = KeyOf(gateway.Metadata);
@@ -145,7 +158,7 @@ public sealed class ClusterModel
                 var routeKey = RouteKey(route);
                 if (routes.Remove(routeKey, out var old))
                     ForgetRouteParents(routeKey, old);
-                SetClaims(routeKey, []);
+                claims.Set(routeKey, []);
                 break;
             default:
                 throw new ArgumentException($"ClusterModel does not keep objects of type {item.GetType().Name}", nameof(item));
@@ -162,9 +175,8 @@ public sealed class ClusterModel
         foreach (var key in dirtyServices)
             changed |= RepublishService(key);
         dirtyServices.Clear();
-        foreach (var pattern in dirtyPatterns)
+        foreach (var pattern in claims.TakeDirty())
             changed |= RepublishPattern(pattern);
-        dirtyPatterns.Clear();
 
         if (changed)
             current = Snapshot(SerialAfter(current.Serial));
@@ -178,46 +190,42 @@ public sealed class ClusterModel
     private uint SerialAfter(uint previous) =>
         Math.Max(previous + 1, (uint)Math.Clamp(time.GetUtcNow().ToUnixTimeSeconds(), 1, uint.MaxValue));
 
-    private void UpsertSlice(V1EndpointSlice slice)
+    private void UpsertService(ServiceView service)
     {
-        var key = KeyOf(slice.Metadata);
-        slices[key] = slice;
-        DetachSlice(key);
-        NoteSkipped(key, slice);
-        if (slice.Metadata.Labels?.TryGetValue(ServiceRecords.ServiceNameLabel, out var serviceName) == true && !string.IsNullOrEmpty(serviceName))
-        {
-            var serviceKey = Key(slice.Metadata.NamespaceProperty, serviceName);
-            serviceOfSlice[key] = serviceKey;
-            if (!slicesOfService.TryGetValue(serviceKey, out var set))
-                slicesOfService[serviceKey] = set = new(StringComparer.Ordinal);
-            set.Add(key);
-            dirtyServices.Add(serviceKey);
-        }
+        var key = KeyOf(service);
+        services[key] = service;
+        dirtyServices.Add(key);
+        claims.Set("Service/" + key, ServiceClaims(service));
     }
 
-    private void NoteSkipped(string key, V1EndpointSlice slice)
+    private void DeleteService(string key)
+    {
+        services.Remove(key);
+        dirtyServices.Add(key);
+        claims.Set("Service/" + key, []);
+    }
+
+    private void UpsertSlice(SliceView slice)
+    {
+        var key = KeyOf(slice);
+        dirtyServices.UnionWith(slices.Upsert(slice));
+        skipped.Note(key, SkipLine(key, slice));
+    }
+
+    private void DeleteSlice(string key)
+    {
+        if (slices.Remove(key) is { } serviceKey)
+            dirtyServices.Add(serviceKey);
+        skipped.Forget(key);
+    }
+
+    private static string? SkipLine(string key, SliceView slice)
     {
         var bad = ServiceRecords.UnusableAddresses(slice).ToList();
         if (bad.Count == 0)
-        {
-            skipped.Remove(key);
-            return;
-        }
+            return null;
         var shown = string.Join(", ", bad.Take(5).Select(a => $"'{a}'")) + (bad.Count > 5 ? $" and {bad.Count - 5} more" : "");
-        var line = $"EndpointSlice {key}: skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {shown}";
-        if (skipped.TryGetValue(key, out var last) && last == line)
-            return;
-        skipped[key] = line;
-        unreported.Add(line);
-    }
-
-    private void DetachSlice(string sliceKey)
-    {
-        if (!serviceOfSlice.Remove(sliceKey, out var serviceKey))
-            return;
-        if (slicesOfService.TryGetValue(serviceKey, out var set) && set.Remove(sliceKey) && set.Count == 0)
-            slicesOfService.Remove(serviceKey);
-        dirtyServices.Add(serviceKey);
+        return $"EndpointSlice {key}: skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {shown}";
     }
 
     private bool RepublishService(string key)
@@ -227,8 +235,7 @@ public sealed class ClusterModel
         if (services.TryGetValue(key, out var service) && ServedService.IsServed(service, settings))
         {
             var hostname = ServedService.HostnameOf(service, settings);
-            var serviceSlices = slicesOfService.TryGetValue(key, out var set) ? set.Select(k => slices[k]) : [];
-            after = ServiceRecords.Build(service, hostname, serviceSlices);
+            after = ServiceRecords.Build(service, hostname, slices.Of(key), unreachableNodes);
         }
 
         var changed = false;
@@ -252,12 +259,14 @@ public sealed class ClusterModel
             published.Remove(key);
             serviceOfHostname.Remove(before.Hostname);
             CountNamespace(before.Names[0].Key, -1);
+            ServedEndpoints -= before.Node.V4.Length + before.Node.V6.Length;
         }
         if (after is not null)
         {
             published[key] = after;
             serviceOfHostname[after.Hostname] = key;
             CountNamespace(after.Names[0].Key, +1);
+            ServedEndpoints += after.Node.V4.Length + after.Node.V6.Length;
         }
 
         // Aliases pointing at this Service follow its addresses.
@@ -265,8 +274,8 @@ public sealed class ClusterModel
         {
             foreach (var hostname in new[] { before?.Hostname, after?.Hostname })
             {
-                if (hostname is not null && claimsOfTarget.TryGetValue(hostname, out var claims))
-                    dirtyPatterns.UnionWith(claims.Select(c => c.Pattern));
+                if (hostname is not null)
+                    claims.TargetChanged(hostname);
             }
         }
         return changed;
@@ -292,9 +301,7 @@ public sealed class ClusterModel
 
     private bool RepublishPattern(AliasPattern pattern)
     {
-        var targets = claimsOfPattern.TryGetValue(pattern, out var claims)
-            ? claims.Values.SelectMany(c => c.Targets).Distinct().Where(serviceOfHostname.ContainsKey).ToArray()
-            : [];
+        var targets = claims.TargetsOf(pattern).Where(serviceOfHostname.ContainsKey).ToArray();
         var table = pattern.Kind switch
         {
             AliasKind.Exact => aliases,
@@ -338,41 +345,7 @@ public sealed class ClusterModel
         }
     }
 
-    private void SetClaims(string source, AliasClaim[] claims)
-    {
-        if (claimsOfSource.Remove(source, out var old))
-        {
-            foreach (var claim in old)
-            {
-                if (claimsOfPattern.TryGetValue(claim.Pattern, out var bySource) && bySource.Remove(source) && bySource.Count == 0)
-                    claimsOfPattern.Remove(claim.Pattern);
-                foreach (var target in claim.Targets)
-                {
-                    if (claimsOfTarget.TryGetValue(target, out var set) && set.Remove((claim.Pattern, source)) && set.Count == 0)
-                        claimsOfTarget.Remove(target);
-                }
-                dirtyPatterns.Add(claim.Pattern);
-            }
-        }
-        if (claims.Length == 0)
-            return;
-        claimsOfSource[source] = claims;
-        foreach (var claim in claims)
-        {
-            if (!claimsOfPattern.TryGetValue(claim.Pattern, out var bySource))
-                claimsOfPattern[claim.Pattern] = bySource = new(StringComparer.Ordinal);
-            bySource[source] = claim;
-            foreach (var target in claim.Targets)
-            {
-                if (!claimsOfTarget.TryGetValue(target, out var set))
-                    claimsOfTarget[target] = set = [];
-                set.Add((claim.Pattern, source));
-            }
-            dirtyPatterns.Add(claim.Pattern);
-        }
-    }
-
-    private AliasClaim[] ServiceClaims(V1Service service)
+    private AliasClaim[] ServiceClaims(ServiceView service)
     {
         var target = ServedService.HostnameOf(service, settings);
         return ServedService.AliasesOf(service)
@@ -418,7 +391,7 @@ public sealed class ClusterModel
                 routesOfGateway[gatewayKey] = set = new(StringComparer.Ordinal);
             set.Add(key);
         }
-        SetClaims(key, RouteClaims(route));
+        claims.Set(key, RouteClaims(route));
     }
 
     private void ForgetRouteParents(string routeKey, GatewayRoute route)
@@ -433,7 +406,7 @@ public sealed class ClusterModel
     private void RefreshRoutesOf(string gatewayKey)
     {
         foreach (var routeKey in routesOfGateway.GetValueOrDefault(gatewayKey) ?? [])
-            SetClaims(routeKey, RouteClaims(routes[routeKey]));
+            claims.Set(routeKey, RouteClaims(routes[routeKey]));
     }
 
     /// <summary>Every hostname of a route whose parent Gateway's status carries a served name (wildcards: one or more labels).</summary>
@@ -464,7 +437,10 @@ public sealed class ClusterModel
 
     private static string KeyOf(V1ObjectMeta metadata) => Key(metadata.NamespaceProperty, metadata.Name);
 
-    private static string Key(string? ns, string name) => (ns ?? "default") + "/" + name;
+    /// <summary>The view's own key (no new string per event) when it has a namespace, as every Service and slice does.</summary>
+    internal static string KeyOf(Kube.ObjectView view) => string.IsNullOrEmpty(view.Namespace) ? Key(view.Namespace, view.Name) : view.Key;
+
+    internal static string Key(string? ns, string name) => (ns ?? "default") + "/" + name;
 }
 
 internal enum AliasKind

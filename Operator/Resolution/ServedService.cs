@@ -1,5 +1,4 @@
 using ARSoft.Tools.Net;
-using k8s.Models;
 
 namespace MiniLb.Operator.Resolution;
 
@@ -12,19 +11,15 @@ public static class ServedService
     /// <summary>Comma-separated extra hostnames that resolve to the Service's addresses.</summary>
     public const string HostAnnotation = "minilb/host";
 
-    public static bool IsServed(V1Service service, ZoneSettings settings) =>
-        service.Spec is { Type: "LoadBalancer" } spec
-        && string.Equals(spec.LoadBalancerClass, settings.LoadBalancerClass, StringComparison.Ordinal);
+    public static bool IsServed(ServiceView service, ZoneSettings settings) =>
+        service.Type == "LoadBalancer" && string.Equals(service.LoadBalancerClass, settings.LoadBalancerClass, StringComparison.Ordinal);
 
     /// <summary><c>&lt;service&gt;.&lt;namespace&gt;.&lt;domain&gt;</c>, lower case.</summary>
-    public static string HostnameOf(V1Service service, ZoneSettings settings) =>
-        $"{service.Metadata.Name}.{service.Metadata.NamespaceProperty ?? "default"}.{settings.Domain.TrimEnd('.')}".ToLowerInvariant();
+    public static string HostnameOf(ServiceView service, ZoneSettings settings) =>
+        $"{service.Name}.{service.Namespace ?? "default"}.{settings.Domain.TrimEnd('.')}".ToLowerInvariant();
 
     /// <summary>The hostnames of the <see cref="HostAnnotation"/> annotation, normalised (lower case, no trailing dot).</summary>
-    public static IReadOnlyList<string> AliasesOf(V1Service service) =>
-        service.Metadata.Annotations is { } annotations && annotations.TryGetValue(HostAnnotation, out var value) && value is not null
-            ? Hostnames.SplitList(value)
-            : [];
+    public static IReadOnlyList<string> AliasesOf(ServiceView service) => service.Aliases;
 }
 
 /// <summary>Normalisation of hostnames taken from Kubernetes objects.</summary>

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net;
-using k8s.Models;
 
 namespace MiniLb.Operator.Resolution;
 
@@ -14,13 +13,14 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
 {
     public const string ServiceNameLabel = "kubernetes.io/service-name";
 
-    public static ServiceRecords Build(V1Service service, string hostname, IEnumerable<V1EndpointSlice> slices)
+    /// <param name="unreachable">Nodes whose endpoints are left out, unless that would leave the Service without an address (fail open).</param>
+    public static ServiceRecords Build(ServiceView service, string hostname, IEnumerable<SliceView> slices, IReadOnlySet<string>? unreachable = null)
     {
         var name = Hostnames.ToName(hostname);
-        var ready = slices
-            .Where(s => s.AddressType is "IPv4" or "IPv6")
-            .Select(s => (Slice: s, Addresses: ReadyAddresses(s).ToArray()))
-            .ToArray();
+        var served = slices.Where(s => s.AddressType is "IPv4" or "IPv6").ToArray();
+        var ready = served.Select(s => (Slice: s, Addresses: ReadyAddresses(s, unreachable).ToArray())).ToArray();
+        if (unreachable is { Count: > 0 } && ready.All(r => r.Addresses.Length == 0))
+            ready = served.Select(s => (Slice: s, Addresses: ReadyAddresses(s).ToArray())).ToArray();
 
         var addresses = ready.SelectMany(s => s.Addresses).Distinct().Order(AddressOrder.Instance).ToArray();
         var names = ImmutableArray.CreateBuilder<KeyValuePair<DomainName, ZoneNode>>();
@@ -35,7 +35,7 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         }
 
         var protocols = new HashSet<string>();
-        foreach (var port in service.Spec?.Ports ?? [])
+        foreach (var port in service.Ports)
         {
             if (string.IsNullOrEmpty(port.Name))
                 continue;
@@ -45,7 +45,7 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             foreach (var (slice, sliceAddresses) in ready)
             {
                 // The endpoint's own port: minilb's answers bypass the Service's port mapping.
-                var slicePort = slice.Ports?.FirstOrDefault(p => p.Name == port.Name && string.Equals(p.Protocol ?? "TCP", port.Protocol ?? "TCP", StringComparison.OrdinalIgnoreCase));
+                var slicePort = slice.Ports.FirstOrDefault(p => p.Name == port.Name && string.Equals(p.Protocol ?? "TCP", port.Protocol ?? "TCP", StringComparison.OrdinalIgnoreCase));
                 if (slicePort?.Port is not { } number || number is <= 0 or > ushort.MaxValue)
                     continue;
                 targets.AddRange(sliceAddresses.Select(a => new SrvTarget((ushort)number, endpointNames[a])));
@@ -59,16 +59,15 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         return new(hostname, names[0].Value, names.ToImmutable());
     }
 
-    /// <summary>Ready (true or unset), serving (not false) and not terminating — what kube-proxy would send traffic to.</summary>
-    public static IEnumerable<IPAddress> ReadyAddresses(V1EndpointSlice slice)
+    /// <summary>The addresses of <see cref="EndpointView.IsReady"/> endpoints, but those on <paramref name="unreachable"/> nodes.</summary>
+    public static IEnumerable<IPAddress> ReadyAddresses(SliceView slice, IReadOnlySet<string>? unreachable = null)
     {
         var family = slice.AddressType == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
-        foreach (var endpoint in slice.Endpoints ?? [])
+        foreach (var endpoint in slice.Endpoints)
         {
-            var conditions = endpoint.Conditions;
-            if (conditions?.Ready == false || conditions?.Serving == false || conditions?.Terminating == true)
+            if (!endpoint.IsReady || (endpoint.NodeName is { } node && unreachable?.Contains(node) == true))
                 continue;
-            foreach (var text in endpoint.Addresses ?? [])
+            foreach (var text in endpoint.Addresses)
             {
                 if (IPAddress.TryParse(text, out var address) && address.AddressFamily == family)
                     yield return address;
@@ -77,12 +76,12 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
     }
 
     /// <summary>Addresses of an IPv4 or IPv6 slice that are not addresses of its family; they are never answered.</summary>
-    public static IEnumerable<string> UnusableAddresses(V1EndpointSlice slice)
+    public static IEnumerable<string> UnusableAddresses(SliceView slice)
     {
         if (slice.AddressType is not ("IPv4" or "IPv6"))
             yield break;
         var family = slice.AddressType == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
-        foreach (var text in (slice.Endpoints ?? []).SelectMany(e => e.Addresses ?? []))
+        foreach (var text in slice.Endpoints.SelectMany(e => e.Addresses))
         {
             if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != family)
                 yield return text;

@@ -29,9 +29,10 @@ public static class SnapshotReader
     // properties by metadata token, which NativeAOT does not have, so `serve --snapshot` failed in the AOT binary.
     private static readonly Dictionary<(string Group, string Kind), Reader> Readers = new()
     {
-        [("", "Service")] = j => KubernetesJson.Deserialize<V1Service>(j),
-        [("", "Node")] = j => KubernetesJson.Deserialize<V1Node>(j),
-        [("discovery.k8s.io", "EndpointSlice")] = j => KubernetesJson.Deserialize<V1EndpointSlice>(j),
+        // The kinds the informers project are read into the same source-generated shapes (see WatchedKinds).
+        [("", "Service")] = j => JsonSerializer.Deserialize(j, ViewJson.Default.ServiceJson)!,
+        [("", "Node")] = j => JsonSerializer.Deserialize(j, ViewJson.Default.NodeJson)!,
+        [("discovery.k8s.io", "EndpointSlice")] = j => JsonSerializer.Deserialize(j, ViewJson.Default.EndpointSliceJson)!,
         [("networking.k8s.io", "Ingress")] = j => KubernetesJson.Deserialize<V1Ingress>(j),
         [(GatewayApi.Group, "Gateway")] = j => KubernetesJson.Deserialize<V1Gateway>(j),
         [(GatewayApi.Group, "HTTPRoute")] = j => KubernetesJson.Deserialize<V1HttpRoute>(j),
@@ -209,7 +210,13 @@ public static class SnapshotReader
         }
         if (Missing(item) is { } field)
             throw new SnapshotException($"{path}:{line}: {id}: missing required field '{field}'");
-        objects.Add(item);
+        objects.Add(item switch
+        {
+            ServiceJson service => service.ToView(),
+            EndpointSliceJson slice => slice.ToView(),
+            NodeJson node => node.ToNode(),
+            _ => item,
+        });
     }
 
     /// <summary>What names an object in messages and picks its reader: apiVersion, kind, metadata.name and .namespace.</summary>
@@ -238,9 +245,9 @@ public static class SnapshotReader
     /// <summary>The first required field (of those minilb reads) that the object lacks.</summary>
     private static string? Missing(object item) => item switch
     {
-        V1Service { Spec: null } => "spec",
-        V1EndpointSlice { AddressType: null or "" } => "addressType",
-        V1EndpointSlice slice when slice.Endpoints?.Select((e, i) => (e, i)).FirstOrDefault(x => x.e.Addresses is not { Count: > 0 }) is { e: not null } missing
+        ServiceJson { Spec: null } => "spec",
+        EndpointSliceJson { AddressType: null or "" } => "addressType",
+        EndpointSliceJson slice when slice.Endpoints?.Select((e, i) => (e, i)).FirstOrDefault(x => x.e.Addresses is not { Count: > 0 }) is { e: not null } missing
             => $"endpoints[{missing.i}].addresses",
         GatewayRoute { Spec: null } => "spec",
         _ => null,

@@ -1,0 +1,168 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace MiniLb.Operator.Kube;
+
+/// <summary>The <c>metadata</c> fields every projection keeps: identity and the version the informer tracks.</summary>
+public sealed class ObjectMetaJson
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("namespace")] public string? Namespace { get; set; }
+    [JsonPropertyName("uid")] public string? Uid { get; set; }
+    [JsonPropertyName("resourceVersion")] public string? ResourceVersion { get; set; }
+    [JsonPropertyName("generation")] public long? Generation { get; set; }
+    [JsonPropertyName("labels")] public Dictionary<string, string>? Labels { get; set; }
+    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+}
+
+/// <summary>A LIST answer: the items as <typeparamref name="T"/> and the list's resourceVersion and continue token.</summary>
+public sealed class ListJson<T>
+{
+    [JsonPropertyName("metadata")] public ListMetaJson? Metadata { get; set; }
+    [JsonPropertyName("items")] public List<T>? Items { get; set; }
+}
+
+public sealed class ListMetaJson
+{
+    [JsonPropertyName("resourceVersion")] public string? ResourceVersion { get; set; }
+    [JsonPropertyName("continue")] public string? Continue { get; set; }
+}
+
+/// <summary>The fields of a v1 Status that a watch ERROR event carries.</summary>
+public sealed class StatusJson
+{
+    [JsonPropertyName("code")] public int? Code { get; set; }
+    [JsonPropertyName("reason")] public string? Reason { get; set; }
+    [JsonPropertyName("message")] public string? Message { get; set; }
+}
+
+[JsonSerializable(typeof(StatusJson))]
+internal sealed partial class EnvelopeJson : JsonSerializerContext;
+
+/// <summary>
+/// LIST and WATCH read straight from the HTTP response into a small, source-generated shape of a kind and projected
+/// at once, so no KubernetesClient model of the object is ever built: the API server's JSON is streamed through
+/// <see cref="Utf8JsonReader"/>, unknown fields (images, managedFields, targetRef, …) are skipped, and what the
+/// cache keeps is the projection. The client's HTTP pipeline (TLS, credentials, token refresh) is reused.
+/// </summary>
+public static class JsonListWatch
+{
+    /// <summary>
+    /// How long a LIST may take, as KubernetesClient's default HttpClientTimeout: its HttpClient has no timeout of
+    /// its own (watches must not have one), so without this a LIST the server never answers would hang the informer.
+    /// </summary>
+    public static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(100);
+
+    /// <param name="json">Source-generated metadata of the kind's JSON shape (only what is read).</param>
+    /// <param name="project">The JSON shape → the immutable projection the cache holds.</param>
+    public static ListWatch<TView> Create<TJson, TView>(IKubernetes client, ResourceKind kind,
+        JsonTypeInfo<ListJson<TJson>> list, JsonTypeInfo<TJson> json, Func<TJson, TView> project)
+        where TView : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var api = client as Kubernetes ?? throw new ArgumentException(
+            $"projected LIST/WATCH of {kind} needs KubernetesClient's Kubernetes client, not {client.GetType().Name}", nameof(client));
+        var path = kind.Group.Length == 0 ? $"api/{kind.Version}/{kind.Plural}" : $"apis/{kind.Group}/{kind.Version}/{kind.Plural}";
+        return new ListWatch<TView>
+        {
+            Kind = kind,
+            List = async (next, limit, ct) =>
+            {
+                var query = $"?limit={limit}" + (next is null ? "" : "&continue=" + Uri.EscapeDataString(next));
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(ListTimeout);
+                using var response = await SendAsync(api, path + query, timeout.Token);
+                await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                var page = await JsonSerializer.DeserializeAsync(stream, list, timeout.Token)
+                    ?? throw new InvalidDataException($"the API server sent an empty {kind.Kind} list");
+                return new ListPage<TView>((page.Items ?? []).Select(project).ToList(), page.Metadata?.ResourceVersion, page.Metadata?.Continue);
+            },
+            Watch = (rv, timeout, onError, ct) => WatchAsync(api, path, kind, json, project, rv, timeout, onError, ct),
+        };
+    }
+
+    private static async IAsyncEnumerable<(WatchEventType, TView)> WatchAsync<TJson, TView>(Kubernetes api, string path,
+        ResourceKind kind, JsonTypeInfo<TJson> json, Func<TJson, TView> project, string rv, int timeout,
+        Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var query = $"?watch=true&allowWatchBookmarks=true&timeoutSeconds={timeout}&resourceVersion={Uri.EscapeDataString(rv)}";
+        using var response = await SendAsync(api, path + query, ct);
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        using var lines = new StreamReader(stream, Encoding.UTF8);
+        while (await lines.ReadLineAsync(ct) is { } line)
+        {
+            if (line.Length == 0)
+                continue;
+            (WatchEventType Type, TView View)? next = null;
+            try
+            {
+                next = Read(line, kind, json, project);
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException)
+            {
+                // As KubernetesClient does: a line that cannot be read goes to onError (which may end the watch).
+                onError(e);
+            }
+            catch (KubernetesException e)
+            {
+                onError(e);
+            }
+            if (next is { } item)
+                yield return item;
+        }
+    }
+
+    /// <summary>One watch line. A BOOKMARK is projected too: only its resourceVersion is read (by the informer).</summary>
+    private static (WatchEventType, TView) Read<TJson, TView>(string line, ResourceKind kind, JsonTypeInfo<TJson> json, Func<TJson, TView> project)
+    {
+        using var document = JsonDocument.Parse(line);
+        var root = document.RootElement;
+        var type = root.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (!root.TryGetProperty("object", out var obj) || obj.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"a {kind.Kind} watch event without an object");
+        switch (type)
+        {
+            case "ERROR":
+                var status = obj.Deserialize(EnvelopeJson.Default.StatusJson);
+                throw new KubernetesException(new V1Status { Code = status?.Code, Reason = status?.Reason, Message = status?.Message, Status = "Failure" });
+            case "ADDED" or "MODIFIED" or "DELETED" or "BOOKMARK":
+                var item = obj.Deserialize(json) ?? throw new InvalidDataException($"a null {kind.Kind} in a watch event");
+                return (type switch
+                {
+                    "ADDED" => WatchEventType.Added,
+                    "MODIFIED" => WatchEventType.Modified,
+                    "DELETED" => WatchEventType.Deleted,
+                    _ => WatchEventType.Bookmark,
+                }, project(item));
+            default:
+                throw new InvalidDataException($"a {kind.Kind} watch event of unknown type '{type}'");
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api.BaseUri, relative)) { Version = HttpVersion.Version20 };
+        request.Headers.Accept.ParseAdd("application/json");
+        if (api.Credentials is { } credentials)
+            await credentials.ProcessHttpRequestAsync(request, ct);
+        var response = await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.IsSuccessStatusCode)
+            return response;
+        var content = await response.Content.ReadAsStringAsync(ct);
+        using (response)
+        {
+            // The shape KubernetesClient throws, so the informer's status checks (410, 404, 429 + Retry-After) apply.
+            throw new HttpOperationException($"Operation returned an invalid status code '{response.StatusCode}'")
+            {
+                Request = new HttpRequestMessageWrapper(request, null),
+                Response = new HttpResponseMessageWrapper(response, content),
+            };
+        }
+    }
+}

@@ -1,0 +1,104 @@
+namespace MiniLb.Operator.Resolution;
+
+/// <summary>
+/// The EndpointSlices by key, grouped by the Service they belong to (<c>kubernetes.io/service-name</c>) and by the
+/// nodes their endpoints run on, so a change finds the Services it touches without looking at the others.
+/// </summary>
+internal sealed class SliceIndex
+{
+    private readonly Dictionary<string, SliceView> slices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> serviceOfSlice = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> slicesOfService = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, int>> servicesOnNode = new(StringComparer.Ordinal);
+
+    public int Count => slices.Count;
+
+    /// <summary>Adds or replaces a slice; returns the Services whose answers may change (the old owner and the new).</summary>
+    public IReadOnlyList<string> Upsert(SliceView slice)
+    {
+        var key = ClusterModel.KeyOf(slice);
+        var affected = new List<string>(2);
+        if (Remove(key) is { } before)
+            affected.Add(before);
+        slices[key] = slice;
+        if (slice.ServiceName is not { Length: > 0 } serviceName)
+            return affected;
+        var serviceKey = ClusterModel.Key(slice.Namespace, serviceName);
+        serviceOfSlice[key] = serviceKey;
+        if (!slicesOfService.TryGetValue(serviceKey, out var set))
+            slicesOfService[serviceKey] = set = new(StringComparer.Ordinal);
+        set.Add(key);
+        CountNodes(slice, serviceKey, +1);
+        if (!affected.Contains(serviceKey))
+            affected.Add(serviceKey);
+        return affected;
+    }
+
+    /// <summary>Removes a slice; returns the Service it belonged to, if any.</summary>
+    public string? Remove(string key)
+    {
+        if (!slices.Remove(key, out var old) || !serviceOfSlice.Remove(key, out var serviceKey))
+            return null;
+        if (slicesOfService.TryGetValue(serviceKey, out var set) && set.Remove(key) && set.Count == 0)
+            slicesOfService.Remove(serviceKey);
+        CountNodes(old, serviceKey, -1);
+        return serviceKey;
+    }
+
+    public IEnumerable<SliceView> Of(string serviceKey) =>
+        slicesOfService.TryGetValue(serviceKey, out var set) ? set.Select(k => slices[k]) : [];
+
+    /// <summary>The Services with at least one endpoint on <paramref name="node"/>.</summary>
+    public IEnumerable<string> ServicesOn(string node) =>
+        servicesOnNode.TryGetValue(node, out var services) ? services.Keys : [];
+
+    private void CountNodes(SliceView slice, string serviceKey, int delta)
+    {
+        foreach (var endpoint in slice.Endpoints)
+        {
+            if (endpoint.NodeName is not { Length: > 0 } node)
+                continue;
+            if (!servicesOnNode.TryGetValue(node, out var services))
+                servicesOnNode[node] = services = new(StringComparer.Ordinal);
+            var count = services.GetValueOrDefault(serviceKey) + delta;
+            if (count > 0)
+                services[serviceKey] = count;
+            else if (services.Remove(serviceKey) && services.Count == 0)
+                servicesOnNode.Remove(node);
+        }
+    }
+}
+
+/// <summary>
+/// Odd values skipped while building answers, reported once per object and again only when they change, not on
+/// every event of an unchanged slice.
+/// </summary>
+internal sealed class SkipReport
+{
+    private readonly Dictionary<string, string> last = new(StringComparer.Ordinal);
+    private readonly List<string> unreported = [];
+
+    /// <summary>What is skipped of the object now (null: nothing).</summary>
+    public void Note(string key, string? line)
+    {
+        if (line is null)
+        {
+            last.Remove(key);
+            return;
+        }
+        if (last.TryGetValue(key, out var previous) && previous == line)
+            return;
+        last[key] = line;
+        unreported.Add(line);
+    }
+
+    public void Forget(string key) => last.Remove(key);
+
+    /// <summary>The lines noted since the last call.</summary>
+    public IReadOnlyList<string> Take()
+    {
+        var lines = unreported.ToList();
+        unreported.Clear();
+        return lines;
+    }
+}
