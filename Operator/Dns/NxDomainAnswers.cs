@@ -26,13 +26,13 @@ internal sealed class NxDomainAnswers
     private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes = new();
 
     /// <summary>
-    /// The index of <paramref name="zone"/>. When <paramref name="previous"/>, an earlier version's, holds the same
-    /// names (endpoint changes do not add or remove names), its hashes are reused: checking costs a walk over the
-    /// names, hashing them again about 8 times that (80 ms of a core at 10,000 Services per zone version).
+    /// The index of <paramref name="zone"/>. With <paramref name="previous"/>, an earlier version's index, only the
+    /// names added or removed since are hashed: hashing all of them took 80 ms of a core at 10,000 Services, paid
+    /// for every zone version that gets queries, so under endpoint churn.
     /// </summary>
     public NxDomainAnswers(Zone zone, NxDomainAnswers? previous = null)
     {
-        index = previous?.index is { } earlier && earlier.HoldsSameNames(zone) ? earlier : new NameIndex(zone);
+        index = new NameIndex(zone, previous?.index);
         apex = WireName(zone.Apex);
         nameServer = WireName(zone.NameServer);
         hostmaster = WireName(zone.Hostmaster);
@@ -44,8 +44,8 @@ internal sealed class NxDomainAnswers
         BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(16), (uint)zone.Settings.Ttl);
     }
 
-    /// <summary>True when this index's name hashes came from the previous version (tests).</summary>
-    internal bool SharesNamesWith(NxDomainAnswers other) => ReferenceEquals(index, other.index);
+    /// <summary>Names hashed to build this index: all of them, or those changed since the previous version (tests).</summary>
+    internal int NamesHashed => index.Hashed;
 
     /// <summary>
     /// True when the responder answers <paramref name="name"/> (lower-cased wire form) with NXDOMAIN: strictly
@@ -55,7 +55,7 @@ internal sealed class NxDomainAnswers
     public bool IsNotFound(ReadOnlySpan<byte> name, out int apexOffset)
     {
         apexOffset = ApexOffset(name);
-        if (apexOffset <= 0 || index.Names.Contains(Hash(name)))
+        if (apexOffset <= 0 || index.Contains(Hash(name)))
             return false;
         if (index.OneLabelWildcards.Count == 0 && index.MultiLabelWildcards.Count == 0)
             return true;
@@ -196,47 +196,92 @@ internal sealed class NxDomainAnswers
         return (hash ^ 0) * FnvPrime;
     }
 
-    /// <summary>Which names of a zone exist, as hashes; shared by the versions of a zone that hold the same names.</summary>
+    /// <summary>
+    /// Which names of a zone exist, as hashes. The zone's own names (tens of thousands at 10,000 Services) are
+    /// counted per hash and carried over from the previous version's index: only names added or removed since are
+    /// hashed, found by walking both versions in the zone dictionary's order (by hash code, which
+    /// <see cref="DomainName"/> caches). Aliases, their parents and wildcards are few and hashed again.
+    /// </summary>
     private sealed class NameIndex
     {
-        private readonly DomainName[] order; // every name, in the zone's order, to tell whether a later version has the same
+        private readonly DomainName[] order;          // the zone's names in its dictionary's order
+        private readonly Dictionary<ulong, int> names; // hash → how many of the zone's names have it
+        private readonly HashSet<ulong> aliases = [];
 
-        public NameIndex(Zone zone)
+        public NameIndex(Zone zone, NameIndex? previous)
         {
-            order = [.. AllNames(zone)];
-            Names = new HashSet<ulong>(zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count);
-            foreach (var name in zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys))
-                Names.Add(Hash(name));
+            order = new DomainName[zone.Names.Count];
+            if (previous is null)
+            {
+                names = new Dictionary<ulong, int>(zone.Names.Count);
+                var i = 0;
+                foreach (var name in zone.Names.Keys)
+                {
+                    order[i++] = name;
+                    Add(name);
+                }
+            }
+            else
+            {
+                names = new Dictionary<ulong, int>(previous.names);
+                CarryOver(previous.order, zone);
+            }
+            foreach (var name in zone.Aliases.Keys.Concat(zone.AliasParents.Keys))
+                aliases.Add(Hash(name));
             foreach (var name in zone.OneLabelWildcards.Keys)
                 OneLabelWildcards.Add(Hash(name));
             foreach (var name in zone.MultiLabelWildcards.Keys)
                 MultiLabelWildcards.Add(Hash(name));
         }
 
-        public HashSet<ulong> Names { get; }
         public HashSet<ulong> OneLabelWildcards { get; } = [];
         public HashSet<ulong> MultiLabelWildcards { get; } = [];
 
+        /// <summary>Names hashed to build this index (all of them without a previous index; tests and benchmarks).</summary>
+        public int Hashed { get; private set; }
+
+        public bool Contains(ulong hash) => names.ContainsKey(hash) || aliases.Contains(hash);
+
         /// <summary>
-        /// The same names in the same order. The zone's dictionaries enumerate in hash order, so equal name sets
-        /// almost always compare equal here; when not, the index is only rebuilt, never wrong.
+        /// A merge of the previous names and the zone's, both in hash-code order: a name in both is kept without
+        /// hashing, one only in the previous is removed, one only in the zone added. Should the order not hold
+        /// (equal hash codes in another order), a name is removed and added again: slower, never wrong.
         /// </summary>
-        public bool HoldsSameNames(Zone zone)
+        private void CarryOver(DomainName[] previous, Zone zone)
         {
-            if (zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count + zone.OneLabelWildcards.Count + zone.MultiLabelWildcards.Count != order.Length)
-                return false;
             var i = 0;
-            foreach (var name in AllNames(zone))
+            var next = 0;
+            foreach (var name in zone.Names.Keys)
             {
-                var known = order[i++];
-                if (!ReferenceEquals(known, name) && !known.Equals(name))
-                    return false;
+                var code = name.GetHashCode();
+                while (i < previous.Length && previous[i].GetHashCode() < code)
+                    Remove(previous[i++]);
+                if (i < previous.Length && (ReferenceEquals(previous[i], name) || (previous[i].GetHashCode() == code && previous[i].Equals(name))))
+                    i++;
+                else
+                    Add(name);
+                order[next++] = name;
             }
-            return true;
+            while (i < previous.Length)
+                Remove(previous[i++]);
         }
 
-        private static IEnumerable<DomainName> AllNames(Zone zone) => zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys)
-            .Concat(zone.OneLabelWildcards.Keys).Concat(zone.MultiLabelWildcards.Keys);
+        private void Add(DomainName name)
+        {
+            Hashed++;
+            var hash = Hash(name);
+            names[hash] = names.GetValueOrDefault(hash) + 1;
+        }
+
+        private void Remove(DomainName name)
+        {
+            Hashed++;
+            var hash = Hash(name);
+            if (names.TryGetValue(hash, out var count) && count > 1)
+                names[hash] = count - 1;
+            else
+                names.Remove(hash);
+        }
     }
 
     private sealed record Shape(ushort Flags, ushort AdditionalCount, byte[] Additional);
