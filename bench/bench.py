@@ -32,6 +32,8 @@ def main():
     p.add_argument("--port", type=int, default=15353)
     p.add_argument("--label", default="")
     p.add_argument("--minilb-args", default="", help="extra arguments for minilb serve")
+    p.add_argument("--p99-runs", type=int, default=0,
+                   help="instead of the table: both servers up at once, this many fixed-rate runs against each, alternating, every run printed")
     args = p.parse_args()
 
     queries = os.path.join(args.data, "queries.txt")
@@ -40,6 +42,9 @@ def main():
                                 "--listen", f"127.0.0.1:{port}", "--domain", args.domain] + args.minilb_args.split(),
         "knot": lambda port: knot_command(args, port),
     }
+    if args.p99_runs:
+        p99_series(servers, queries, args)
+        return
     results = {name: [] for name in servers}
     for round_ in range(args.rounds):
         for name, command in servers.items():
@@ -124,15 +129,106 @@ def dnsperf(port, queries, args, duration, mode="udp"):
     return {"qps": qps, "lost": float(lost.group(1)) if lost else 0.0, "avg": float(avg.group(1)) if avg else 0.0}
 
 
-def fixed_rate_latency(port, queries, args):
-    """p50 and p99 in seconds over every answer of a run at --rate queries per second."""
+def fixed_rate_latency(port, queries, args, details=False):
+    """p50 and p99 in seconds over every answer of a run at --rate queries per second (with details: max, answers > 5 ms)."""
     out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", queries, "-c", str(args.clients),
                           "-T", str(args.threads), "-Q", str(args.rate), "-l", "5", "-v"],
                          capture_output=True, text=True, check=True).stdout
-    latencies = sorted(float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("> "))
+    # "> NOERROR name type 0.000123" per answer; a timed-out query ("> T name type") has no latency.
+    latencies = sorted(float(last) for last in (line.rsplit(" ", 1)[1] for line in out.splitlines() if line.startswith("> "))
+                       if last.replace(".", "", 1).isdigit())
     if not latencies:
-        return (float("nan"), float("nan"))
-    return (latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])
+        return (float("nan"), float("nan")) + ((float("nan"), 0) if details else ())
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return (p50, p99, latencies[-1], sum(1 for l in latencies if l > 0.005)) if details else (p50, p99)
+
+
+def p99_series(servers, queries, args):
+    """
+    The p99 stalls: minilb and Knot run side by side (the same machine state for both), and fixed-rate runs
+    alternate between them. Per run: p50, p99, max, answers slower than 5 ms, the time the server's threads
+    waited for a CPU (run-queue delay from /proc/<pid>/task/*/schedstat, i.e. scheduling, not the server's code),
+    and for minilb the garbage collections during the run when its /metrics is reachable (--health-listen).
+    """
+    ports = {"minilb": args.port, "knot": args.port + 1}
+    processes, logs = {}, []
+    try:
+        for name, command in servers.items():
+            log = open(os.path.join(args.data, f"{name}-p99.log"), "w")
+            logs.append(log)
+            started = time.monotonic()
+            processes[name] = subprocess.Popen(command(ports[name]), stdout=log, stderr=subprocess.STDOUT)
+            first_answer(ports[name], f"ns1.{args.domain}", started, processes[name])
+            dnsperf(ports[name], queries, args, duration=2)  # warm-up
+            alive(name, processes[name])
+        metrics = metrics_url(args.minilb_args)
+        print(f"p99 series: {args.p99_runs} fixed-rate runs per server at {args.rate:,} QPS (dnsperf -Q {args.rate} -c {args.clients} -l 5), "
+              f"alternating; {os.cpu_count()} CPUs")
+        ratios = []
+        for run in range(1, args.p99_runs + 1):
+            row = {}
+            for name in servers:
+                pid = processes[name].pid
+                waited, gcs = run_queue_wait(pid), gc_count(metrics) if name == "minilb" else None
+                p50, p99, worst, slow = fixed_rate_latency(ports[name], queries, args, details=True)
+                waited = run_queue_wait(pid) - waited
+                gc = "" if gcs is None or gc_count(metrics) is None else f", GCs {gc_count(metrics) - gcs}"
+                row[name] = p99
+                print(f"  run {run:2} {name:6}: p50 {p50 * 1000:.3f} ms, p99 {p99 * 1000:.3f} ms, max {worst * 1000:.1f} ms, "
+                      f"{slow} answers > 5 ms, run-queue wait {waited / 1e6:.0f} ms{gc}; load {load()}", flush=True)
+            for name, process in processes.items():
+                alive(name, process)
+            ratios.append(row["minilb"] / row["knot"] if row["knot"] else float("nan"))
+        print(f"p99 minilb/Knot per run: {', '.join(f'{r:.2f}' for r in ratios)}; worst {max(ratios):.2f}, "
+              f"runs within 1.5x: {sum(1 for r in ratios if r <= 1.5)}/{len(ratios)}")
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
+
+
+def alive(name, process):
+    """Another program answering on our port would be measured instead of the server: stop if ours is gone."""
+    if process.poll() is not None:
+        raise SystemExit(f"{name} exited with {process.returncode} (see its log); whatever answered on its port was not it")
+
+
+def run_queue_wait(pid):
+    """Nanoseconds the process's threads have spent runnable but waiting for a CPU (schedstat field 2)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total
+
+
+def metrics_url(minilb_args):
+    match = re.search(r"--health-listen\s+(\S*?):(\d+)", minilb_args)
+    return f"http://{match.group(1) or '127.0.0.1'}:{match.group(2)}/metrics" if match else None
+
+
+def gc_count(url):
+    """Garbage collections so far (all generations) from minilb's /metrics, or None."""
+    if url is None:
+        return None
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return None
+    # Generation 0 counts every collection (a gen-2 collection is one of gen 0 and 1 as well).
+    counts = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("dotnet_collection_count_total") and 'generation="0"' in line]
+    return int(counts[0]) if counts else None
 
 
 def memory(pid):
