@@ -91,12 +91,7 @@ def measure(name, command, port, queries, args):
         return {"first": first, "qps": udp["qps"], "lost": udp["lost"], "avg": udp["avg"], "p50": latency[0],
                 "p99": latency[1], "tcp": tcp["qps"], "rss": rss, "hwm": hwm}
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
@@ -183,14 +178,19 @@ def p99_series(servers, queries, args):
               f"runs within 1.5x: {sum(1 for r in ratios if r <= 1.5)}/{len(ratios)}")
     finally:
         for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
         for log in logs:
             log.close()
+
+
+def stop(process):
+    """SIGTERM (minilb stops gracefully), SIGKILL after 10 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def alive(name, process):
