@@ -159,23 +159,27 @@ def p99_series(servers, queries, args):
         metrics = metrics_url(args.minilb_args)
         print(f"p99 series: {args.p99_runs} fixed-rate runs per server at {args.rate:,} QPS (dnsperf -Q {args.rate} -c {args.clients} -l 5), "
               f"alternating; {os.cpu_count()} CPUs")
-        ratios = []
+        ratios, samples = [], []
         for run in range(1, args.p99_runs + 1):
             row = {}
             for name in servers:
                 pid = processes[name].pid
-                waited, gcs = run_queue_wait(pid), gc_count(metrics) if name == "minilb" else None
+                loops = "dns-udp" if name == "minilb" else ""  # minilb's receive loops; Knot's every thread
+                waited, loop_waited, gcs = run_queue_wait(pid), run_queue_wait(pid, loops), gc_count(metrics) if name == "minilb" else None
                 p50, p99, worst, slow = fixed_rate_latency(ports[name], queries, args, details=True)
-                waited = run_queue_wait(pid) - waited
+                waited, loop_waited = run_queue_wait(pid) - waited, run_queue_wait(pid, loops) - loop_waited
                 gc = "" if gcs is None or gc_count(metrics) is None else f", GCs {gc_count(metrics) - gcs}"
                 row[name] = p99
+                samples.append((p99, waited))
+                loop_part = f" (receive loops {loop_waited / 1e6:.0f} ms)" if loops else ""
                 print(f"  run {run:2} {name:6}: p50 {p50 * 1000:.3f} ms, p99 {p99 * 1000:.3f} ms, max {worst * 1000:.1f} ms, "
-                      f"{slow} answers > 5 ms, run-queue wait {waited / 1e6:.0f} ms{gc}; load {load()}", flush=True)
+                      f"{slow} answers > 5 ms, run-queue wait {waited / 1e6:.0f} ms{loop_part}{gc}; load {load()}", flush=True)
             for name, process in processes.items():
                 alive(name, process)
             ratios.append(row["minilb"] / row["knot"] if row["knot"] else float("nan"))
         print(f"p99 minilb/Knot per run: {', '.join(f'{r:.2f}' for r in ratios)}; worst {max(ratios):.2f}, "
-              f"runs within 1.5x: {sum(1 for r in ratios if r <= 1.5)}/{len(ratios)}")
+              f"runs within 1.5x: {sum(1 for r in ratios if r <= 1.5)}/{len(ratios)}; "
+              f"correlation of p99 with run-queue wait over all runs: r = {correlation(*zip(*samples)):.2f}")
     finally:
         for process in processes.values():
             stop(process)
@@ -199,16 +203,29 @@ def alive(name, process):
         raise SystemExit(f"{name} exited with {process.returncode} (see its log); whatever answered on its port was not it")
 
 
-def run_queue_wait(pid):
-    """Nanoseconds the process's threads have spent runnable but waiting for a CPU (schedstat field 2)."""
+def run_queue_wait(pid, prefix=""):
+    """Nanoseconds the process's threads (those whose name starts with prefix) have spent runnable but waiting
+    for a CPU (schedstat field 2)."""
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                if not f.read().startswith(prefix):
+                    continue
             with open(f"/proc/{pid}/task/{task}/schedstat") as f:
                 total += int(f.read().split()[1])
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
     return total
+
+
+def correlation(xs, ys):
+    """Pearson's r, or nan."""
+    if len(xs) < 3:
+        return float("nan")
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    sx, sy = sum((x - mx) ** 2 for x in xs) ** 0.5, sum((y - my) ** 2 for y in ys) ** 0.5
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / (sx * sy) if sx and sy else float("nan")
 
 
 def metrics_url(minilb_args):

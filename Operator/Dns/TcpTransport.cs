@@ -139,27 +139,27 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
         // One deadline for every step: armed with the step's timeout, disarmed when it is done; stopping fires it too.
         using var deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, options.Time);
         using var onStop = stopping.Register(deadline.Cancel);
-        var query = new byte[512];
-        var length = new byte[LengthPrefix];
+        // What the client sent and we have not answered yet: pipelined queries arrive several per read.
+        var received = new Received(new byte[4096]);
         try
         {
             while (true)
             {
                 State = TcpConnectionState.Idle;
-                if (!await ReadAsync(length, options.TcpIdleTimeout, deadline))
+                if (!await ReceiveAtLeastAsync(received, LengthPrefix, options.TcpIdleTimeout, deadline))
                     return;
-                var size = BinaryPrimitives.ReadUInt16BigEndian(length);
-                if (size > query.Length)
-                    query = new byte[size];
+                var size = BinaryPrimitives.ReadUInt16BigEndian(received.Pending);
                 State = TcpConnectionState.Reading;
-                if (!await ReadAsync(query.AsMemory(0, size), options.IoTimeout, deadline))
+                // The whole query must arrive within one I/O timeout, however it trickles in (slow-loris).
+                if (!await ReceiveAtLeastAsync(received, LengthPrefix + size, options.IoTimeout, deadline))
                     return;
 
                 State = TcpConnectionState.Answering;
                 var output = ArrayPool<byte>.Shared.Rent(LengthPrefix + QueryPipeline.OutputSize);
                 try
                 {
-                    var answer = pipeline.Answer(query.AsSpan(0, size), output.AsSpan(LengthPrefix), TransportProtocol.Tcp);
+                    var answer = pipeline.Answer(received.Pending.Slice(LengthPrefix, size), output.AsSpan(LengthPrefix), TransportProtocol.Tcp);
+                    received.Consume(LengthPrefix + size);
                     if (answer == 0)
                         continue; // garbage or a response: nothing to say, the connection stays usable
                     BinaryPrimitives.WriteUInt16BigEndian(output, (ushort)answer);
@@ -179,18 +179,24 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
         }
     }
 
-    /// <summary>Reads exactly <paramref name="buffer"/>; false when the client closed, the time ran out or we stop.</summary>
-    private async ValueTask<bool> ReadAsync(Memory<byte> buffer, TimeSpan timeout, CancellationTokenSource deadline)
+    /// <summary>
+    /// Receives until <paramref name="count"/> bytes are pending, within <paramref name="timeout"/> for all of them;
+    /// false when the client closed, the time ran out or we stop. No system call when they are there already.
+    /// </summary>
+    private async ValueTask<bool> ReceiveAtLeastAsync(Received received, int count, TimeSpan timeout, CancellationTokenSource deadline)
     {
+        if (received.Count >= count)
+            return true;
+        received.MakeRoom(count);
         deadline.CancelAfter(timeout);
         try
         {
-            for (var read = 0; read < buffer.Length;)
+            while (received.Count < count)
             {
-                var count = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, deadline.Token);
-                if (count == 0)
+                var read = await socket.ReceiveAsync(received.Free, SocketFlags.None, deadline.Token);
+                if (read == 0)
                     return false; // the client closed its side
-                read += count;
+                received.Add(read);
             }
             return true;
         }
@@ -201,6 +207,35 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
         finally
         {
             deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>A receive buffer: bytes from <c>start</c> to <c>end</c> are received and not yet consumed.</summary>
+    private sealed class Received(byte[] buffer)
+    {
+        private int start, end;
+
+        public int Count => end - start;
+        public ReadOnlySpan<byte> Pending => buffer.AsSpan(start, end - start);
+        public Memory<byte> Free => buffer.AsMemory(end);
+
+        public void Add(int count) => end += count;
+
+        public void Consume(int count)
+        {
+            start += count;
+            if (start == end)
+                start = end = 0; // nothing pending: the next receive starts at the front
+        }
+
+        /// <summary>Room after the pending bytes for <paramref name="count"/> in all: moved to the front, or a larger buffer.</summary>
+        public void MakeRoom(int count)
+        {
+            if (start + count <= buffer.Length)
+                return;
+            var target = count <= buffer.Length ? buffer : new byte[count];
+            buffer.AsSpan(start, end - start).CopyTo(target);
+            (buffer, end, start) = (target, end - start, 0);
         }
     }
 
