@@ -92,7 +92,8 @@ internal sealed class QueryPipeline
         var (length, rcode, whole) = Respond(message, layout, zone, output, limit, transport);
         if (outcome == PreparedAnswers.Outcome.Learnable && whole)
             answers!.Learn(key[..keyLength], zone, output[..length]);
-        Report(layout.QuestionType, rcode, transport, started);
+        if (length > 0)
+            Report(layout.QuestionType, rcode, transport, started);
         return length;
     }
 
