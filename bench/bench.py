@@ -167,7 +167,7 @@ def p99_series(servers, queries, args):
                 loops = "dns-udp" if name == "minilb" else ""  # minilb's receive loops; Knot's every thread
                 waited, loop_waited, gcs = run_queue_wait(pid), run_queue_wait(pid, loops), gc_count(metrics) if name == "minilb" else None
                 p50, p99, worst, slow = fixed_rate_latency(ports[name], queries, args, details=True)
-                waited, loop_waited = run_queue_wait(pid) - waited, run_queue_wait(pid, loops) - loop_waited
+                waited, loop_waited = wait_between(waited, run_queue_wait(pid)), wait_between(loop_waited, run_queue_wait(pid, loops))
                 gc = "" if gcs is None or gc_count(metrics) is None else f", GCs {gc_count(metrics) - gcs}"
                 row[name] = p99
                 samples.append((p99, waited))
@@ -204,19 +204,24 @@ def alive(name, process):
 
 
 def run_queue_wait(pid, prefix=""):
-    """Nanoseconds the process's threads (those whose name starts with prefix) have spent runnable but waiting
-    for a CPU (schedstat field 2)."""
-    total = 0
+    """Per thread (those whose name starts with prefix), nanoseconds spent runnable but waiting for a CPU
+    (schedstat field 2)."""
+    waits = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/comm") as f:
                 if not f.read().startswith(prefix):
                     continue
             with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[1])
+                waits[task] = int(f.read().split()[1])
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
-    return total
+    return waits
+
+
+def wait_between(before, after):
+    """The run-queue wait between two readings, over the threads in both (threads come and go)."""
+    return sum(after[task] - before[task] for task in after.keys() & before.keys())
 
 
 def correlation(xs, ys):
