@@ -152,26 +152,35 @@ public class QueryPipelineTests
     public void A_replayed_answer_allocates_nothing_metrics_included()
     {
         var pipeline = Pipeline(AmplificationTests.Zone(), metrics: null);
-        var counted = Pipeline(AmplificationTests.Zone(), new DnsHostOptions { Answered = (_, _, _, _) => { } });
+        // The metrics the binary serves (Prometheus counters and the response-time histogram), not a stand-in.
+        var counted = new QueryPipeline(new ZoneHolder(AmplificationTests.Zone()), new Responder(),
+            new DnsHostOptions { Answered = new MiniLb.Operator.Observability.Telemetry().DnsQueryAnswered },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var output = new byte[QueryPipeline.OutputSize];
         byte[][] queries = [RawQuery.Build("web.default.minilb"), RawQuery.Build("web.default.minilb", RecordType.Aaaa, edns: new RawQuery.Edns())];
         foreach (var query in queries)
         {
             pipeline.Answer(query, output, TransportProtocol.Udp); // slow path, teaches the fast path
-            counted.Answer(query, output, TransportProtocol.Udp);
+            counted.Answer(query, output, TransportProtocol.Tcp);  // and makes the metrics' label children
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        long Allocated()
         {
-            foreach (var query in queries)
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
             {
-                pipeline.Answer(query, output, TransportProtocol.Udp);
-                counted.Answer(query, output, TransportProtocol.Tcp);
+                foreach (var query in queries)
+                {
+                    pipeline.Answer(query, output, TransportProtocol.Udp);
+                    counted.Answer(query, output, TransportProtocol.Tcp);
+                }
             }
+            return GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var first = Allocated(); // one-time set-up inside the metrics library may still happen here
+        var second = Allocated();
 
-        Assert.That(allocated, Is.Zero, "4,000 replayed answers: no garbage, so no collection can pause the receive loops");
+        TestContext.Out.WriteLine($"4,000 replayed answers allocated {first} bytes, the next 4,000 {second}");
+        Assert.That(second, Is.Zero, "4,000 replayed answers: no garbage, so no collection can pause the receive loops");
     }
 }
