@@ -40,6 +40,19 @@ public class NxDomainAnswersTests
     }
 
     [Test]
+    public void A_version_with_the_same_names_dictionary_hashes_nothing()
+    {
+        var zone = Model(20).Publish();
+        var first = new NxDomainAnswers(zone);
+
+        var again = new NxDomainAnswers(zone, first); // e.g. only an alias changed: the names dictionary is the same
+
+        Assert.That(again.NamesHashed, Is.Zero);
+        Assert.That(again.IsNotFound(Wire("svc3.ns3.minilb"), out _), Is.False);
+        Assert.That(again.IsNotFound(Wire("nothing.ns3.minilb"), out _), Is.True);
+    }
+
+    [Test]
     public void A_new_Service_and_a_removed_one_change_the_index_both_ways()
     {
         var model = Model(20);
@@ -61,19 +74,28 @@ public class NxDomainAnswersTests
     {
         var model = Model(10_000);
         var zone = model.Publish();
-        new NxDomainAnswers(zone); // warm-up (JIT)
-
-        var clock = Stopwatch.StartNew();
-        var full = new NxDomainAnswers(zone);
-        var fullTime = clock.Elapsed;
         model.Upsert(Slice("ns0", "svc0", "svc0-1", "IPv4", Ready("10.0.0.1", "10.0.0.3")));
         var next = model.Publish();
-        clock.Restart();
+
+        // Best of five each, both paths run before (the JIT compiles hot loops twice; the AOT binary does not).
+        var full = new NxDomainAnswers(zone);
         var carried = new NxDomainAnswers(next, full);
-        var carriedTime = clock.Elapsed;
+        TimeSpan Best(Func<NxDomainAnswers> build)
+        {
+            var best = TimeSpan.MaxValue;
+            for (var i = 0; i < 5; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                build();
+                best = clock.Elapsed < best ? clock.Elapsed : best;
+            }
+            return best;
+        }
+        var fullTime = Best(() => new NxDomainAnswers(zone));
+        var carriedTime = Best(() => new NxDomainAnswers(next, full));
 
         TestContext.Out.WriteLine($"NXDOMAIN index at 10,000 Services ({zone.Names.Count} names): full build {fullTime.TotalMilliseconds:F1} ms " +
-            $"({full.NamesHashed} hashed), carried over after one endpoint change {carriedTime.TotalMilliseconds:F1} ms ({carried.NamesHashed} hashed)");
+            $"({full.NamesHashed} hashed), carried over after one endpoint change {carriedTime.TotalMilliseconds:F1} ms ({carried.NamesHashed} hashed); best of 5");
         Assert.That(carried.NamesHashed, Is.EqualTo(2));
     }
 }

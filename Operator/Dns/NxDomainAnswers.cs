@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using ARSoft.Tools.Net;
 using MiniLb.Operator.Resolution;
 
@@ -204,15 +205,22 @@ internal sealed class NxDomainAnswers
     /// </summary>
     private sealed class NameIndex
     {
+        private readonly ImmutableDictionary<DomainName, ZoneNode> source; // the zone's names this index holds
         private readonly DomainName[] order;          // the zone's names in its dictionary's order
-        private readonly Dictionary<ulong, int> names; // hash → how many of the zone's names have it
+        private readonly Dictionary<ulong, int> names; // hash → how many of the zone's names have it; read-only once built
         private readonly HashSet<ulong> aliases = [];
 
         public NameIndex(Zone zone, NameIndex? previous)
         {
-            order = new DomainName[zone.Names.Count];
-            if (previous is null)
+            source = zone.Names;
+            if (previous is not null && ReferenceEquals(previous.source, zone.Names))
             {
+                // The same names dictionary (only aliases or wildcards changed): share its hashes as they are.
+                (order, names) = (previous.order, previous.names);
+            }
+            else if (previous is null)
+            {
+                order = new DomainName[zone.Names.Count];
                 names = new Dictionary<ulong, int>(zone.Names.Count);
                 var i = 0;
                 foreach (var name in zone.Names.Keys)
@@ -223,6 +231,7 @@ internal sealed class NxDomainAnswers
             }
             else
             {
+                order = new DomainName[zone.Names.Count];
                 names = new Dictionary<ulong, int>(previous.names);
                 CarryOver(previous.order, zone);
             }
