@@ -10,7 +10,7 @@ VERSION := $(shell tr -d '[:space:]' < VERSION)
 IMAGE ?= minilb:$(VERSION)
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-scale bench-run-mode bench-micro fuzz overload test-slow
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-p99 bench-scale bench-run-mode bench-micro fuzz overload test-slow
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -69,6 +69,9 @@ image-docker: ## image $(IMAGE) from the Dockerfile, for machines with Docker an
 
 bench: ## minilb (NativeAOT, snapshot) vs Knot DNS on loopback: QPS, p50/p99, RSS, first answer (1,000 Services / 5,000 endpoints)
 	bash bench/run.sh
+
+bench-p99: ## the p99 stalls: minilb and Knot side by side, 10 alternating fixed-rate runs each, every run printed (P99_RUNS)
+	P99_RUNS=$(or $(P99_RUNS),10) PORT=$(or $(PORT),25400) MINILB_ARGS="--health-listen 127.0.0.1:25480 $(MINILB_ARGS)" bash bench/run.sh
 
 bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 	SERVICES=10000 ENDPOINTS=50000 PROPAGATION=1 bash bench/run.sh

@@ -32,6 +32,8 @@ def main():
     p.add_argument("--port", type=int, default=15353)
     p.add_argument("--label", default="")
     p.add_argument("--minilb-args", default="", help="extra arguments for minilb serve")
+    p.add_argument("--p99-runs", type=int, default=0,
+                   help="instead of the table: both servers up at once, this many fixed-rate runs against each, alternating, every run printed")
     args = p.parse_args()
 
     queries = os.path.join(args.data, "queries.txt")
@@ -40,6 +42,9 @@ def main():
                                 "--listen", f"127.0.0.1:{port}", "--domain", args.domain] + args.minilb_args.split(),
         "knot": lambda port: knot_command(args, port),
     }
+    if args.p99_runs:
+        p99_series(servers, queries, args)
+        return
     results = {name: [] for name in servers}
     for round_ in range(args.rounds):
         for name, command in servers.items():
@@ -86,12 +91,7 @@ def measure(name, command, port, queries, args):
         return {"first": first, "qps": udp["qps"], "lost": udp["lost"], "avg": udp["avg"], "p50": latency[0],
                 "p99": latency[1], "tcp": tcp["qps"], "rss": rss, "hwm": hwm}
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
@@ -124,15 +124,133 @@ def dnsperf(port, queries, args, duration, mode="udp"):
     return {"qps": qps, "lost": float(lost.group(1)) if lost else 0.0, "avg": float(avg.group(1)) if avg else 0.0}
 
 
-def fixed_rate_latency(port, queries, args):
-    """p50 and p99 in seconds over every answer of a run at --rate queries per second."""
+def fixed_rate_latency(port, queries, args, details=False):
+    """p50 and p99 in seconds over every answer of a run at --rate queries per second (with details: max, answers > 5 ms)."""
     out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", queries, "-c", str(args.clients),
                           "-T", str(args.threads), "-Q", str(args.rate), "-l", "5", "-v"],
                          capture_output=True, text=True, check=True).stdout
-    latencies = sorted(float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("> "))
+    # "> NOERROR name type 0.000123" per answer; a timed-out query ("> T name type") has no latency.
+    latencies = sorted(float(last) for last in (line.rsplit(" ", 1)[1] for line in out.splitlines() if line.startswith("> "))
+                       if last.replace(".", "", 1).isdigit())
     if not latencies:
-        return (float("nan"), float("nan"))
-    return (latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))])
+        return (float("nan"), float("nan")) + ((float("nan"), 0) if details else ())
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return (p50, p99, latencies[-1], sum(1 for l in latencies if l > 0.005)) if details else (p50, p99)
+
+
+def p99_series(servers, queries, args):
+    """
+    The p99 stalls: minilb and Knot run side by side (the same machine state for both), and fixed-rate runs
+    alternate between them. Per run: p50, p99, max, answers slower than 5 ms, the time the server's threads
+    waited for a CPU (run-queue delay from /proc/<pid>/task/*/schedstat, i.e. scheduling, not the server's code),
+    and for minilb the garbage collections during the run when its /metrics is reachable (--health-listen).
+    """
+    ports = {"minilb": args.port, "knot": args.port + 1}
+    processes, logs = {}, []
+    try:
+        for name, command in servers.items():
+            log = open(os.path.join(args.data, f"{name}-p99.log"), "w")
+            logs.append(log)
+            started = time.monotonic()
+            processes[name] = subprocess.Popen(command(ports[name]), stdout=log, stderr=subprocess.STDOUT)
+            first_answer(ports[name], f"ns1.{args.domain}", started, processes[name])
+            dnsperf(ports[name], queries, args, duration=2)  # warm-up
+            alive(name, processes[name])
+        metrics = metrics_url(args.minilb_args)
+        print(f"p99 series: {args.p99_runs} fixed-rate runs per server at {args.rate:,} QPS (dnsperf -Q {args.rate} -c {args.clients} -l 5), "
+              f"alternating; {os.cpu_count()} CPUs")
+        ratios, samples = [], []
+        for run in range(1, args.p99_runs + 1):
+            row = {}
+            for name in servers:
+                pid = processes[name].pid
+                loops = "dns-udp" if name == "minilb" else ""  # minilb's receive loops; Knot's every thread
+                waited, loop_waited, gcs = run_queue_wait(pid), run_queue_wait(pid, loops), gc_count(metrics) if name == "minilb" else None
+                p50, p99, worst, slow = fixed_rate_latency(ports[name], queries, args, details=True)
+                waited, loop_waited = wait_between(waited, run_queue_wait(pid)), wait_between(loop_waited, run_queue_wait(pid, loops))
+                gc = "" if gcs is None or gc_count(metrics) is None else f", GCs {gc_count(metrics) - gcs}"
+                row[name] = p99
+                samples.append((p99, waited))
+                loop_part = f" (receive loops {loop_waited / 1e6:.0f} ms)" if loops else ""
+                print(f"  run {run:2} {name:6}: p50 {p50 * 1000:.3f} ms, p99 {p99 * 1000:.3f} ms, max {worst * 1000:.1f} ms, "
+                      f"{slow} answers > 5 ms, run-queue wait {waited / 1e6:.0f} ms{loop_part}{gc}; load {load()}", flush=True)
+            for name, process in processes.items():
+                alive(name, process)
+            ratios.append(row["minilb"] / row["knot"] if row["knot"] else float("nan"))
+        print(f"p99 minilb/Knot per run: {', '.join(f'{r:.2f}' for r in ratios)}; worst {max(ratios):.2f}, "
+              f"runs within 1.5x: {sum(1 for r in ratios if r <= 1.5)}/{len(ratios)}; "
+              f"correlation of p99 with run-queue wait over all runs: r = {correlation(*zip(*samples)):.2f}")
+    finally:
+        for process in processes.values():
+            stop(process)
+        for log in logs:
+            log.close()
+
+
+def stop(process):
+    """SIGTERM (minilb stops gracefully), SIGKILL after 10 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def alive(name, process):
+    """Another program answering on our port would be measured instead of the server: stop if ours is gone."""
+    if process.poll() is not None:
+        raise SystemExit(f"{name} exited with {process.returncode} (see its log); whatever answered on its port was not it")
+
+
+def run_queue_wait(pid, prefix=""):
+    """Per thread (those whose name starts with prefix), nanoseconds spent runnable but waiting for a CPU
+    (schedstat field 2)."""
+    waits = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                if not f.read().startswith(prefix):
+                    continue
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                waits[task] = int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return waits
+
+
+def wait_between(before, after):
+    """The run-queue wait between two readings, over the threads in both (threads come and go)."""
+    return sum(after[task] - before[task] for task in after.keys() & before.keys())
+
+
+def correlation(xs, ys):
+    """Pearson's r, or nan."""
+    if len(xs) < 3:
+        return float("nan")
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    sx, sy = sum((x - mx) ** 2 for x in xs) ** 0.5, sum((y - my) ** 2 for y in ys) ** 0.5
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / (sx * sy) if sx and sy else float("nan")
+
+
+def metrics_url(minilb_args):
+    match = re.search(r"--health-listen\s+(\S*?):(\d+)", minilb_args)
+    return f"http://{match.group(1) or '127.0.0.1'}:{match.group(2)}/metrics" if match else None
+
+
+def gc_count(url):
+    """Garbage collections so far (all generations) from minilb's /metrics, or None."""
+    if url is None:
+        return None
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return None
+    # Generation 0 counts every collection (a gen-2 collection is one of gen 0 and 1 as well).
+    counts = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("dotnet_collection_count_total") and 'generation="0"' in line]
+    return int(counts[0]) if counts else None
 
 
 def memory(pid):

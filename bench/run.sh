@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench / make bench-scale: minilb (NativeAOT, snapshot mode) against Knot DNS on loopback, one table.
 # Settings (environment): SERVICES, ENDPOINTS, DURATION (s per throughput run), ROUNDS, RATE (latency run QPS),
-# CLIENTS, MINILB (an already built binary; skips the AOT build), MINILB_ARGS (extra `serve` arguments).
+# CLIENTS, MINILB (an already built binary; skips the AOT build), MINILB_ARGS (extra `serve` arguments),
+# PORT (first of the ports the servers use), P99_RUNS (instead of the table: both servers side by side, this many fixed-rate runs each, every run printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,8 @@ python3 bench/generate.py --services "$SERVICES" --endpoints "$ENDPOINTS" --out 
   echo "versions: $(dnsperf -h 2>&1 | grep -m1 Version), knotd $(knotd --version | grep -o '[0-9.]*$'), minilb $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   python3 bench/bench.py --minilb "$MINILB" --data "$DATA" --duration "$DURATION" --rounds "$ROUNDS" --rate "$RATE" \
-    --clients "$CLIENTS" --label "at $SERVICES Services / $ENDPOINTS endpoints " --minilb-args "${MINILB_ARGS:-}"
+    --clients "$CLIENTS" --label "at $SERVICES Services / $ENDPOINTS endpoints " --minilb-args "${MINILB_ARGS:-}" \
+    --p99-runs "${P99_RUNS:-0}" --port "${PORT:-15353}"
   if [ -n "${PROPAGATION:-}" ]; then
     # Run mode against the in-process test API server (the operator in-process too, JIT build): see
     # Operator.Tests/EndToEnd/RunModeFiguresTests.cs. Category Slow keeps these out of `make test`.

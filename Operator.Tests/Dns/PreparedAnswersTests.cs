@@ -175,14 +175,14 @@ public class PreparedAnswersTests
         var key = new byte[PreparedAnswers.MaxKeyLength];
         var output = new byte[512];
         var teacher = RawQuery.Build("first.default.minilb", edns: new RawQuery.Edns());
-        Assert.That(answers.TryAnswer(teacher, zone, output, 512, key, out _, out var keyLength), Is.EqualTo(PreparedAnswers.Outcome.Learnable));
+        Assert.That(answers.TryAnswer(teacher, WireMessage.Read(teacher), zone, output, 512, key, out _, out var keyLength), Is.EqualTo(PreparedAnswers.Outcome.Learnable));
         await answers.NxDomainBuiltAsync(zone).WaitAsync(TestDnsServer.Patience); // built off the query path
         var taught = (await reference.UdpAsync(teacher))!;
         answers.Learn(key[..keyLength], zone, taught);
 
         var other = RawQuery.Build("Second.Other.minilb", id: 99, edns: new RawQuery.Edns());
         var expected = await reference.UdpAsync(other);
-        Assert.That(answers.TryAnswer(other, zone, output, 512, key, out var length, out _), Is.EqualTo(PreparedAnswers.Outcome.Answered));
+        Assert.That(answers.TryAnswer(other, WireMessage.Read(other), zone, output, 512, key, out var length, out _), Is.EqualTo(PreparedAnswers.Outcome.Answered));
         AssertSame(output[..length], expected, "the fast path's own NXDOMAIN");
         Assert.That(answers.Count, Is.Zero, "no entry per name");
     }
@@ -201,15 +201,16 @@ public class PreparedAnswersTests
     public void Unusual_queries_are_left_to_the_slow_path()
     {
         var key = new byte[PreparedAnswers.MaxKeyLength];
+        int ReadKey(byte[] query) => PreparedAnswers.ReadKey(query, WireMessage.Read(query), key);
         Assert.Multiple(() =>
         {
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb"), key, out _), Is.GreaterThan(0), "a plain query");
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", questions: 2), key, out _), Is.Zero, "two questions");
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", opcode: 2), key, out _), Is.Zero, "opcode STATUS");
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", response: true), key, out _), Is.Zero, "a response");
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("web.default.minilb", edns: new RawQuery.Edns(Version: 1)), key, out _), Is.Zero, "EDNS version 1");
-            Assert.That(PreparedAnswers.ReadKey(RawQuery.Build("we b.default.minilb"), key, out _), Is.Zero, "a space in a label");
-            Assert.That(PreparedAnswers.ReadKey([.. RawQuery.Build("web.default.minilb"), 0], key, out _), Is.Zero, "a trailing byte");
+            Assert.That(ReadKey(RawQuery.Build("web.default.minilb")), Is.GreaterThan(0), "a plain query");
+            Assert.That(ReadKey(RawQuery.Build("web.default.minilb", questions: 2)), Is.Zero, "two questions");
+            Assert.That(ReadKey(RawQuery.Build("web.default.minilb", opcode: 2)), Is.Zero, "opcode STATUS");
+            Assert.That(ReadKey(RawQuery.Build("web.default.minilb", response: true)), Is.Zero, "a response");
+            Assert.That(ReadKey(RawQuery.Build("web.default.minilb", edns: new RawQuery.Edns(Version: 1))), Is.Zero, "EDNS version 1");
+            Assert.That(ReadKey(RawQuery.Build("we b.default.minilb")), Is.Zero, "a space in a label");
+            Assert.That(ReadKey([.. RawQuery.Build("web.default.minilb"), 0]), Is.Zero, "a trailing byte");
         });
     }
 

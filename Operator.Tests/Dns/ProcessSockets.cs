@@ -33,23 +33,22 @@ internal static class ProcessSockets
     }
 
     /// <summary>TCP sockets on local port <paramref name="port"/> by state (hex as in /proc/net/tcp: 01 ESTABLISHED, 08 CLOSE-WAIT, 0A LISTEN).</summary>
-    public static int Tcp(int port, params string[] states)
-    {
-        var count = 0;
-        foreach (var file in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
-        {
-            if (!File.Exists(file))
-                continue;
-            foreach (var line in File.ReadLines(file).Skip(1))
-            {
-                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                var localPort = int.Parse(fields[1][(fields[1].LastIndexOf(':') + 1)..], NumberStyles.HexNumber);
-                if (localPort == port && states.Contains(fields[3]))
-                    count++;
-            }
-        }
-        return count;
-    }
+    public static int Tcp(int port, params string[] states) =>
+        Sockets("tcp", port).Count(fields => states.Contains(fields[3]));
+
+    /// <summary>
+    /// Datagrams the kernel dropped for UDP sockets on local port <paramref name="port"/> (the last column of
+    /// /proc/net/udp: a full receive buffer, where an overloaded server sheds load); 0 where /proc is not there.
+    /// </summary>
+    public static long UdpDrops(int port) =>
+        Sockets("udp", port).Sum(fields => long.Parse(fields[^1], CultureInfo.InvariantCulture));
+
+    /// <summary>The fields of each line of /proc/net/<paramref name="protocol"/>(6) for local port <paramref name="port"/>.</summary>
+    private static IEnumerable<string[]> Sockets(string protocol, int port) =>
+        new[] { $"/proc/net/{protocol}", $"/proc/net/{protocol}6" }.Where(File.Exists)
+            .SelectMany(file => File.ReadLines(file).Skip(1))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => int.Parse(fields[1][(fields[1].LastIndexOf(':') + 1)..], NumberStyles.HexNumber) == port);
 
     public const string Established = "01", CloseWait = "08";
 

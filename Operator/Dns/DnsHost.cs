@@ -19,19 +19,10 @@ public sealed record DnsHostOptions
     /// <summary>Open TCP connections above this are closed at once, so a flood cannot use up file descriptors.</summary>
     public int MaxTcpConnections { get; init; } = 1000;
 
-    /// <summary>
-    /// Queries one TCP connection may have unanswered; further pipelined queries wait in the client's socket
-    /// (TCP back-pressure), so one connection cannot queue unbounded work.
-    /// </summary>
-    public int MaxTcpQueriesPerConnection { get; init; } = 32;
-
-    /// <summary>UDP queries being answered at once per socket; more are dropped (shed) rather than queued.</summary>
-    public int MaxUdpQueriesInFlight { get; init; } = 1024;
-
     /// <summary>Response-rate limiting per client prefix over UDP; null (the default) for none.</summary>
     public RateLimit? RateLimit { get; init; }
 
-    /// <summary>Replay answers the responder gave before (<see cref="PreparedAnswers"/>); off, ARSoft answers every query.</summary>
+    /// <summary>Replay answers the responder gave before (<see cref="PreparedAnswers"/>); off, the responder answers every query.</summary>
     public bool FastPath { get; init; } = true;
 
     /// <summary>UDP receive loops (threads) per endpoint.</summary>
@@ -54,37 +45,23 @@ public sealed record DnsHostOptions
 public sealed class ListenException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>
-/// Serves the current zone of a <see cref="ZoneHolder"/> over UDP and TCP on one <see cref="ListenAddress"/>.
-/// One host per address: to move, start a host on the new address, then stop the old one.
+/// Serves the current zone of a <see cref="ZoneHolder"/> over UDP and TCP on one <see cref="ListenAddress"/>:
+/// binds the transports and hands them one <see cref="QueryPipeline"/>. One host per address: to move, start a
+/// host on the new address, then stop the old one.
 /// </summary>
 public sealed class DnsHost : IAsyncDisposable
 {
-    private readonly DnsServer server;
-    private readonly IReadOnlyList<IServerTransport> transports;
-    private readonly ZoneHolder zones;
-    private readonly Responder responder;
-    private readonly PreparedAnswers? answers;
+    private readonly IReadOnlyList<UdpTransport> udp;
+    private readonly IReadOnlyList<TcpTransport> tcp;
+    private readonly QueryPipeline pipeline;
     private readonly ILogger logger;
-    private Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
-    private TimeProvider time = TimeProvider.System;
-    private int stopped;
+    private Task? stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<IServerTransport> transports, IReadOnlyList<IPEndPoint> endPoints, ZoneHolder zones, Responder responder, PreparedAnswers? answers, ILogger logger)
+    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger)
     {
-        this.answers = answers;
         Address = address;
-        this.transports = transports;
-        EndPoints = endPoints;
-        this.zones = zones;
-        this.responder = responder;
-        this.logger = logger;
-        server = new DnsServer([.. transports]);
-        server.QueryReceived += OnQueryAsync;
-        server.ExceptionThrown += (_, e) =>
-        {
-            logger.LogDebug(e.Exception, "DNS request failed");
-            return Task.CompletedTask;
-        };
+        (this.udp, this.tcp, this.pipeline, this.logger) = (udp, tcp, pipeline, logger);
+        EndPoints = [.. udp.Select(u => u.LocalEndPoint)];
     }
 
     public ListenAddress Address { get; }
@@ -93,68 +70,43 @@ public sealed class DnsHost : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> EndPoints { get; }
 
     /// <summary>Answers the fast path holds for the current zone (0 with <see cref="DnsHostOptions.FastPath"/> off).</summary>
-    internal int PreparedAnswerCount => answers?.Count ?? 0;
+    internal int PreparedAnswerCount => pipeline.PreparedAnswerCount;
 
     /// <summary>Open TCP connections right now.</summary>
-    public int OpenTcpConnections => transports.OfType<TcpTransport>().Sum(t => t.OpenConnections);
-
-    /// <summary>UDP queries dropped so far because too many were being answered (overload).</summary>
-    public long ShedQueries => transports.OfType<UdpTransport>().Sum(t => t.ShedQueries);
+    public int OpenTcpConnections => tcp.Sum(t => t.OpenConnections);
 
     /// <summary>The response-rate limiter, when one is configured.</summary>
-    public ResponseRateLimiter? RateLimiter { get; private init; }
+    public ResponseRateLimiter? RateLimiter => pipeline.RateLimiter;
 
     /// <summary>Binds every endpoint of <paramref name="address"/> for UDP and TCP and starts answering.</summary>
     /// <exception cref="ListenException">An endpoint cannot be bound (in use, no permission, no such address).</exception>
     public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
     {
         options ??= new DnsHostOptions();
-        var rateLimiter = options.RateLimit is { } limit ? new ResponseRateLimiter(limit, options.Time) : null;
-        var answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
-        var (transports, endPoints) = Bind(address, zones, answers, options, rateLimiter);
-        var host = new DnsHost(address, transports, endPoints, zones, responder ?? new Responder(), answers, (ILogger?)logger ?? NullLogger.Instance) { RateLimiter = rateLimiter };
-        host.server.Start();
-        (host.answered, host.time) = (options.Answered, options.Time);
-        host.logger.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", endPoints));
+        var log = (ILogger?)logger ?? NullLogger.Instance;
+        var pipeline = new QueryPipeline(zones, responder ?? new Responder(), options, log);
+        var (udp, tcp) = Bind(address, pipeline, options);
+        var host = new DnsHost(address, udp, tcp, pipeline, log);
+        foreach (var transport in udp)
+            transport.Start();
+        foreach (var transport in tcp)
+            transport.Start();
+        log.LogInformation("DNS listening on {EndPoints} (UDP and TCP)", string.Join(", ", host.EndPoints));
         return host;
     }
 
-    private Task OnQueryAsync(object sender, QueryReceivedEventArgs e)
-    {
-        // The transports already dropped QR=1, the only case where the responder answers null.
-        if (answered is null)
-        {
-            e.Response = responder.Respond(e.Query, zones.Current);
-            return Task.CompletedTask;
-        }
-        var started = time.GetTimestamp();
-        var response = responder.Respond(e.Query, zones.Current);
-        e.Response = response;
-        if (response is not null)
-        {
-            var type = (e.Query as DnsMessage)?.Questions is [var question, ..] ? question.RecordType : RecordType.Invalid;
-            answered(type, response.ReturnCode, e.TransportProtocol, time.GetElapsedTime(started));
-        }
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Closes the sockets; open TCP connections are closed too.</summary>
+    /// <summary>Closes the sockets, open TCP connections too, and completes when every loop has ended.</summary>
     public Task StopAsync()
     {
-        if (Interlocked.Exchange(ref stopped, 1) == 1)
-            return Task.CompletedTask;
-        try
-        {
-            server.Stop();
-        }
-        catch (AggregateException e) when (e.InnerExceptions.All(i => i is OperationCanceledException))
-        {
-            // ARSoft starts its accept loops with Task.Run(…, token): stopped before they ran, they report cancelled.
-        }
-        foreach (var transport in transports)
-            transport.Dispose();
+        lock (udp)
+            stopped ??= StopTransportsAsync();
+        return stopped;
+    }
+
+    private async Task StopTransportsAsync()
+    {
+        await Task.WhenAll([.. udp.Select(u => u.StopAsync()), .. tcp.Select(t => t.StopAsync())]);
         logger.LogInformation("DNS stopped listening on {EndPoints}", string.Join(", ", EndPoints));
-        return Task.CompletedTask;
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
@@ -163,47 +115,52 @@ public sealed class DnsHost : IAsyncDisposable
     /// UDP and TCP on the same port for every endpoint. With port 0 the first socket picks the port and the others
     /// follow; if another program holds that port for the other protocol, another port is tried.
     /// </summary>
-    private static (IReadOnlyList<IServerTransport>, IReadOnlyList<IPEndPoint>) Bind(ListenAddress address, ZoneHolder zones, PreparedAnswers? answers, DnsHostOptions options, ResponseRateLimiter? rateLimiter)
+    private static (IReadOnlyList<UdpTransport>, IReadOnlyList<TcpTransport>) Bind(ListenAddress address, QueryPipeline pipeline, DnsHostOptions options)
     {
         var anyPort = address.EndPoints.All(e => e.Port == 0);
         for (var attempt = 1; ; attempt++)
         {
-            var transports = new List<IServerTransport>();
-            var endPoints = new List<IPEndPoint>();
+            var udp = new List<UdpTransport>();
+            var tcp = new List<TcpTransport>();
             var port = address.EndPoints[0].Port;
             try
             {
                 foreach (var requested in address.EndPoints)
                 {
                     var endPoint = new IPEndPoint(requested.Address, port);
-                    UdpTransport udp;
+                    UdpTransport datagrams;
                     try
                     {
-                        udp = Transport(() => new UdpTransport(endPoint, zones, answers, options, rateLimiter), endPoint, "UDP");
+                        datagrams = Transport(() => new UdpTransport(endPoint, pipeline, options), endPoint, "UDP");
                     }
                     catch (ListenException e) when (address.EndPoints.Count > 1 && requested.AddressFamily == AddressFamily.InterNetworkV6
                         && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable })
                     {
                         continue; // ':port' on a host with IPv6 turned off: IPv4 alone
                     }
-                    transports.Add(udp);
-                    port = udp.LocalEndPoint.Port;
-                    var tcp = Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), zones, answers, options), endPoint, "TCP");
-                    transports.Add(tcp);
-                    endPoints.Add(udp.LocalEndPoint);
+                    udp.Add(datagrams);
+                    port = datagrams.LocalEndPoint.Port;
+                    tcp.Add(Transport(() => new TcpTransport(new IPEndPoint(requested.Address, port), pipeline, options), endPoint, "TCP"));
                 }
-                return (transports, endPoints);
+                return (udp, tcp);
             }
             catch (ListenException e) when (anyPort && attempt < 20 && e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
             {
-                transports.ForEach(t => t.Dispose());
+                Release(udp, tcp);
             }
             catch
             {
-                transports.ForEach(t => t.Dispose());
+                Release(udp, tcp);
                 throw;
             }
         }
+    }
+
+    /// <summary>Transports bound but never started: closing their sockets is all there is to stop.</summary>
+    private static void Release(List<UdpTransport> udp, List<TcpTransport> tcp)
+    {
+        udp.ForEach(u => _ = u.StopAsync());
+        tcp.ForEach(t => _ = t.StopAsync());
     }
 
     private static T Transport<T>(Func<T> bind, IPEndPoint endPoint, string protocol)

@@ -53,10 +53,11 @@ internal sealed class PreparedAnswers
     /// query's key; <paramref name="keyLength"/> is its length for <see cref="Outcome.Learnable"/>.
     /// Allocates nothing.
     /// </summary>
-    public Outcome TryAnswer(ReadOnlySpan<byte> query, Zone zone, Span<byte> output, int limit, Span<byte> key, out int length, out int keyLength)
+    public Outcome TryAnswer(ReadOnlySpan<byte> query, in WireMessage layout, Zone zone, Span<byte> output, int limit, Span<byte> key, out int length, out int keyLength)
     {
         length = 0;
-        keyLength = ReadKey(query, key, out var questionEnd);
+        keyLength = ReadKey(query, layout, key);
+        var questionEnd = layout.QuestionEnd;
         if (keyLength == 0)
             return Outcome.SlowPathOnly;
         var current = For(zone);
@@ -73,7 +74,7 @@ internal sealed class PreparedAnswers
             return Outcome.SlowPathOnly; // ARSoft truncates for this client; it stays the reference for TC
         bytes.CopyTo(output);
         query[..2].CopyTo(output);                                                             // ID
-        query[Wire.HeaderLength..questionEnd].CopyTo(output[Wire.HeaderLength..]);             // question, as asked
+        query[WireMessage.HeaderLength..questionEnd].CopyTo(output[WireMessage.HeaderLength..]);             // question, as asked
         if (prepared.RecordSize > 0)
             Shuffle(output.Slice(prepared.AnswerStart, prepared.RecordSize * prepared.AnswerCount), prepared.RecordSize);
         length = bytes.Length;
@@ -87,7 +88,7 @@ internal sealed class PreparedAnswers
     public void Learn(ReadOnlySpan<byte> key, Zone zone, ReadOnlySpan<byte> response)
     {
         var current = Volatile.Read(ref table);
-        if (!ReferenceEquals(current.Zone, zone) || response.Length < Wire.HeaderLength)
+        if (!ReferenceEquals(current.Zone, zone) || response.Length < WireMessage.HeaderLength)
             return;
         var flags = BinaryPrimitives.ReadUInt16BigEndian(response[2..]);
         if ((flags & 0x8000) == 0 || (flags & 0x0200) != 0) // a response, not truncated
@@ -95,7 +96,7 @@ internal sealed class PreparedAnswers
         if (current.Entries.Count >= current.MaxEntries || current.Lookup.ContainsKey(key))
             return;
         var negative = (flags & 0x000F) == 3;
-        if (negative && current.NxDomain is { } nxDomain && nxDomain.IsNotFound(key[KeyHeader..], out _) && nxDomain.Learn(key, key.Length - KeyHeader, response))
+        if (negative && current.NxDomain is { } nxDomain && nxDomain.IsNotFound(key[KeyHeader..], out _) && nxDomain.Learn(key, response))
             return;
         if (negative && Volatile.Read(ref current.Negative) >= MaxNegative)
             return;
@@ -108,13 +109,16 @@ internal sealed class PreparedAnswers
     /// <summary>Completes when the NXDOMAIN index of <paramref name="zone"/> is built (started by a query it has no entry for).</summary>
     internal Task NxDomainBuiltAsync(Zone zone) => For(zone).NxDomainBuilt;
 
+    /// <summary>The NXDOMAIN index of <paramref name="zone"/> once built, else null (tests).</summary>
+    internal NxDomainAnswers? NxDomainIndex(Zone zone) => For(zone).NxDomain;
+
     /// <summary>The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it).</summary>
     private Table For(Zone zone)
     {
         var current = Volatile.Read(ref table);
         if (ReferenceEquals(current.Zone, zone))
             return current;
-        var fresh = new Table(zone);
+        var fresh = new Table(zone, current);
         var seen = Interlocked.CompareExchange(ref table, fresh, current);
         return ReferenceEquals(seen, current) || !ReferenceEquals(seen.Zone, zone) ? fresh : seen;
     }
@@ -124,32 +128,20 @@ internal sealed class PreparedAnswers
     /// or 0 when the query is anything else. The name is lower-cased (RFC 4343) and may hold only letters,
     /// digits, '-' and '_', so ARSoft reads it exactly as we do.
     /// </summary>
-    internal static int ReadKey(ReadOnlySpan<byte> query, Span<byte> key, out int questionEnd)
+    internal static int ReadKey(ReadOnlySpan<byte> query, in WireMessage layout, Span<byte> key)
     {
-        questionEnd = 0;
-        if (query.Length < Wire.HeaderLength + 5)
-            return 0;
-        var flags = BinaryPrimitives.ReadUInt16BigEndian(query[2..]);
-        if ((flags & 0xF800) != 0) // QR=1 or an opcode other than QUERY
-            return 0;
-        if (BinaryPrimitives.ReadUInt16BigEndian(query[4..]) != 1 || BinaryPrimitives.ReadUInt32BigEndian(query[6..]) != 0)
-            return 0;
-        var additional = BinaryPrimitives.ReadUInt16BigEndian(query[10..]);
-        if (additional > 1)
-            return 0;
+        if (!layout.IsQuery || (layout.Flags & 0x7800) != 0 || layout.Questions != 1 || layout.Answers != 0 || layout.Authorities != 0
+            || layout.Additionals > 1 || layout.End != query.Length)
+            return 0; // another opcode, several questions, records, or trailing bytes: leave it to ARSoft's parser
+        if (layout.Additionals == 1 && (layout.OptStart != layout.QuestionEnd || layout.OptVersion != 0 || layout.OptExtendedRcode != 0))
+            return 0; // a record other than OPT; BADVERS and extended RCODEs stay on the slow path (RFC 6891 §6.1.3)
 
-        var position = Wire.HeaderLength;
         var name = key[KeyHeader..];
         var nameLength = 0;
-        while (true)
+        // The first question's name holds no pointer (WireMessage checked), so it is the bytes up to the root label.
+        for (var position = WireMessage.HeaderLength; query[position] != 0; position += query[position] + 1)
         {
-            if (position >= query.Length)
-                return 0;
             int label = query[position];
-            if (label == 0)
-                break;
-            if (label > 63 || nameLength + 1 + label + 1 > 255 || position + 1 + label > query.Length)
-                return 0;
             name[nameLength++] = (byte)label;
             for (var i = 1; i <= label; i++)
             {
@@ -160,38 +152,17 @@ internal sealed class PreparedAnswers
                     return 0;
                 name[nameLength++] = c;
             }
-            position += 1 + label;
         }
         name[nameLength++] = 0;
-        position++;
-        if (position + 4 > query.Length)
-            return 0;
-        questionEnd = position + 4;
-        BinaryPrimitives.WriteUInt16BigEndian(key, flags);
-        query.Slice(position, 4).CopyTo(key[2..]);  // type and class
+        BinaryPrimitives.WriteUInt16BigEndian(key, layout.Flags);
+        query.Slice(layout.QuestionEnd - 4, 4).CopyTo(key[2..]);  // type and class
         key.Slice(6, 4).Clear();
-        position = questionEnd;
-
-        if (additional == 1)
+        if (layout.OptStart >= 0)
         {
-            // OPT: root owner, type 41, class = UDP size, TTL = extended RCODE, version, flags; RDATA ignored by the responder.
-            if (position + 11 > query.Length || query[position] != 0 || BinaryPrimitives.ReadUInt16BigEndian(query[(position + 1)..]) != OptType)
-                return 0;
-            var size = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 3)..]);
-            var version = query[position + 6];
-            var ednsFlags = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 7)..]);
-            var dataLength = BinaryPrimitives.ReadUInt16BigEndian(query[(position + 9)..]);
-            if (version != 0 || query[position + 5] != 0)
-                return 0; // BADVERS and extended RCODEs stay on the slow path (RFC 6891 §6.1.3)
-            position += 11 + dataLength;
-            if (!MessageShape.OptionsFit(query[(position - dataLength)..position]))
-                return 0;
             key[6] = 1;
-            BinaryPrimitives.WriteUInt16BigEndian(key[7..], (ushort)Math.Clamp(size, Responder.MinUdpPayloadSize, Responder.MaxUdpPayloadSize));
-            key[9] = (byte)(ednsFlags >> 15); // DO, the only flag the response copies (RFC 3225)
+            BinaryPrimitives.WriteUInt16BigEndian(key[7..], (ushort)layout.UdpLimit);
+            key[9] = (byte)(layout.DnssecOk ? 1 : 0); // DO, the only flag the response copies (RFC 3225)
         }
-        if (position != query.Length)
-            return 0; // trailing bytes: leave it to ARSoft's parser
         return KeyHeader + nameLength;
     }
 
@@ -202,17 +173,17 @@ internal sealed class PreparedAnswers
     private static Prepared? Prepare(ReadOnlySpan<byte> key, ReadOnlySpan<byte> response)
     {
         var nameLength = key.Length - KeyHeader;
-        var questionEnd = Wire.HeaderLength + nameLength + 4;
+        var questionEnd = WireMessage.HeaderLength + nameLength + 4;
         if (response.Length < questionEnd || BinaryPrimitives.ReadUInt16BigEndian(response[4..]) != 1)
             return null;
         // The question's name must be the query's (case aside), type and class too.
         for (var i = 0; i < nameLength; i++)
         {
-            var c = response[Wire.HeaderLength + i];
+            var c = response[WireMessage.HeaderLength + i];
             if ((c is >= (byte)'A' and <= (byte)'Z' ? (byte)(c | 0x20) : c) != key[KeyHeader + i])
                 return null;
         }
-        if (!response.Slice(Wire.HeaderLength + nameLength, 4).SequenceEqual(key.Slice(2, 4)))
+        if (!response.Slice(WireMessage.HeaderLength + nameLength, 4).SequenceEqual(key.Slice(2, 4)))
             return null;
 
         int answers = BinaryPrimitives.ReadUInt16BigEndian(response[6..]);
@@ -261,9 +232,10 @@ internal sealed class PreparedAnswers
 
     private sealed class Table
     {
-        public Table(Zone zone)
+        public Table(Zone zone, Table? previous = null)
         {
             Zone = zone;
+            earlier = previous is null ? null : Volatile.Read(ref previous.nxDomain);
             Entries = new ConcurrentDictionary<byte[], Prepared>(KeyComparer.Instance);
             Lookup = Entries.GetAlternateLookup<ReadOnlySpan<byte>>();
             // Several flag and EDNS variants per name are normal (dig, resolvers, dnsperf); more is a flood.
@@ -279,8 +251,9 @@ internal sealed class PreparedAnswers
 
         /// <summary>
         /// The zone's index of existing names, or null while it is being built. Building it walks every name (about
-        /// 80 ms at 10,000 Services), so it happens off the query path, once per zone, started by the first query
-        /// the table has no entry for; until it is ready, missing names take the slow path as unknown queries do.
+        /// 80 ms at 10,000 Services unless the previous version's hashes can be reused), so it happens off the query
+        /// path, once per zone, started by the first query the table has no entry for; until it is ready, missing
+        /// names take the slow path as unknown queries do.
         /// </summary>
         public NxDomainAnswers? NxDomain
         {
@@ -300,7 +273,8 @@ internal sealed class PreparedAnswers
         {
             try
             {
-                Volatile.Write(ref nxDomain, new NxDomainAnswers(Zone));
+                Volatile.Write(ref nxDomain, new NxDomainAnswers(Zone, earlier));
+                earlier = null; // only the newest index is kept alive
                 built.TrySetResult();
             }
             finally
@@ -311,6 +285,7 @@ internal sealed class PreparedAnswers
 
         private readonly TaskCompletionSource built = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private NxDomainAnswers? nxDomain;
+        private NxDomainAnswers? earlier; // the previous zone version's index, whose name hashes may be reused
     }
 
     private sealed class KeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>

@@ -20,9 +20,9 @@ public sealed class Responder(Random? random = null)
     /// <summary>The size every DNS client accepts; also the floor for smaller EDNS sizes (RFC 6891 §6.2.5).</summary>
     public const ushort MinUdpPayloadSize = 512;
 
-    // At most this many records per answer: 2,000 AAAA (28 bytes each), or 1,000 SRV with their addresses, stay
-    // under the 65,535 bytes of a TCP message, where ARSoft would otherwise send SERVFAIL. Clients of a Service
-    // this large get a random part of it, a different one per query.
+    // At most this many records per answer, so the work per query stays bounded: 2,000 AAAA (28 bytes each) fit
+    // the 65,535 bytes of a TCP message; what still does not fit (SRV with its addresses) is cut by AnswerSize.
+    // Clients of a Service this large get a random part of it, a different one per query.
     public const int MaxAddressAnswers = 2000, MaxSrvAnswers = 1000;
 
     // SOA timers for a zone nobody transfers; MINIMUM is the TTL (RFC 2308 §5).

@@ -7,7 +7,7 @@ namespace MiniLb.Operator.Tests.Dns.Fuzzing;
 /// Keeps the log entries that carry an unexpected exception, so a test can see what the server swallowed; expected
 /// ones are only counted (keeping a million of them would look like a leak of the server).
 /// </summary>
-internal sealed class RecordingLogger<T>(Func<Exception, bool> expected) : ILogger<T>
+internal sealed class RecordingLogger<T>(Func<string, Exception, bool> expected) : ILogger<T>
 {
     private long expectedCount;
 
@@ -23,9 +23,10 @@ internal sealed class RecordingLogger<T>(Func<Exception, bool> expected) : ILogg
     {
         if (exception is null)
             return;
-        if (expected(exception))
+        var message = formatter(state, exception);
+        if (expected(message, exception))
             Interlocked.Increment(ref expectedCount);
         else if (Unexpected.Count < 100)
-            Unexpected.Enqueue((formatter(state, exception), exception));
+            Unexpected.Enqueue((message, exception));
     }
 }

@@ -49,7 +49,7 @@ public class OverloadTests
         var after = FuzzTests.Memory.Measure();
 
         TestContext.Out.WriteLine($"overload: offered {overload.SentPerSecond:F0}/s for {overload.Elapsed.TotalSeconds:F0} s ({overload.Sent} queries), " +
-            $"answered {overload.AnsweredPerSecond:F0}/s ({overload.Answered}), unanswered {overload.Unanswered:P1}, shed by the server {server.Host.ShedQueries}, " +
+            $"answered {overload.AnsweredPerSecond:F0}/s ({overload.Answered}), unanswered {overload.Unanswered:P1}, dropped by the kernel (full socket buffer) {ProcessSockets.UdpDrops(server.Port)}, " +
             $"SERVFAIL {overload.ServerFailures}; first answer {latency.TotalMilliseconds:F0} ms after the flood; memory before {before}, after {after}");
         // The flooder shares the two cores with the server and with the fast path it, not the server, tops out first;
         // so the proof of overload is the share left unanswered (next line), not the offered rate.

@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using ARSoft.Tools.Net.Dns;
+using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Resolution;
+using Zone = MiniLb.Operator.Resolution.Zone;
+
+namespace MiniLb.Operator.Dns;
+
+/// <summary>
+/// Everything between receiving a DNS message and sending its answer, the same for every transport:
+/// admit (framing, QR=0, rate limit over UDP) → fast path (<see cref="PreparedAnswers"/>) → parse and
+/// <see cref="Responder"/> on the current <see cref="Zone"/> → learn the answer for the fast path → size it to
+/// the transport → metrics. Synchronous and without I/O: a transport hands over a message and an output buffer
+/// and sends what comes back. Thread-safe.
+/// </summary>
+internal sealed class QueryPipeline
+{
+    /// <summary>The largest DNS message over TCP (a 16-bit length prefix, RFC 1035 §4.2.2).</summary>
+    public const int MaxTcpMessage = ushort.MaxValue;
+
+    /// <summary>Output buffers must hold this many bytes: any message the responder may write.</summary>
+    public const int OutputSize = ushort.MaxValue;
+
+    private static readonly IPEndPoint AnyV4 = new(IPAddress.Any, 0), AnyV6 = new(IPAddress.IPv6Any, 0);
+
+    private readonly ZoneHolder zones;
+    private readonly Responder responder;
+    private readonly PreparedAnswers? answers;
+    private readonly Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+
+    public QueryPipeline(ZoneHolder zones, Responder responder, DnsHostOptions options, ILogger logger)
+    {
+        this.zones = zones;
+        this.responder = responder;
+        this.logger = logger;
+        answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
+        RateLimiter = options.RateLimit is { } limit ? new ResponseRateLimiter(limit, options.Time) : null;
+        (answered, time) = (options.Answered, options.Time);
+    }
+
+    /// <summary>The response-rate limiter (UDP only), when one is configured.</summary>
+    public ResponseRateLimiter? RateLimiter { get; }
+
+    /// <summary>Answers the fast path holds for the current zone (0 without it).</summary>
+    public int PreparedAnswerCount => answers?.Count ?? 0;
+
+    /// <summary>
+    /// Answers <paramref name="message"/>, received over <paramref name="transport"/> from <paramref name="sender"/>
+    /// (needed for rate limiting only), into <paramref name="output"/> (at least <see cref="OutputSize"/> bytes).
+    /// Returns the length of the answer to send; 0 to send nothing.
+    /// </summary>
+    public int Answer(ReadOnlySpan<byte> message, Span<byte> output, TransportProtocol transport, SocketAddress? sender = null)
+    {
+        var started = answered is null ? 0 : time.GetTimestamp();
+
+        // Admit: garbage and responses get nothing (answering a response could start a loop between two servers).
+        var layout = WireMessage.Read(message);
+        if (!layout.IsQuery)
+            return 0;
+        var limit = transport == TransportProtocol.Udp ? layout.UdpLimit : MaxTcpMessage;
+        if (transport == TransportProtocol.Udp && RateLimiter is not null && sender is not null)
+        {
+            switch (RateLimiter.Check(Address(sender)))
+            {
+                case RateLimitVerdict.Drop:
+                    return 0;
+                case RateLimitVerdict.Slip:
+                    return layout.WriteEmptyResponse(message, output, ReturnCode.NoError, truncated: true);
+            }
+        }
+
+        // Fast path: a replayed answer, no parsing, no allocation.
+        var zone = zones.Current;
+        Span<byte> key = stackalloc byte[PreparedAnswers.MaxKeyLength];
+        var outcome = PreparedAnswers.Outcome.SlowPathOnly;
+        var keyLength = 0;
+        if (answers is not null)
+        {
+            outcome = answers.TryAnswer(message, layout, zone, output, limit, key, out var replayed, out keyLength);
+            if (outcome == PreparedAnswers.Outcome.Answered)
+            {
+                Report(layout.QuestionType, (ReturnCode)(output[3] & 0x0F), transport, started);
+                return replayed;
+            }
+        }
+
+        // Slow path: parse, respond, size; then teach the fast path what it answered, unless sizing cut it.
+        var (length, rcode, whole) = Respond(message, layout, zone, output, limit, transport);
+        if (outcome == PreparedAnswers.Outcome.Learnable && whole)
+            answers!.Learn(key[..keyLength], zone, output[..length]);
+        if (length > 0)
+            Report(layout.QuestionType, rcode, transport, started);
+        return length;
+    }
+
+    private (int Length, ReturnCode Rcode, bool Whole) Respond(ReadOnlySpan<byte> message, in WireMessage layout, Zone zone, Span<byte> output, int limit, TransportProtocol transport)
+    {
+        DnsMessageBase query;
+        try
+        {
+            query = ParseQuery(null, message.ToArray(), null, null);
+        }
+        catch (Exception e)
+        {
+            // Framing that holds together around contents ARSoft cannot read (a 1-byte A record, say): RFC 1035 §4.1.1.
+            logger.LogDebug(e, "Unreadable DNS query ({Length} bytes) over {Transport}: FORMERR", message.Length, transport);
+            return (layout.WriteEmptyResponse(message, output, ReturnCode.FormatError, truncated: false), ReturnCode.FormatError, false);
+        }
+
+        try
+        {
+            if (responder.Respond(query, zone) is not { } response)
+                return (0, ReturnCode.NoError, false);
+            var (size, whole) = AnswerSize.Fit(response, output, limit, transport);
+            return (size, response.ReturnCode, whole);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Answering a {Type} query for {Name} failed: SERVFAIL", layout.QuestionType, (query as DnsMessage)?.Questions.FirstOrDefault()?.Name);
+            return (layout.WriteEmptyResponse(message, output, ReturnCode.ServerFailure, truncated: false), ReturnCode.ServerFailure, false);
+        }
+    }
+
+    private void Report(RecordType type, ReturnCode rcode, TransportProtocol transport, long started)
+    {
+        if (answered is not null)
+            answered(type, rcode, transport, time.GetElapsedTime(started));
+    }
+
+    private static IPAddress Address(SocketAddress sender) =>
+        ((IPEndPoint)(sender.Family == AddressFamily.InterNetwork ? AnyV4 : AnyV6).Create(sender)).Address;
+
+    /// <summary>
+    /// ARSoft's own parser, which picks <c>DnsUpdateMessage</c> for opcode UPDATE (answered NOTIMP) and
+    /// <see cref="DnsMessage"/> otherwise; internal in ARSoft 3.6.1, whose public entry point is its server loop.
+    /// </summary>
+    [UnsafeAccessor(UnsafeAccessorKind.StaticMethod, Name = "CreateByFlag")]
+    private static extern DnsMessageBase ParseQuery(DnsMessageBase? type, IList<byte> package, DnsServer.SelectTsigKey? tsigKeySelector, byte[]? originalMac);
+}
