@@ -38,6 +38,8 @@ public static class RoutesCommand
                 // Problems go to stderr so the routes can be piped into a shell or a config file.
                 foreach (var problem in plan.Problems)
                     error.WriteLine($"minilb routes: node {problem.Node} gets no route: {problem.Reason}");
+                if (chosen == "dnsmasq" && DhcpOption121.From(plan).Problem is { } tooLong)
+                    error.WriteLine($"minilb routes: {tooLong}");
             }
             return 0;
         });

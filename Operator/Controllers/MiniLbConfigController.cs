@@ -68,19 +68,25 @@ public sealed class MiniLbConfigController(
                     string.Join("; ", plan.Problems.Select(p => $"node {p.Node}: {p.Reason}")))
                 : Make(entity, ConditionTypes.RoutesPublished, true, "AllNodesRouted",
                     $"{plan.Routes.Count} route(s) for {plan.Routes.Select(r => r.Node).Distinct().Count()} node(s)"));
+        var dhcp = DhcpOption121.From(plan);
+        conditions = Conditions.Set(conditions, dhcp.Problem is { } tooLong
+            ? Make(entity, ConditionTypes.DhcpOption121Complete, false, "OptionTooLong", tooLong)
+            : Make(entity, ConditionTypes.DhcpOption121Complete, true, "AllRoutesFit",
+                $"{dhcp.Carried.Count} IPv4 route(s) and the default route take {dhcp.Octets} of {DhcpOption121.MaxOctets} octets"));
 
         if (problem is not null && problem.Generation == entity.Metadata.Generation)
             await WarnOnceAsync(entity, "ConfigNotApplied", $"spec not applied, the last good configuration keeps running: {problem.Message}", ct);
         if (stray.Count > 0)
             await WarnOnceAsync(entity, "PodAddressesOutsidePodCIDRs", PodNetworkPreflight.Describe(stray), ct);
+        if (dhcp.Problem is { } leftOut)
+            await WarnOnceAsync(entity, "DhcpOption121TooLong", leftOut, ct);
 
-        var dhcp = RouteFormats.Render(plan, "dnsmasq").Split('\n').FirstOrDefault(l => l.StartsWith("dhcp-option=121,", StringComparison.Ordinal));
         return new MiniLbConfigStatus
         {
             ObservedGeneration = applied?.Generation ?? entity.Status?.ObservedGeneration,
             Routes = plan.Routes.Select(r => new NodeRoute { Node = r.Node, PodCidr = r.Destination.ToString(), Via = r.Gateway.ToString() }).ToList(),
             Router = RouteFormats.Render(plan, "ip").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList(),
-            DhcpOption121 = dhcp,
+            DhcpOption121 = dhcp.DnsmasqLine,
             Conditions = conditions,
             ServedServices = counts.Services,
             ServedEndpoints = counts.Endpoints,

@@ -71,10 +71,10 @@ public sealed class MiniLbConfigStatus
     [Description("The routes as commands for a Linux router ('ip route add <podCIDR> via <InternalIP>'), ready to paste.")]
     public List<string>? Router { get; set; }
 
-    [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients.")]
+    [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients. Holds only the routes that fit in one option (255 octets, RFC 2132, with room for the default route); the DhcpOption121Complete condition names the rest, which clients reach through the router.")]
     public string? DhcpOption121 { get; set; }
 
-    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route.")]
+    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route. DhcpOption121Complete: dhcpOption121 carries every IPv4 route.")]
     [ListMapKeys("type")]
     public List<Condition>? Conditions { get; set; }
 

@@ -58,11 +58,18 @@ public static class RouteFormats
     private static string Dnsmasq(RoutePlan plan)
     {
         var lines = new List<string>();
-        var v4 = plan.Routes.Where(r => !r.IsIPv6).ToArray();
-        if (v4.Length > 0)
+        var option = DhcpOption121.From(plan);
+        if (option.DnsmasqLine is { } line)
         {
             lines.Add("# RFC 3442: clients that use option 121 ignore option 3 (router); append 0.0.0.0/0,<router address> to keep the default route.");
-            lines.Add("dhcp-option=121," + string.Join(",", v4.Select(r => $"{r.Destination},{r.Gateway}")));
+            lines.Add(line);
+        }
+        if (option.Problem is { } problem)
+        {
+            // A longer option would stop dnsmasq from starting at all; the rest goes through the router.
+            lines.Add("# " + problem);
+            foreach (var route in option.LeftOut)
+                lines.Add($"# not in option 121 (no room): {route.Destination} via {route.Gateway} ({route.Node})");
         }
         foreach (var route in plan.Routes.Where(r => r.IsIPv6))
             lines.Add($"# not in option 121 (DHCPv4 carries IPv4 routes only): {route.Destination} via {route.Gateway} ({route.Node})");
