@@ -23,6 +23,7 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
     private readonly List<Func<IEnumerable<object>>> caches = [];
     private readonly Channel<bool> pending = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private ClusterModel model = new(settings);
+    private IReadOnlySet<string> unreachableNodes = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>Raised after a zone with different data was published.</summary>
     public event Action<Zone>? Published;
@@ -69,10 +70,22 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
             foreach (var cache in caches)
                 foreach (var item in cache())
                     rebuilt.Upsert(item);
+            rebuilt.SetUnreachableNodes(unreachableNodes);
             rebuilt.TakeSkipped(); // already logged by the model it replaces
             model = rebuilt;
         }
         log.LogInformation("Zone settings changed (domain {Domain}, ttl {Ttl}, loadBalancerClass {Class}); rebuilt the zone", next.Domain, next.Ttl, next.LoadBalancerClass);
+        pending.Writer.TryWrite(true);
+    }
+
+    /// <summary>Endpoints on these nodes leave DNS answers (fail open: never a Service's last address); publishes soon after.</summary>
+    public void SetUnreachableNodes(IReadOnlySet<string> nodeNames)
+    {
+        lock (modelLock)
+        {
+            unreachableNodes = nodeNames;
+            model.SetUnreachableNodes(nodeNames);
+        }
         pending.Writer.TryWrite(true);
     }
 

@@ -34,6 +34,7 @@ public sealed class ClusterModel
     private readonly Dictionary<string, HashSet<(AliasPattern Pattern, string Source)>> claimsOfTarget = new(StringComparer.Ordinal);
 
     private readonly HashSet<string> dirtyServices = new(StringComparer.Ordinal);
+    private IReadOnlySet<string> unreachableNodes = new HashSet<string>(StringComparer.Ordinal);
     private readonly HashSet<AliasPattern> dirtyPatterns = [];
 
     private readonly ImmutableDictionary<DomainName, ZoneNode>.Builder names = ImmutableDictionary.CreateBuilder<DomainName, ZoneNode>();
@@ -153,6 +154,18 @@ public sealed class ClusterModel
     }
 
     /// <summary>
+    /// Endpoints on these nodes leave their Service's answers at the next <see cref="Publish"/>, unless that
+    /// would leave the Service with no address at all: then it keeps all its ready endpoints (fail open).
+    /// </summary>
+    public void SetUnreachableNodes(IReadOnlySet<string> nodeNames)
+    {
+        if (nodeNames.SetEquals(unreachableNodes))
+            return;
+        unreachableNodes = new HashSet<string>(nodeNames, StringComparer.Ordinal);
+        dirtyServices.UnionWith(slicesOfService.Keys);
+    }
+
+    /// <summary>
     /// The zone after the changes since the last call. Returns the same zone when no answer changed, so the
     /// SOA serial moves only with the data.
     /// </summary>
@@ -195,6 +208,17 @@ public sealed class ClusterModel
         }
     }
 
+    private V1EndpointSlice WithoutUnreachable(V1EndpointSlice slice) =>
+        slice.Endpoints?.Any(e => e.NodeName is { } node && unreachableNodes.Contains(node)) == true
+            ? new V1EndpointSlice
+            {
+                Metadata = slice.Metadata,
+                AddressType = slice.AddressType,
+                Ports = slice.Ports,
+                Endpoints = slice.Endpoints.Where(e => e.NodeName is not { } node || !unreachableNodes.Contains(node)).ToList(),
+            }
+            : slice;
+
     private void NoteSkipped(string key, V1EndpointSlice slice)
     {
         var bad = ServiceRecords.UnusableAddresses(slice).ToList();
@@ -227,8 +251,14 @@ public sealed class ClusterModel
         if (services.TryGetValue(key, out var service) && ServedService.IsServed(service, settings))
         {
             var hostname = ServedService.HostnameOf(service, settings);
-            var serviceSlices = slicesOfService.TryGetValue(key, out var set) ? set.Select(k => slices[k]) : [];
+            var serviceSlices = slicesOfService.TryGetValue(key, out var set) ? set.Select(k => slices[k]).ToArray() : [];
             after = ServiceRecords.Build(service, hostname, serviceSlices);
+            if (unreachableNodes.Count > 0)
+            {
+                var reachable = ServiceRecords.Build(service, hostname, serviceSlices.Select(WithoutUnreachable));
+                if (reachable.Node.V4.Length + reachable.Node.V6.Length > 0)
+                    after = reachable;
+            }
         }
 
         var changed = false;
