@@ -76,7 +76,7 @@ public sealed class MiniLbConfigController(
                 $"{dhcp.Carried.Count} IPv4 route(s) and the default route take {dhcp.Octets} of {DhcpOption121.MaxOctets} octets"));
 
         var routes = Routes(plan);
-        conditions = Conditions.Set(conditions, Reachability(entity, routes));
+        conditions = Conditions.Set(conditions, Reachability(entity));
 
         if (problem is not null && problem.Generation == entity.Metadata.Generation)
             await WarnOnceAsync(entity, "ConfigNotApplied", $"spec not applied, the last good configuration keeps running: {problem.Message}", ct);
@@ -120,16 +120,16 @@ public sealed class MiniLbConfigController(
         return $"{reachable}/{nodes.Count}";
     }
 
-    private Condition Reachability(MiniLbConfig entity, IReadOnlyCollection<NodeRoute> routes)
+    private Condition Reachability(MiniLbConfig entity)
     {
         if (liveness?.Settings is not { Enabled: true } settings)
-            return Make(entity, ConditionTypes.NodesReachable, null, "LivenessOff", LivenessSettings.From(new NodeLivenessSpec { Enabled = false }).Describe());
+            return Make(entity, ConditionTypes.NodesReachable, null, "LivenessOff", (LivenessSettings.Default with { Enabled = false }).Describe());
         var states = liveness.States();
         var down = states.Values.Where(s => !s.Reachable).OrderBy(s => s.Node, StringComparer.Ordinal).ToList();
         return down.Count == 0
             ? Make(entity, ConditionTypes.NodesReachable, true, "AllReachable", $"{states.Count} node(s) with served endpoints answer ({settings.Describe()})")
             : Make(entity, ConditionTypes.NodesReachable, false, "NodesUnreachable",
-                string.Join("; ", down.Select(s => $"node {s.Node} ({s.Address}) unreachable since {s.Since:yyyy-MM-dd'T'HH:mm:ss'Z'}"))
+                string.Join("; ", down.Select(s => $"node {s.Node} ({s.Address}) unreachable since {s.Since.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}"))
                 + ": their endpoints are left out of DNS answers unless a Service has no other");
     }
 
