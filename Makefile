@@ -47,7 +47,7 @@ overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed,
 	  --filter "TestCategory=Overload" --logger "console;verbosity=normal"
 
 lab: publish ## the home lab in a box (root, ip netns): router dnsmasq/Unbound, 3 nodes, a DHCP client; the five scenarios with failover figures (docs/lab.md)
-	@need=; for tool in dnsmasq:dnsmasq-base unbound:unbound dhclient:isc-dhcp-client dig:dnsutils ip:iproute2 curl:curl; do \
+	@need=; for tool in dnsmasq:dnsmasq-base unbound:unbound dhclient:isc-dhcp-client dhcpd:isc-dhcp-server dig:dnsutils ip:iproute2 curl:curl; do \
 	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || [ -x /sbin/$${tool%%:*} ] || need="$$need $${tool#*:}"; done; \
 	  if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
 	MINILB_LAB=full $(DOTNET) test Operator.Tests -c $(CONFIG) --filter "TestCategory=Lab" --logger "console;verbosity=normal"

@@ -196,6 +196,51 @@ public sealed partial class HomeLab : IAsyncDisposable
         return (await Netns.RunAsync("ip", ["-n", Client, "-4", "route"])).Output;
     }
 
+    /// <summary>
+    /// A second, separate link: ISC dhcpd with <paramref name="configuration"/> (global statements) in one new
+    /// namespace, ISC dhclient in another; returns the client's routing table after its lease.
+    /// </summary>
+    public async Task<string> IscDhcpdLeaseAsync(string configuration)
+    {
+        var (server, client) = ($"{Prefix}-ds", $"{Prefix}-dc");
+        foreach (var ns in new[] { server, client })
+        {
+            await IpAsync("netns", "add", ns);
+            namespaces.Add(ns);
+        }
+        await IpAsync("link", "add", $"{Prefix}d1", "type", "veth", "peer", "name", $"{Prefix}d2");
+        await IpAsync("link", "set", $"{Prefix}d1", "netns", server);
+        await IpAsync("link", "set", $"{Prefix}d2", "netns", client);
+        await IpAsync("-n", server, "link", "set", $"{Prefix}d1", "name", "lan0");
+        await IpAsync("-n", client, "link", "set", $"{Prefix}d2", "name", "lan0");
+        await IpAsync("-n", server, "addr", "add", RouterIp + "/24", "dev", "lan0");
+        await IpAsync("-n", server, "link", "set", "lan0", "up");
+        await IpAsync("-n", client, "link", "set", "lan0", "up");
+
+        var conf = Path.Combine(Directory, "dhcpd.conf");
+        var leases = Path.Combine(Directory, "dhcpd.leases");
+        await File.WriteAllTextAsync(leases, "");
+        await File.WriteAllTextAsync(conf, $$"""
+            authoritative;
+            default-lease-time 600;
+            max-lease-time 600;
+            {{configuration}}
+            subnet 192.0.2.0 netmask 255.255.255.0 {
+              range 192.0.2.100 192.0.2.150;
+              option routers {{RouterIp}};
+            }
+
+            """);
+        var dhcpd = Start(server, "dhcpd", "-f", "-4", "-cf", conf, "-lf", leases, "-pf", Path.Combine(Directory, "dhcpd.pid"), "lan0");
+        var etc = $"/etc/netns/{client}";
+        System.IO.Directory.CreateDirectory(etc);
+        await File.WriteAllTextAsync(Path.Combine(etc, "resolv.conf"), "");
+        (await Netns.RunAsync("ip", ["netns", "exec", client, "dhclient", "-1", "-4", "-sf", "/sbin/dhclient-script",
+            "-lf", Path.Combine(Directory, "dc.leases"), "-pf", Path.Combine(Directory, "dc.pid"), "lan0"], timeout: TimeSpan.FromSeconds(60)))
+            .Check("dhclient against dhcpd: " + dhcpd.Error);
+        return (await Netns.RunAsync("ip", ["-n", client, "-4", "route"])).Output;
+    }
+
     /// <summary>Which way the client would send a packet to <paramref name="address"/> (`ip route get`).</summary>
     public async Task<string> ClientRouteToAsync(string address) =>
         (await Netns.RunAsync("ip", ["-n", Client, "route", "get", address])).Check("ip route get").Output.Trim();
@@ -251,7 +296,7 @@ public sealed partial class HomeLab : IAsyncDisposable
         foreach (var ns in namespaces)
             await RemoveNamespaceAsync(ns);
         namespaces.Clear();
-        foreach (var directory in new[] { $"/etc/netns/{Client}", Directory })
+        foreach (var directory in new[] { $"/etc/netns/{Client}", $"/etc/netns/{Prefix}-dc", Directory })
         {
             if (System.IO.Directory.Exists(directory))
                 System.IO.Directory.Delete(directory, recursive: true);
@@ -284,6 +329,6 @@ public sealed partial class HomeLab : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"^mlb(\d{1,5})-(rtr|cli|n\d)$")]
+    [GeneratedRegex(@"^mlb(\d{1,5})-(rtr|cli|n\d|ds|dc)$")]
     private static partial Regex LabNamespace();
 }

@@ -5,6 +5,7 @@ using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Tests.Cluster;
 using MiniLb.Operator.Tests.EndToEnd;
+using MiniLb.Operator.Tests.Routes;
 
 namespace MiniLb.Operator.Tests.Lab;
 
@@ -116,15 +117,7 @@ public sealed class HomeLabTests
         Assert.That(way, Does.Contain($"via {HomeLab.NodeIp(2)} dev lan0"), "straight to node 2, not through the router");
 
         // Forty nodes: more than one option can carry; dnsmasq must still start with the printed line.
-        var snapshot = Path.Combine(lab.Directory, "forty-nodes.yaml");
-        await File.WriteAllTextAsync(snapshot, string.Join("---\n", Enumerable.Range(0, 40).Select(i => $"""
-            apiVersion: v1
-            kind: Node
-            metadata: {"{"}name: node-{i:D2}{"}"}
-            spec: {"{"}podCIDRs: [198.19.{i}.0/24]{"}"}
-            status: {"{"}addresses: [{"{"}type: InternalIP, address: 192.0.2.{20 + i}{"}"}]{"}"}
-
-            """)));
+        var snapshot = await FortyNodesAsync();
         var printed = (await Netns.RunAsync(binary, ["routes", "--snapshot", snapshot, "--format", "dnsmasq"])).Check("minilb routes --format dnsmasq (40 nodes)");
         var conf = Path.Combine(lab.Directory, "forty.conf");
         await File.WriteAllLinesAsync(conf, printed.Output.Split('\n')
@@ -133,6 +126,21 @@ public sealed class HomeLabTests
         Out.WriteLine($"scenario 2: 40 nodes: minilb says \"{printed.Error.Trim()}\"; dnsmasq --test: {check.Error.Trim()}");
         Assert.That(check.Code, Is.Zero, check.Error);
         Assert.That(printed.Error, Does.Contain("9 of 40 IPv4 routes do not fit in DHCP option 121"));
+    }
+
+    [Test, Order(2)]
+    public async Task Scenario2_forty_nodes_through_isc_dhcpd_all_routes_arrive()
+    {
+        // ISC dhcpd splits the long option (RFC 3396) and dhclient joins it again.
+        if (!File.Exists("/usr/sbin/dhcpd"))
+            Assert.Ignore("ISC dhcpd is not installed (Debian: isc-dhcp-server; .ci/run installs it)");
+        var snapshot = await FortyNodesAsync();
+        var isc = (await Netns.RunAsync(binary, ["routes", "--snapshot", snapshot, "--format", "isc-dhcpd"])).Check("minilb routes --format isc-dhcpd (40 nodes)");
+        var routes = await lab.IscDhcpdLeaseAsync(string.Join('\n', isc.Output.Split('\n')
+            .Select(l => DhcpOption121Tests.WithIscDefaultRoute(l, "0, 192, 0, 2, 1")))); 
+        var received = routes.Split('\n').Count(l => l.StartsWith("198.19.", StringComparison.Ordinal));
+        Out.WriteLine($"scenario 2: 40 nodes through ISC dhcpd (minilb routes --format isc-dhcpd): dhclient installed {received} pod routes");
+        Assert.That(received, Is.EqualTo(40), routes);
     }
 
     [Test, Order(3)]
@@ -200,6 +208,21 @@ public sealed class HomeLabTests
         await SetReadyAsync("web-2", true);
         await PatchConfigAsync("""{"spec":{"nodeLiveness":{"enabled":true}}}""");
         Assert.That(seconds, Is.GreaterThan(grace.TotalSeconds));
+    }
+
+    /// <summary>A snapshot of forty nodes with a /24 pod network each (198.19.N.0/24 via 192.0.2.20+N).</summary>
+    private async Task<string> FortyNodesAsync()
+    {
+        var snapshot = Path.Combine(lab.Directory, "forty-nodes.yaml");
+        await File.WriteAllTextAsync(snapshot, string.Join("---\n", Enumerable.Range(0, 40).Select(i => $"""
+            apiVersion: v1
+            kind: Node
+            metadata: {"{"}name: node-{i:D2}{"}"}
+            spec: {"{"}podCIDRs: [198.19.{i}.0/24]{"}"}
+            status: {"{"}addresses: [{"{"}type: InternalIP, address: 192.0.2.{20 + i}{"}"}]{"}"}
+
+            """)));
+        return snapshot;
     }
 
     /// <summary>

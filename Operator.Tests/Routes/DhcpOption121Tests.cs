@@ -47,6 +47,56 @@ public class DhcpOption121Tests
         Assert.That(lines, Does.Contain("# not in option 121 (no room): 198.18.49.0/24 via 192.0.2.59 (node-049)"));
     }
 
+    [Test]
+    public void Routes_are_encoded_as_rfc_3442_says()
+    {
+        var plan = RoutePlan.FromNodes([Node("a", ["192.0.2.11"], ["198.18.1.0/24"]), Node("b", ["192.0.2.12"], ["198.18.0.0/15"])]);
+        Assert.That(plan.Routes.Select(r => DhcpOption121.Encode(r).ToArray()), Is.EqualTo(new[]
+        {
+            new byte[] { 24, 198, 18, 1, 192, 0, 2, 11 },
+            [15, 198, 18, 192, 0, 2, 12],
+        }));
+    }
+
+    [Test]
+    public void Isc_dhcpd_format_carries_every_route_however_many()
+    {
+        var lines = RouteFormats.Render(Nodes(50), "isc-dhcpd").TrimEnd('\n').Split('\n');
+
+        Assert.That(lines, Does.Contain("option rfc3442-classless-static-routes code 121 = array of integer 8;"));
+        var value = lines.Single(l => IsIscValue(l));
+        Assert.That(value.Split(',').Length, Is.EqualTo(50 * 8), "all fifty routes: dhcpd splits the option itself (RFC 3396)");
+        Assert.That(value, Does.StartWith("option rfc3442-classless-static-routes 24, 198, 18, 0, 192, 0, 2, 10, 24,"));
+    }
+
+    [Test]
+    public async Task Isc_dhcpd_accepts_the_printed_lines_for_fifty_nodes()
+    {
+        if (!File.Exists("/usr/sbin/dhcpd"))
+            Assert.Ignore("ISC dhcpd is not installed (Debian: isc-dhcp-server; .ci/run installs it)");
+        var conf = Path.GetTempFileName();
+        try
+        {
+            var printed = RouteFormats.Render(Nodes(50), "isc-dhcpd").Split('\n').Select(l => WithIscDefaultRoute(l, "0, 192, 0, 2, 1"));
+            await File.WriteAllTextAsync(conf, string.Join('\n', printed) + "\nsubnet 192.0.2.0 netmask 255.255.255.0 { range 192.0.2.100 192.0.2.150; }\n");
+            using var process = Process.Start(new ProcessStartInfo("/usr/sbin/dhcpd", ["-t", "-4", "-cf", conf]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            var output = await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.That(process.ExitCode, Is.Zero, output);
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+
+    private static bool IsIscValue(string line) =>
+        line.StartsWith("option rfc3442-classless-static-routes ", StringComparison.Ordinal) && !line.Contains(" code 121 ", StringComparison.Ordinal);
+
+    /// <summary>The printed value line with the default route appended, as its comment asks.</summary>
+    public static string WithIscDefaultRoute(string line, string defaultRoute) =>
+        IsIscValue(line) ? line.TrimEnd(';') + ", " + defaultRoute + ";" : line;
+
     /// <summary>The real dnsmasq is the judge: it refuses to start with an option over 255 octets.</summary>
     [TestCase(31)]
     [TestCase(32)]

@@ -14,7 +14,7 @@ public static class RoutesCommand
         var snapshot = SnapshotInput.CreateOption();
         var format = new Option<string>("--format")
         {
-            Description = "ip (Linux), bsd (BSD/macOS), routeros, openwrt (UCI), dnsmasq (DHCP option 121) or json.",
+            Description = "ip (Linux), bsd (BSD/macOS), routeros, openwrt (UCI), dnsmasq (DHCP option 121), isc-dhcpd (option 121, any number of routes) or json.",
             DefaultValueFactory = _ => "ip",
         };
         format.AcceptOnlyFromAmong([.. RouteFormats.Names]);

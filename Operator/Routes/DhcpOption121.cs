@@ -50,6 +50,12 @@ public sealed record DhcpOption121(IReadOnlyList<Route> Carried, IReadOnlyList<R
     /// <summary>RFC 3442 section 3: the prefix width, the significant octets of the destination, the 4-octet router.</summary>
     public static int EncodedLength(Route route) => 1 + (route.Destination.PrefixLength + 7) / 8 + 4;
 
+    /// <summary>The route's octets in the option (RFC 3442 section 3), as <see cref="EncodedLength"/> counts them.</summary>
+    public static IEnumerable<byte> Encode(Route route) =>
+        [(byte)route.Destination.PrefixLength,
+         .. route.Destination.BaseAddress.GetAddressBytes().Take((route.Destination.PrefixLength + 7) / 8),
+         .. route.Gateway.GetAddressBytes()];
+
     /// <summary>The dnsmasq line (without the default route, which only the router's owner knows), or null with no IPv4 route.</summary>
     public string? DnsmasqLine => Carried.Count == 0
         ? null
@@ -60,7 +66,7 @@ public sealed record DhcpOption121(IReadOnlyList<Route> Carried, IReadOnlyList<R
         ? null
         : $"{LeftOut.Count} of {Carried.Count + LeftOut.Count} IPv4 routes do not fit in DHCP option 121 (at most {MaxOctets} octets, RFC 2132; "
           + $"{Carried.Count} routes and the default route take {Octets}): clients reach the pods of "
-          + Nodes(LeftOut) + " through the default route, so the router must have the routes (minilb routes --format ip)";
+          + Nodes(LeftOut) + " through the default route, so the router must have the routes (minilb routes --format ip), or use a DHCP server that splits long options (minilb routes --format isc-dhcpd)";
 
     private static string Nodes(IReadOnlyList<Route> routes)
     {
