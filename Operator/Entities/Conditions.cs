@@ -11,6 +11,12 @@ public static class ConditionTypes
 
     /// <summary>status.routes covers every node with a pod CIDR and an InternalIP.</summary>
     public const string RoutesPublished = "RoutesPublished";
+
+    /// <summary>status.dhcpOption121 carries every IPv4 route (False: some did not fit in the option's 255 octets).</summary>
+    public const string DhcpOption121Complete = "DhcpOption121Complete";
+
+    /// <summary>Every node with served endpoints answers node liveness probes (Unknown: liveness is off).</summary>
+    public const string NodesReachable = "NodesReachable";
 }
 
 /// <summary>Condition list updates with apimachinery's rules (meta.SetStatusCondition).</summary>

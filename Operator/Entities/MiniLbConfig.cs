@@ -8,7 +8,6 @@ namespace MiniLb.Operator.Entities;
 [EntityScope(EntityScope.Cluster)]
 [ShortNames("mlb")]
 [Description("MiniLbConfig configures minilb, the DNS-based load balancer: the zone it serves for LoadBalancer Services, the answer TTL, the DNS listen address and the loadBalancerClass it handles. Its status lists the static routes (podCIDR via node InternalIP) the LAN router needs.")]
-[GenericPrinterColumn("ROUTES", ".status.routes[*].podCIDR", "string", Order = 3, Description = "The pod CIDRs the LAN router must route to nodes.")]
 [GenericPrinterColumn("READY", ".status.conditions[?(@.type==\"Ready\")].status", "string", Order = 4)]
 [GenericPrinterColumn("AGE", ".metadata.creationTimestamp", "date", Order = 5)]
 public sealed class MiniLbConfig : CustomEntity<MiniLbConfigSpec, MiniLbConfigStatus>
@@ -58,6 +57,37 @@ public sealed class MiniLbConfigSpec
     [Default(DefaultLoadBalancerClass)]
     [Length(1, 253)]
     public string LoadBalancerClass { get; set; } = DefaultLoadBalancerClass;
+
+    [Description("Node liveness: minilb connects to each node with served endpoints and stops answering with the pods of a node it cannot reach, within seconds instead of the 40-50 s Kubernetes takes to mark a powered-off node NotReady. A Service is never left without an address (fail open).")]
+    public NodeLivenessSpec NodeLiveness { get; set; } = new();
+}
+
+/// <summary>How minilb decides a node is unreachable. The defaults take a dead node out of DNS within 2.5 s.</summary>
+public sealed class NodeLivenessSpec
+{
+    public const bool DefaultEnabled = true;
+    public const int DefaultPort = 10250;
+    public const int DefaultIntervalMilliseconds = 1000;
+    public const int DefaultFailures = 2;
+
+    [Description("Probe nodes and leave unreachable ones out of DNS answers. false: answer with every ready endpoint, as Kubernetes reports them.")]
+    [Default(DefaultEnabled)]
+    public bool Enabled { get; set; } = DefaultEnabled;
+
+    [Description("TCP port connected to on each node's InternalIP. Any answer, a connection or a reset, means the node is up; only silence means it is not. Default: the kubelet's port.")]
+    [Default(DefaultPort)]
+    [Range(1, 65535)]
+    public int Port { get; set; } = DefaultPort;
+
+    [Description("Milliseconds between probes of a node. Each probe waits half of this for an answer.")]
+    [Default(DefaultIntervalMilliseconds)]
+    [Range(200, 60000)]
+    public int IntervalMilliseconds { get; set; } = DefaultIntervalMilliseconds;
+
+    [Description("Probes in a row without an answer before a node counts as unreachable. One answer makes it reachable again.")]
+    [Default(DefaultFailures)]
+    [Range(1, 10)]
+    public int Failures { get; set; } = DefaultFailures;
 }
 
 public sealed class MiniLbConfigStatus
@@ -68,13 +98,17 @@ public sealed class MiniLbConfigStatus
     [Description("One static route per node: the LAN router sends each node's pod CIDR to that node's InternalIP.")]
     public List<NodeRoute>? Routes { get; set; }
 
+    [Description("Reachable of routed nodes, e.g. '3/3'. A node counts as reachable unless node liveness found it unreachable.")]
+    [PrinterColumn("ROUTES", Order = 3)]
+    public string? ReachableNodes { get; set; }
+
     [Description("The routes as commands for a Linux router ('ip route add <podCIDR> via <InternalIP>'), ready to paste.")]
     public List<string>? Router { get; set; }
 
-    [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients.")]
+    [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients. Holds only the routes that fit in one option (255 octets, RFC 2132, with room for the default route); the DhcpOption121Complete condition names the rest, which clients reach through the router.")]
     public string? DhcpOption121 { get; set; }
 
-    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route.")]
+    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route. DhcpOption121Complete: dhcpOption121 carries every IPv4 route. NodesReachable: every node with served endpoints answers node liveness probes.")]
     [ListMapKeys("type")]
     public List<Condition>? Conditions { get; set; }
 
@@ -100,4 +134,21 @@ public sealed record NodeRoute
     [Description("The node's InternalIP, the route's gateway.")]
     [Required]
     public required string Via { get; init; }
+
+    [Description("What node liveness found: Reachable, Unreachable (its endpoints are left out of DNS answers) or NotProbed (no served endpoints on it, or liveness is off).")]
+    [EnumValues(Reachabilities.Reachable, Reachabilities.Unreachable, Reachabilities.NotProbed)]
+    public string? Reachability { get; init; }
+
+    [Description("Since when the node has had this reachability.")]
+    [Format("date-time")]
+    [JsonConverter(typeof(KubernetesTimeConverter))]
+    public DateTimeOffset? Since { get; init; }
+}
+
+/// <summary>The values of <see cref="NodeRoute.Reachability"/>.</summary>
+public static class Reachabilities
+{
+    public const string Reachable = "Reachable";
+    public const string Unreachable = "Unreachable";
+    public const string NotProbed = "NotProbed";
 }

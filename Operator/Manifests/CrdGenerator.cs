@@ -152,6 +152,9 @@ public static class CrdGenerator
         }
         if (property.GetCustomAttribute<DefaultAttribute>() is { } value)
             schema.DefaultProperty = value.Value;
+        // An object whose every field has a default defaults to {}, so its fields are defaulted when it is absent.
+        if (schema is { Type: "object", Properties.Count: > 0, Required: null } && schema.Properties.Values.All(p => p.DefaultProperty is not null))
+            schema.DefaultProperty = new Dictionary<string, object>();
         if (property.GetCustomAttribute<EnumValuesAttribute>() is { } values)
             schema.EnumProperty = values.Values.Cast<object>().ToList();
         if (property.GetCustomAttribute<FormatAttribute>() is { } format)

@@ -31,6 +31,8 @@ public sealed class Telemetry : IRuntimeMetrics
     private readonly Counter _reconciles;
     private readonly Histogram _reconcileDuration;
     private readonly Gauge _leader;
+    private readonly Gauge _unreachableNodes;
+    private readonly Counter _reachabilityChanges;
 
     // The DNS path runs for every query: resolve each label combination once, then only increment.
     private readonly ConcurrentDictionary<(RecordType, ReturnCode, TransportProtocol), Counter.Child> _queryChildren = new();
@@ -74,6 +76,10 @@ public sealed class Telemetry : IRuntimeMetrics
             });
         _leader = factory.CreateGauge("minilb_leader",
             "1 while this replica holds the leader lease (writes statuses), else 0.");
+        _unreachableNodes = factory.CreateGauge("minilb_unreachable_nodes",
+            "Nodes whose endpoints are left out of DNS answers because node liveness (this replica's or the leader's) found them unreachable.");
+        _reachabilityChanges = factory.CreateCounter("minilb_node_reachability_changes_total",
+            "Nodes this replica found unreachable (to=\"unreachable\") or reachable again (to=\"reachable\").", "to");
         factory.CreateGauge("minilb_build_info", "Always 1; the version label says which build runs.", "version")
             .WithLabels(version).Set(1);
 
@@ -135,6 +141,12 @@ public sealed class Telemetry : IRuntimeMetrics
         _reconciles.WithLabels(controller, succeeded ? "success" : "error").Inc();
         _reconcileDuration.WithLabels(controller).Observe(duration.TotalSeconds);
     }
+
+    /// <summary>A node turned unreachable or reachable in this replica's probes.</summary>
+    public void NodeReachabilityChanged(bool reachable) => _reachabilityChanges.WithLabels(reachable ? "reachable" : "unreachable").Inc();
+
+    /// <summary>How many nodes' endpoints are left out of answers now.</summary>
+    public void UnreachableNodes(int count) => _unreachableNodes.Set(count);
 
     public void LeaderChanged(bool isLeader) => _leader.Set(isLeader ? 1 : 0);
 

@@ -7,7 +7,7 @@ namespace MiniLb.Operator.Routes;
 /// <summary>The route plan written for a given router or host.</summary>
 public static class RouteFormats
 {
-    public static IReadOnlyList<string> Names { get; } = ["ip", "bsd", "routeros", "openwrt", "dnsmasq", "json"];
+    public static IReadOnlyList<string> Names { get; } = ["ip", "bsd", "routeros", "openwrt", "dnsmasq", "isc-dhcpd", "json"];
 
     /// <summary>
     /// Text to paste into the router: one command or line per route, with comments where a format cannot carry
@@ -20,6 +20,7 @@ public static class RouteFormats
         "routeros" => Lines(plan.Routes.Select(r => $"/{(r.IsIPv6 ? "ipv6" : "ip")} route add dst-address={r.Destination} gateway={r.Gateway} comment=\"minilb {r.Node}\"")),
         "openwrt" => OpenWrt(plan),
         "dnsmasq" => Dnsmasq(plan),
+        "isc-dhcpd" => IscDhcpd(plan),
         "json" => Json(plan),
         _ => throw new ArgumentException($"unknown route format '{format}'; expected one of {string.Join(", ", Names)}", nameof(format)),
     };
@@ -58,11 +59,37 @@ public static class RouteFormats
     private static string Dnsmasq(RoutePlan plan)
     {
         var lines = new List<string>();
-        var v4 = plan.Routes.Where(r => !r.IsIPv6).ToArray();
-        if (v4.Length > 0)
+        var option = DhcpOption121.From(plan);
+        if (option.DnsmasqLine is { } line)
         {
             lines.Add("# RFC 3442: clients that use option 121 ignore option 3 (router); append 0.0.0.0/0,<router address> to keep the default route.");
-            lines.Add("dhcp-option=121," + string.Join(",", v4.Select(r => $"{r.Destination},{r.Gateway}")));
+            lines.Add(line);
+        }
+        if (option.Problem is { } problem)
+        {
+            // A longer option would stop dnsmasq from starting at all; the rest goes through the router.
+            lines.Add("# " + problem);
+            foreach (var route in option.LeftOut)
+                lines.Add($"# not in option 121 (no room): {route.Destination} via {route.Gateway} ({route.Node})");
+        }
+        foreach (var route in plan.Routes.Where(r => r.IsIPv6))
+            lines.Add($"# not in option 121 (DHCPv4 carries IPv4 routes only): {route.Destination} via {route.Gateway} ({route.Node})");
+        return Lines(lines);
+    }
+
+    /// <summary>
+    /// Option 121 for ISC dhcpd, which splits an option longer than 255 octets into several (RFC 3396), so
+    /// every IPv4 route fits; RFC 3396 clients (ISC dhclient, systemd-networkd) join them again.
+    /// </summary>
+    private static string IscDhcpd(RoutePlan plan)
+    {
+        var v4 = plan.Routes.Where(r => !r.IsIPv6).ToArray();
+        var lines = new List<string>();
+        if (v4.Length > 0)
+        {
+            lines.Add("# RFC 3442: clients that use option 121 ignore option 3 (routers); append \", 0, <router address octets>\" (e.g. 0, 192, 168, 1, 1) before the ';' to keep the default route.");
+            lines.Add("option rfc3442-classless-static-routes code 121 = array of integer 8;");
+            lines.Add("option rfc3442-classless-static-routes " + string.Join(", ", v4.SelectMany(DhcpOption121.Encode)) + ";");
         }
         foreach (var route in plan.Routes.Where(r => r.IsIPv6))
             lines.Add($"# not in option 121 (DHCPv4 carries IPv4 routes only): {route.Destination} via {route.Gateway} ({route.Node})");

@@ -30,11 +30,7 @@ public sealed record RoutePlan(IReadOnlyList<Route> Routes, IReadOnlyList<RouteP
                 problems.Add(new(name, "no spec.podCIDRs; the CNI must allocate pod addresses per node from the node's podCIDR (Calico and Cilium cluster-pool IPAM do not)"));
                 continue;
             }
-            var internalIps = (node.Status?.Addresses ?? [])
-                .Where(a => a.Type == "InternalIP")
-                .Select(a => IPAddress.TryParse(a.Address, out var ip) ? ip : null)
-                .OfType<IPAddress>()
-                .ToArray();
+            var internalIps = InternalIps(node);
             foreach (var cidr in cidrs)
             {
                 if (!IPNetwork.TryParse(cidr, out var network))
@@ -55,4 +51,11 @@ public sealed record RoutePlan(IReadOnlyList<Route> Routes, IReadOnlyList<RouteP
         }
         return new(routes, problems);
     }
+
+    /// <summary>The node's InternalIP addresses that parse, in status order.</summary>
+    public static IPAddress[] InternalIps(V1Node node) => (node.Status?.Addresses ?? [])
+        .Where(a => a.Type == "InternalIP")
+        .Select(a => IPAddress.TryParse(a.Address, out var ip) ? ip : null)
+        .OfType<IPAddress>()
+        .ToArray();
 }

@@ -1,0 +1,30 @@
+using MiniLb.Operator.Entities;
+
+namespace MiniLb.Operator.Liveness;
+
+/// <summary>Node liveness as configured in <c>spec.nodeLiveness</c>.</summary>
+/// <param name="Port">TCP port probed on each node's InternalIP.</param>
+/// <param name="Interval">Time between the starts of two probe rounds.</param>
+/// <param name="Failures">Probes in a row without an answer before a node is unreachable.</param>
+public sealed record LivenessSettings(bool Enabled, int Port, TimeSpan Interval, int Failures)
+{
+    public static LivenessSettings Default { get; } = From(new NodeLivenessSpec());
+
+    /// <summary>Half the interval, so a round of probes ends before the next one starts.</summary>
+    public TimeSpan Timeout => Interval / 2;
+
+    /// <summary>The longest a powered-off node keeps its endpoints in answers: the probe after the last answer, plus the failures needed.</summary>
+    public TimeSpan Detection => Interval * Failures + Timeout;
+
+    /// <summary>The spec as settings, clamped to the schema's ranges (an API server without validation could let anything through).</summary>
+    public static LivenessSettings From(NodeLivenessSpec spec) => new(
+        spec.Enabled,
+        Math.Clamp(spec.Port, 1, 65535),
+        TimeSpan.FromMilliseconds(Math.Clamp(spec.IntervalMilliseconds, 200, 60000)),
+        Math.Clamp(spec.Failures, 1, 10));
+
+    /// <summary>For a status message and the log.</summary>
+    public string Describe() => Enabled
+        ? $"port {Port}, every {Interval.TotalMilliseconds:0} ms with a {Timeout.TotalMilliseconds:0} ms timeout, unreachable after {Failures} silent probe(s) in a row"
+        : "off: every ready endpoint is answered until Kubernetes marks it not ready";
+}
