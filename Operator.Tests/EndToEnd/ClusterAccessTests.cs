@@ -114,7 +114,7 @@ public sealed class ClusterAccessTests : OperatorFixture
         var readyText = await ready.Content.ReadAsStringAsync();
         Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), "still ready: DNS answers are right, every replica would fail alike");
         Assert.That(readyText, Does.Contain("patch services/status"));
-        Assert.That(await AddressesAsync(port, "shop.default.minilb"), Is.EqualTo(new[] { "10.244.0.7" }), "DNS keeps answering, new Services too");
+        await WaitUntilAsync(async () => await AddressesAsync(port, "shop.default.minilb") is ["10.244.0.7"], "DNS keeps answering, new Services too");
         await Task.Delay(TimeSpan.FromSeconds(3)); // retries happen meanwhile; they must not repeat the line
         Assert.That(Occurrences(run.Output + run.Error, Line), Is.EqualTo(1), run.Output + run.Error);
         Assert.That(await HostnameOfAsync("default", "shop"), Is.Null);

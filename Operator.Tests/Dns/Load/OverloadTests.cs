@@ -47,13 +47,16 @@ public class OverloadTests
             udp.Add(await server.UdpAsync(RawQuery.Build("web.default.minilb", id: (ushort)i)));
         var tcp = await server.TcpAsync(RawQuery.Build("big.default.minilb"));
         var after = FuzzTests.Memory.Measure();
+        var kernelDrops = ProcessSockets.UdpDrops(server.Port);
 
         TestContext.Out.WriteLine($"overload: offered {overload.SentPerSecond:F0}/s for {overload.Elapsed.TotalSeconds:F0} s ({overload.Sent} queries), " +
-            $"answered {overload.AnsweredPerSecond:F0}/s ({overload.Answered}), unanswered {overload.Unanswered:P1}, dropped by the kernel (full socket buffer) {ProcessSockets.UdpDrops(server.Port)}, " +
+            $"answered {overload.AnsweredPerSecond:F0}/s ({overload.Answered}), unanswered {overload.Unanswered:P1}, dropped by the kernel (full socket buffer) {kernelDrops}, " +
             $"SERVFAIL {overload.ServerFailures}; first answer {latency.TotalMilliseconds:F0} ms after the flood; memory before {before}, after {after}");
-        // The flooder shares the two cores with the server and with the fast path it, not the server, tops out first;
-        // so the proof of overload is the share left unanswered (next line), not the offered rate.
-        Assert.That(overload.Unanswered, Is.GreaterThan(0.1), "load beyond capacity is dropped, not queued");
+        // The flooder shares the two cores with the server and with the fast path it, not the server, tops out first
+        // (since minilb owns its loops, near the server's capacity); so the proof of overload is what was shed: a tenth
+        // left unanswered, or datagrams the kernel dropped from the full socket buffer instead of a queue in minilb.
+        Assert.That(overload.Unanswered > 0.1 || kernelDrops > 0, Is.True,
+            $"load beyond capacity is dropped, not queued (unanswered {overload.Unanswered:P1}, kernel drops {kernelDrops})");
         Assert.That(overload.ServerFailures, Is.Zero, "overload never turns into SERVFAIL");
         Assert.That(udp, Has.All.Not.Null, "every query right after the flood is answered");
         Assert.That(udp.Select(r => DnsMessage.Parse(r!)).Select(m => (m.ReturnCode, m.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).Order().ToArray())),
