@@ -20,7 +20,7 @@ public sealed class RunCommandTests : OperatorFixture
 
         await WaitUntilAsync(() => Task.FromResult(run.Output.ToString().Contains("ip route add 10.244.0.0/24 via 192.168.1.11")),
             $"the routes are printed; stdout: {run.Output}; stderr: {run.Error}");
-        Assert.That(run.Output.ToString(), Does.StartWith(ServeCommand.RoutesHeading));
+        Assert.That(run.Output.ToString(), Does.StartWith(MiniLb.Operator.Routes.RouteFormats.RouterHeading));
         await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "DNS answers");
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "the hostname is written");
         Assert.That(await run.StopAsync(), Is.Zero);

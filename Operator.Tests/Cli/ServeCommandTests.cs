@@ -23,7 +23,7 @@ public partial class ServeCommandTests
         var port = await serve.PortAsync();
 
         var lines = serve.Output.ToString().Split('\n');
-        Assert.That(lines[0], Is.EqualTo(ServeCommand.RoutesHeading));
+        Assert.That(lines[0], Is.EqualTo(MiniLb.Operator.Routes.RouteFormats.RouterHeading));
         Assert.That(lines[1], Is.EqualTo("ip route add 10.244.0.0/24 via 192.168.1.30"));
         var reply = await new UdpClient().Query(port, RawQuery.Build("web.default.minilb"));
         Assert.That(reply, Is.Not.Null, "serve answers DNS");

@@ -29,7 +29,7 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
         await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Routes?.Select(r => r.Node).SequenceEqual(["node-b"]) == true, "node-a's route is gone");
         var changes = Logs.All.Where(l => l.Contains("Routes changed")).ToList();
         Assert.That(changes, Has.Count.GreaterThanOrEqualTo(3), "logged at start and on each change");
-        Assert.That(changes[^1], Does.Contain(MiniLb.Operator.Cli.ServeCommand.RoutesHeading).And.Contain("ip route add 10.244.1.0/24 via 192.168.1.12").And.Not.Contain("192.168.1.11"));
+        Assert.That(changes[^1], Does.Contain(MiniLb.Operator.Routes.RouteFormats.RouterHeading).And.Contain("ip route add 10.244.1.0/24 via 192.168.1.12").And.Not.Contain("192.168.1.11"));
     }
 
     [Test]

@@ -220,7 +220,7 @@ public sealed class InformerTests
             """));
         server.Always(IsWatch(path), Stream(Channel.CreateUnbounded<string>().Reader));
         var log = new CapturingLogger<Informer<MiniLbConfig>>();
-        var informer = new Informer<MiniLbConfig>(ListWatches.MiniLbConfigs(server.Client()), log, time, new InformerOptions { Random = () => 0 });
+        var informer = new Informer<MiniLbConfig>(MiniLb.Operator.Controllers.MiniLbConfigKind.ListWatch(server.Client()), log, time, new InformerOptions { Random = () => 0 });
         informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<MiniLbConfig>.KeyOf((e.New ?? e.Old)!)}"));
         running = informer.RunAsync(stop.Token);
 
@@ -275,7 +275,7 @@ public sealed class InformerTests
             """));
         server.Once(IsWatch(path), Status(404, "NotFound"));
         server.Once(IsList(path), Status(404, "NotFound"));
-        var informer = new Informer<MiniLbConfig>(ListWatches.MiniLbConfigs(server.Client()), new CapturingLogger<Informer<MiniLbConfig>>(),
+        var informer = new Informer<MiniLbConfig>(MiniLb.Operator.Controllers.MiniLbConfigKind.ListWatch(server.Client()), new CapturingLogger<Informer<MiniLbConfig>>(),
             time, new InformerOptions { Random = () => 0 });
         informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<MiniLbConfig>.KeyOf((e.New ?? e.Old)!)}"));
         running = informer.RunAsync(stop.Token);

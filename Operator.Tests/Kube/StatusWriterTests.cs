@@ -1,3 +1,4 @@
+using MiniLb.Operator.Controllers;
 using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
@@ -56,7 +57,7 @@ public sealed class StatusWriterTests
             Status = new MiniLbConfigStatus { ObservedGeneration = 1, ServedServices = 3 },
         };
 
-        await Writer(leader: true).PatchMiniLbConfigAsync(config, new MiniLbConfigStatus
+        await Writer(leader: true).PatchStatusAsync(config, new MiniLbConfigStatus
         {
             ObservedGeneration = 2,
             ServedServices = 3,

@@ -12,7 +12,6 @@ namespace MiniLb.Operator.Cli;
 /// <summary>`minilb serve --snapshot FILE`: authoritative DNS from a cluster snapshot file.</summary>
 public static class ServeCommand
 {
-    public const string RoutesHeading = "Add the following routes to your default gateway (router):";
 
     public static Command Create()
     {
@@ -116,7 +115,7 @@ public static class ServeCommand
         await using (host)
         {
             var plan = served.Routes;
-            await output.WriteLineAsync(RoutesHeading);
+            await output.WriteLineAsync(RouteFormats.RouterHeading);
             await output.WriteAsync(RouteFormats.Render(plan, "ip"));
             foreach (var problem in plan.Problems)
                 await output.WriteLineAsync($"  not routed: node {problem.Node}: {problem.Reason}");

@@ -73,7 +73,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         var services = Host.Watch(WatchedKinds.Services(client));
         var slices = Host.Watch(WatchedKinds.EndpointSlices(client));
         Nodes = Host.Watch(WatchedKinds.Nodes(client));
-        configs = Host.Watch(ListWatches.MiniLbConfigs(client));
+        configs = Host.Watch(MiniLbConfigKind.ListWatch(client));
         feed.Attach(services);
         feed.Attach(slices);
         feed.Attach(Nodes);
@@ -222,7 +222,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     /// <summary>The routes as `serve` prints them, written to the log whenever they change.</summary>
     public static string DescribeRoutes(RoutePlan plan)
     {
-        var text = new System.Text.StringBuilder(Cli.ServeCommand.RoutesHeading).Append('\n').Append(RouteFormats.Render(plan, "ip"));
+        var text = new System.Text.StringBuilder(RouteFormats.RouterHeading).Append('\n').Append(RouteFormats.Render(plan, "ip"));
         foreach (var problem in plan.Problems)
             text.Append($"  not routed: node {problem.Node}: {problem.Reason}\n");
         return text.ToString();

@@ -25,7 +25,7 @@ public sealed class MiniLbConfigController(
     public async Task<ReconciliationResult> ReconcileAsync(MiniLbConfig entity, CancellationToken ct)
     {
         var desired = entity.Metadata.Name == config.ConfigName ? await InUseAsync(entity, ct) : NotInUse(entity);
-        await status.PatchMiniLbConfigAsync(entity, desired, ct);
+        await status.PatchStatusAsync(entity, desired, ct);
         return ReconciliationResult.Success();
     }
 

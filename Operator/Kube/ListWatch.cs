@@ -33,7 +33,6 @@ public sealed class ListWatch<T> where T : class, IKubernetesObject<V1ObjectMeta
 /// next to the calls.
 /// </summary>
 [EntityRbac(typeof(V1Ingress), RbacVerb.List | RbacVerb.Watch)]
-[EntityRbac(typeof(Entities.MiniLbConfig), RbacVerb.List | RbacVerb.Watch)]
 [GenericRbac(Kinds.GatewayGroup, "gateways", RbacVerb.List | RbacVerb.Watch)]
 [GenericRbac(Kinds.GatewayGroup, "httproutes", RbacVerb.List | RbacVerb.Watch)]
 [GenericRbac(Kinds.GatewayGroup, "grpcroutes", RbacVerb.List | RbacVerb.Watch)]
@@ -48,9 +47,6 @@ public static class ListWatches
         Watch = (rv, timeout, onError, ct) => client.NetworkingV1.WatchListIngressForAllNamespacesAsync(
             allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
     };
-
-    public static ListWatch<Entities.MiniLbConfig> MiniLbConfigs(IKubernetes client) =>
-        Custom(client, Kinds.MiniLbConfig, Entities.EntityJson.Default.MiniLbConfig);
 
     /// <summary>
     /// A custom resource (ours, or Gateway API kinds the cluster may not have). The client returns such objects as

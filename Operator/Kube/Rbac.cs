@@ -48,20 +48,3 @@ public sealed class GenericRbacAttribute(string group, string resource, RbacVerb
     public RbacVerb Verbs { get; } = verbs;
     public RbacScope Scope { get; init; } = RbacScope.Cluster;
 }
-
-/// <summary>
-/// The classes that carry RBAC attributes: the source of `config/rbac`. Listed rather than found by scanning the
-/// assembly so the lookup survives trimming; a test fails when an attributed class is missing here.
-/// Controllers add themselves to this list.
-/// </summary>
-public static class RbacDeclarations
-{
-    public static IReadOnlyList<Type> Types { get; } =
-    [
-        typeof(ListWatches),
-        typeof(Resolution.WatchedKinds),
-        typeof(StatusWriter),
-        typeof(EventPublisher),
-        typeof(LeaseLeadership),
-    ];
-}

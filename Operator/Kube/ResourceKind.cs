@@ -30,7 +30,6 @@ public static class Kinds
     public static readonly ResourceKind EndpointSlice = ResourceKind.Of(typeof(V1EndpointSlice), namespaced: true);
     public static readonly ResourceKind Node = ResourceKind.Of(typeof(V1Node), namespaced: false);
     public static readonly ResourceKind Ingress = ResourceKind.Of(typeof(V1Ingress), namespaced: true);
-    public static readonly ResourceKind MiniLbConfig = ResourceKind.Of(typeof(Entities.MiniLbConfig), namespaced: false);
     public static readonly ResourceKind Gateway = new(GatewayGroup, "v1", "gateways", "Gateway", Namespaced: true);
     public static readonly ResourceKind HttpRoute = new(GatewayGroup, "v1", "httproutes", "HTTPRoute", Namespaced: true);
     public static readonly ResourceKind GrpcRoute = new(GatewayGroup, "v1", "grpcroutes", "GRPCRoute", Namespaced: true);

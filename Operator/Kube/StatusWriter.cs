@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
-using MiniLb.Operator.Entities;
 
 namespace MiniLb.Operator.Kube;
 
@@ -12,7 +11,6 @@ namespace MiniLb.Operator.Kube;
 /// else in it is overwritten — and only when the patch would change something. Only the leader writes.
 /// </summary>
 [EntityRbac(typeof(V1Service), RbacVerb.Patch, Subresource = "status")]
-[EntityRbac(typeof(MiniLbConfig), RbacVerb.Patch, Subresource = "status")]
 public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILogger<StatusWriter> log)
 {
     public const string FieldManager = "minilb";
@@ -26,14 +24,12 @@ public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILo
             body => client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
                 service.Metadata.Name, service.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: ct));
 
+    /// <summary>The status of a cluster-scoped custom resource; the application says which kind (the caller declares its RBAC).</summary>
     /// <inheritdoc cref="PatchServiceAsync"/>
-    public Task<bool> PatchMiniLbConfigAsync(MiniLbConfig current, MiniLbConfigStatus desired, CancellationToken ct) =>
-        PatchAsync(MiniLbConfig.KindName, current.Metadata.Name,
-            current.Status is null ? null : JsonSerializer.SerializeToNode(current.Status, EntityJson.Default.MiniLbConfigStatus),
-            JsonSerializer.SerializeToNode(desired, EntityJson.Default.MiniLbConfigStatus),
+    public Task<bool> PatchClusterCustomStatusAsync(ResourceKind kind, string name, JsonNode? current, JsonNode? desired, CancellationToken ct) =>
+        PatchAsync(kind.Kind, name, current, desired,
             body => client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
-                MiniLbConfig.ApiGroup, MiniLbConfig.ApiVersionName, MiniLbConfig.Plural, current.Metadata.Name,
-                fieldManager: FieldManager, cancellationToken: ct));
+                kind.Group, kind.Version, kind.Plural, name, fieldManager: FieldManager, cancellationToken: ct));
 
     /// <summary>The `{"status": …}` merge patch from one status to another, or null when they are equal.</summary>
     public static string? StatusPatch(JsonNode? current, JsonNode? desired) =>

@@ -7,6 +7,9 @@ namespace MiniLb.Operator.Routes;
 /// <summary>The route plan written for a given router or host.</summary>
 public static class RouteFormats
 {
+    /// <summary>The line above the routes printed for people (serve, run's log).</summary>
+    public const string RouterHeading = "Add the following routes to your default gateway (router):";
+
     public static IReadOnlyList<string> Names { get; } = ["ip", "bsd", "routeros", "openwrt", "dnsmasq", "isc-dhcpd", "json"];
 
     /// <summary>
