@@ -109,13 +109,13 @@ public class AliasClaimsTests
         claims.Set("Service/shop/web", [new AliasClaim(Www, ["web.shop.minilb"])]);
         claims.Set("Ingress/shop/site", [new AliasClaim(Www, ["lb.shop.minilb"]), new AliasClaim(Wild, ["lb.shop.minilb"])]);
 
-        Assert.That(claims.TargetsOf(Www), Is.EquivalentTo(new[] { "web.shop.minilb", "lb.shop.minilb" }));
+        Assert.That(claims.ClaimsOf(Www), Is.EquivalentTo(new[] { ("Service/shop/web", new[] { "web.shop.minilb" }), ("Ingress/shop/site", new[] { "lb.shop.minilb" }) }));
         Assert.That(claims.TakeDirty(), Is.EquivalentTo(new[] { Www, Wild }));
 
         claims.Set("Ingress/shop/site", []);
 
-        Assert.That(claims.TargetsOf(Www), Is.EqualTo(new[] { "web.shop.minilb" }));
-        Assert.That(claims.TargetsOf(Wild), Is.Empty);
+        Assert.That(claims.ClaimsOf(Www).Select(c => c.Source), Is.EqualTo(new[] { "Service/shop/web" }));
+        Assert.That(claims.ClaimsOf(Wild), Is.Empty);
         Assert.That(claims.TakeDirty(), Is.EquivalentTo(new[] { Www, Wild }), "the patterns it gave up must be rebuilt");
     }
 

@@ -38,6 +38,8 @@ internal static class SnapshotInput
         foreach (var item in snapshot.Objects)
             model.Upsert(item);
         model.Publish();
+        foreach (var line in model.TakeSkipped())
+            error.WriteLine($"minilb {command}: note: {line}");
         return model;
     }
 }

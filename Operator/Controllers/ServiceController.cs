@@ -6,9 +6,9 @@ using MiniLb.Operator.Resolution;
 namespace MiniLb.Operator.Controllers;
 
 /// <summary>
-/// Writes `status.loadBalancer.ingress` of the Services minilb serves: exactly one entry, the hostname DNS answers.
-/// When a Service stops matching (type or class changed) the entry minilb wrote is removed; Services of other
-/// classes are never touched. Warns when a port's targetPort differs from its port, because DNS answers pod
+/// Writes `status.loadBalancer.ingress` of minilb's LoadBalancers: exactly one entry, the hostname DNS answers.
+/// When a Service stops matching (type or class changed, or `minilb/exclude: "true"`) the entry minilb wrote is
+/// removed; Services of other classes, and the other Services DNS serves on `minilb/serve`, are never touched. Warns when a port's targetPort differs from its port, because DNS answers pod
 /// addresses and clients must use the targetPort.
 /// </summary>
 public sealed class ServiceController(LiveConfig config, StatusWriter status, EventPublisher events) : IEntityController<ServiceView>
@@ -22,7 +22,7 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
         var settings = applied.Zone;
         var key = service.Key;
         var current = service.Ingress;
-        var served = ServedService.IsServed(service, settings);
+        var served = ServedService.GetsHostname(service, settings);
         var hostname = ServedService.HostnameOf(service, settings);
         List<LoadBalancerIngressJson> desired = served
             ? [new LoadBalancerIngressJson { Hostname = hostname }]
@@ -37,7 +37,9 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
         {
             await events.PublishAsync(service, EventType.Normal, served ? "HostnameAssigned" : "HostnameRemoved",
                 served ? $"status.loadBalancer.ingress set to {hostname}; minilb answers it with the ready pod addresses"
-                       : $"no longer served by minilb (type {service.Type}, loadBalancerClass '{service.LoadBalancerClass}'); its minilb hostname was removed",
+                : ServedService.IsOurLoadBalancer(service, settings)
+                    ? $"excluded by the annotation {ServedService.ExcludeAnnotation}: \"true\"; its minilb hostname was removed and DNS no longer answers it"
+                    : $"no longer served by minilb (type {service.Type}, loadBalancerClass '{service.LoadBalancerClass}'); its minilb hostname was removed",
                 ct);
         }
         if (served)

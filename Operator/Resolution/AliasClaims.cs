@@ -55,9 +55,9 @@ internal sealed class AliasClaims
             dirty.UnionWith(claims.Select(c => c.Pattern));
     }
 
-    /// <summary>The distinct names the claims on <paramref name="pattern"/> point at.</summary>
-    public IEnumerable<string> TargetsOf(AliasPattern pattern) =>
-        claimsOfPattern.TryGetValue(pattern, out var claims) ? claims.Values.SelectMany(c => c.Targets).Distinct() : [];
+    /// <summary>The claims on <paramref name="pattern"/>, each with the object (source) that makes it.</summary>
+    public IEnumerable<(string Source, string[] Targets)> ClaimsOf(AliasPattern pattern) =>
+        claimsOfPattern.TryGetValue(pattern, out var claims) ? claims.Select(c => (c.Key, c.Value.Targets)) : [];
 
     public IReadOnlyList<AliasPattern> TakeDirty()
     {

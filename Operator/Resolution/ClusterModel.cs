@@ -110,6 +110,7 @@ public sealed class ClusterModel
                 var ingressKey = KeyOf(ingress.Metadata);
                 ingresses[ingressKey] = ingress;
                 claims.Set("Ingress/" + ingressKey, IngressClaims(ingress));
+                skipped.Note("Ingress/" + ingressKey, ExcludeProblem("Ingress " + ingressKey, ingress.Metadata));
                 break;
             case V1Gateway gateway:
                 var gatewayKey = KeyOf(gateway.Metadata);
@@ -148,6 +149,7 @@ public sealed class ClusterModel
                 var ingressKey = KeyOf(ingress.Metadata);
                 ingresses.Remove(ingressKey);
                 claims.Set("Ingress/" + ingressKey, []);
+                skipped.Forget("Ingress/" + ingressKey);
                 break;
             case V1Gateway gateway:
                 var gatewayKey = KeyOf(gateway.Metadata);
@@ -159,6 +161,7 @@ public sealed class ClusterModel
                 if (routes.Remove(routeKey, out var old))
                     ForgetRouteParents(routeKey, old);
                 claims.Set(routeKey, []);
+                skipped.Forget(routeKey);
                 break;
             default:
                 throw new ArgumentException($"ClusterModel does not keep objects of type {item.GetType().Name}", nameof(item));
@@ -196,6 +199,7 @@ public sealed class ClusterModel
         services[key] = service;
         dirtyServices.Add(key);
         claims.Set("Service/" + key, ServiceClaims(service));
+        skipped.Note("Service/" + key, ServedService.AnnotationProblem(service));
     }
 
     private void DeleteService(string key)
@@ -203,6 +207,7 @@ public sealed class ClusterModel
         services.Remove(key);
         dirtyServices.Add(key);
         claims.Set("Service/" + key, []);
+        skipped.Forget("Service/" + key);
     }
 
     private void UpsertSlice(SliceView slice)
@@ -221,11 +226,17 @@ public sealed class ClusterModel
 
     private static string? SkipLine(string key, SliceView slice)
     {
+        var problems = new List<string>(2);
         var bad = ServiceRecords.UnusableAddresses(slice).ToList();
-        if (bad.Count == 0)
-            return null;
-        var shown = string.Join(", ", bad.Take(5).Select(a => $"'{a}'")) + (bad.Count > 5 ? $" and {bad.Count - 5} more" : "");
-        return $"EndpointSlice {key}: skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {shown}";
+        if (bad.Count > 0)
+            problems.Add($"skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {Shown(bad)}");
+        var hostnames = ServiceRecords.InvalidHostnames(slice).ToList();
+        if (hostnames.Count > 0)
+            problems.Add($"skipped {hostnames.Count} endpoints.hostname that are not DNS labels (their pods get no name of their own): {Shown(hostnames)}");
+        return problems.Count == 0 ? null : $"EndpointSlice {key}: {string.Join("; ", problems)}";
+
+        static string Shown(List<string> values) =>
+            string.Join(", ", values.Take(5).Select(a => $"'{a}'")) + (values.Count > 5 ? $" and {values.Count - 5} more" : "");
     }
 
     private bool RepublishService(string key)
@@ -301,7 +312,15 @@ public sealed class ClusterModel
 
     private bool RepublishPattern(AliasPattern pattern)
     {
-        var targets = claims.TargetsOf(pattern).Where(serviceOfHostname.ContainsKey).ToArray();
+        // Every claim's served targets, in source order: the union is answered (the same whatever the order of
+        // events), and claims that disagree about the targets are reported. Excluded objects made no claim.
+        var claimed = claims.ClaimsOf(pattern)
+            .Select(c => (c.Source, Targets: c.Targets.Where(serviceOfHostname.ContainsKey).Order(StringComparer.Ordinal).ToArray()))
+            .Where(c => c.Targets.Length > 0)
+            .OrderBy(c => c.Source, StringComparer.Ordinal)
+            .ToArray();
+        var targets = claimed.SelectMany(c => c.Targets).Distinct().Order(StringComparer.Ordinal).ToArray();
+        skipped.Note("Alias/" + pattern, ConflictLine(pattern, claimed));
         var table = pattern.Kind switch
         {
             AliasKind.Exact => aliases,
@@ -328,6 +347,32 @@ public sealed class ClusterModel
         return true;
     }
 
+    /// <summary>Claims of one name that point at different Services: answered with all of them, and said so.</summary>
+    private static string? ConflictLine(AliasPattern pattern, (string Source, string[] Targets)[] claimed)
+    {
+        if (claimed.Select(c => string.Join(",", c.Targets)).Distinct().Count() < 2)
+            return null;
+        var who = claimed.Select(c => $"{SourceName(c.Source)} → {string.Join(", ", c.Targets)}");
+        return $"{pattern} is claimed by {string.Join("; ", who)}: answering with the addresses of all of them "
+            + $"(annotate the ones to leave out with {ServedService.ExcludeAnnotation}: \"true\")";
+    }
+
+    /// <summary><c>Ingress default/shop</c> for the claim source <c>Ingress/default/shop</c>.</summary>
+    private static string SourceName(string source)
+    {
+        var slash = source.IndexOf('/');
+        return slash < 0 ? source : source[..slash] + " " + source[(slash + 1)..];
+    }
+
+    /// <summary>An odd <see cref="ServedService.ExcludeAnnotation"/> value on an Ingress or route, in one line naming both.</summary>
+    private static string? ExcludeProblem(string who, V1ObjectMeta? metadata) =>
+        AnnotationFlag.Problem(ServedService.ExcludeAnnotation, AnnotationFlag.Of(metadata?.Annotations, ServedService.ExcludeAnnotation)) is { } problem
+            ? $"{who}: {problem}; treated as not excluded"
+            : null;
+
+    private static bool IsExcluded(V1ObjectMeta? metadata) =>
+        AnnotationFlag.IsTrue(AnnotationFlag.Of(metadata?.Annotations, ServedService.ExcludeAnnotation));
+
     /// <summary>
     /// An alias inside the zone makes the names between it and the apex exist (RFC 8020); for a wildcard the
     /// name after <c>*.</c> exists too.
@@ -347,6 +392,8 @@ public sealed class ClusterModel
 
     private AliasClaim[] ServiceClaims(ServiceView service)
     {
+        if (AnnotationFlag.IsTrue(service.Exclude))
+            return [];
         var target = ServedService.HostnameOf(service, settings);
         return ServedService.AliasesOf(service)
             .Select(h => AliasPattern.Parse(h, AliasKind.OneLabelWildcard))
@@ -366,6 +413,8 @@ public sealed class ClusterModel
     /// <summary>Every rule host of an Ingress whose status names a served Service (Ingress wildcards: one label).</summary>
     private static AliasClaim[] IngressClaims(V1Ingress ingress)
     {
+        if (IsExcluded(ingress.Metadata))
+            return [];
         var targets = TargetNames((ingress.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Hostname));
         if (targets.Length == 0)
             return [];
@@ -392,6 +441,7 @@ public sealed class ClusterModel
             set.Add(key);
         }
         claims.Set(key, RouteClaims(route));
+        skipped.Note(key, ExcludeProblem(SourceName(key), route.Metadata));
     }
 
     private void ForgetRouteParents(string routeKey, GatewayRoute route)
@@ -412,6 +462,8 @@ public sealed class ClusterModel
     /// <summary>Every hostname of a route whose parent Gateway's status carries a served name (wildcards: one or more labels).</summary>
     private AliasClaim[] RouteClaims(GatewayRoute route)
     {
+        if (IsExcluded(route.Metadata))
+            return [];
         var targets = TargetNames(ParentGateways(route)
             .Select(gateways.GetValueOrDefault)
             .SelectMany(g => g?.Status?.Addresses ?? [])
@@ -453,6 +505,9 @@ internal enum AliasKind
 /// <summary>An alias hostname; for wildcards <see cref="Host"/> is the part after <c>*.</c>.</summary>
 internal readonly record struct AliasPattern(string Host, AliasKind Kind)
 {
+    /// <summary>As written in the objects: <c>shop.example.com</c>, <c>*.example.com</c>.</summary>
+    public override string ToString() => Kind == AliasKind.Exact ? Host : "*." + Host;
+
     /// <summary>Null for names that cannot be DNS names (an empty label, a wildcard not in front).</summary>
     public static AliasPattern? Parse(string hostname, AliasKind wildcardKind)
     {

@@ -7,7 +7,8 @@ namespace MiniLb.Operator.Resolution;
 
 /// <summary>
 /// Every name one served Service puts into the zone: its own name (A/AAAA), one name per ready endpoint
-/// (the SRV targets), one SRV name per named port, and the <c>_proto</c> empty non-terminals between them.
+/// (the SRV targets), one name per endpoint <c>hostname</c> (StatefulSet pods), one SRV name per named port, and
+/// the <c>_proto</c> empty non-terminals between them.
 /// </summary>
 internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableArray<KeyValuePair<DomainName, ZoneNode>> Names)
 {
@@ -18,11 +19,11 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
     {
         var name = Hostnames.ToName(hostname);
         var served = slices.Where(s => s.AddressType is "IPv4" or "IPv6").ToArray();
-        var ready = served.Select(s => (Slice: s, Addresses: ReadyAddresses(s, unreachable).ToArray())).ToArray();
-        if (unreachable is { Count: > 0 } && ready.All(r => r.Addresses.Length == 0))
-            ready = served.Select(s => (Slice: s, Addresses: ReadyAddresses(s).ToArray())).ToArray();
+        var ready = served.Select(s => (Slice: s, Endpoints: ReadyEndpoints(s, unreachable).ToArray())).ToArray();
+        if (unreachable is { Count: > 0 } && ready.All(r => r.Endpoints.Length == 0))
+            ready = served.Select(s => (Slice: s, Endpoints: ReadyEndpoints(s).ToArray())).ToArray();
 
-        var addresses = ready.SelectMany(s => s.Addresses).Distinct().Order(AddressOrder.Instance).ToArray();
+        var addresses = ready.SelectMany(s => s.Endpoints).Select(e => e.Address).Distinct().Order(AddressOrder.Instance).ToArray();
         var names = ImmutableArray.CreateBuilder<KeyValuePair<DomainName, ZoneNode>>();
         names.Add(new(name, ZoneNode.Addresses(addresses)));
 
@@ -34,6 +35,26 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             names.Add(new(endpointName, ZoneNode.Addresses([address])));
         }
 
+        // Per-pod names: every address of the endpoints carrying that hostname (both families of a dual-stack pod;
+        // two endpoints with one hostname answer both, in address order). SRV targets them instead of the
+        // address-derived name, which stays for clients that already use it.
+        var podNames = ready.SelectMany(s => s.Endpoints)
+            .Where(e => IsPodLabel(e.Hostname))
+            .GroupBy(e => e.Hostname!, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal);
+        var targetOf = new Dictionary<(IPAddress, string?), DomainName>();
+        HashSet<string>? addressLabels = null;
+        foreach (var pod in podNames)
+        {
+            addressLabels ??= addresses.Select(EndpointLabel).ToHashSet(StringComparer.Ordinal);
+            if (addressLabels.Contains(pod.Key))
+                continue; // a hostname spelled like an address label: the address's own name wins
+            var podName = Below(name, pod.Key);
+            foreach (var endpoint in pod)
+                targetOf[(endpoint.Address, endpoint.Hostname)] = podName;
+            names.Add(new(podName, ZoneNode.Addresses(pod.Select(e => e.Address).Distinct().Order(AddressOrder.Instance))));
+        }
+
         var protocols = new HashSet<string>();
         foreach (var port in service.Ports)
         {
@@ -42,13 +63,13 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             var protocol = (port.Protocol ?? "TCP").ToLowerInvariant();
             protocols.Add(protocol);
             var targets = new List<SrvTarget>();
-            foreach (var (slice, sliceAddresses) in ready)
+            foreach (var (slice, endpoints) in ready)
             {
                 // The endpoint's own port: minilb's answers bypass the Service's port mapping.
                 var slicePort = slice.Ports.FirstOrDefault(p => p.Name == port.Name && string.Equals(p.Protocol ?? "TCP", port.Protocol ?? "TCP", StringComparison.OrdinalIgnoreCase));
                 if (slicePort?.Port is not { } number || number is <= 0 or > ushort.MaxValue)
                     continue;
-                targets.AddRange(sliceAddresses.Select(a => new SrvTarget((ushort)number, endpointNames[a])));
+                targets.AddRange(endpoints.Select(e => new SrvTarget((ushort)number, targetOf.GetValueOrDefault((e.Address, e.Hostname)) ?? endpointNames[e.Address])));
             }
             var srvName = Below(name, "_" + port.Name, "_" + protocol);
             names.Add(new(srvName, new ZoneNode([], [], [.. targets.Distinct()])));
@@ -59,8 +80,11 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         return new(hostname, names[0].Value, names.ToImmutable());
     }
 
+    /// <summary>A ready address and the hostname of its endpoint (null for most pods; set for StatefulSet pods).</summary>
+    public readonly record struct ReadyEndpoint(IPAddress Address, string? Hostname);
+
     /// <summary>The addresses of <see cref="EndpointView.IsReady"/> endpoints, but those on <paramref name="unreachable"/> nodes.</summary>
-    public static IEnumerable<IPAddress> ReadyAddresses(SliceView slice, IReadOnlySet<string>? unreachable = null)
+    public static IEnumerable<ReadyEndpoint> ReadyEndpoints(SliceView slice, IReadOnlySet<string>? unreachable = null)
     {
         var family = slice.AddressType == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
         foreach (var endpoint in slice.Endpoints)
@@ -70,10 +94,23 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             foreach (var text in endpoint.Addresses)
             {
                 if (IPAddress.TryParse(text, out var address) && address.AddressFamily == family)
-                    yield return address;
+                    yield return new(address, endpoint.Hostname);
             }
         }
     }
+
+    /// <summary>
+    /// A hostname that can name a pod: an RFC 1123 label (what Kubernetes requires of <c>hostname</c>), and not
+    /// one of minilb's own labels (<c>_http</c> cannot be one anyway).
+    /// </summary>
+    public static bool IsPodLabel(string? hostname) =>
+        hostname is { Length: > 0 and <= 63 }
+        && hostname.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+        && hostname[0] != '-' && hostname[^1] != '-';
+
+    /// <summary>Endpoint hostnames of a slice that cannot be DNS labels; their pods get no name of their own.</summary>
+    public static IEnumerable<string> InvalidHostnames(SliceView slice) =>
+        slice.Endpoints.Select(e => e.Hostname).OfType<string>().Where(h => !IsPodLabel(h)).Distinct(StringComparer.Ordinal);
 
     /// <summary>Addresses of an IPv4 or IPv6 slice that are not addresses of its family; they are never answered.</summary>
     public static IEnumerable<string> UnusableAddresses(SliceView slice)

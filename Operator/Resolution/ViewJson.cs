@@ -19,6 +19,8 @@ public sealed class ServiceJson
         Type = Names.Intern(Spec?.Type),
         LoadBalancerClass = Names.Intern(Spec?.LoadBalancerClass),
         Aliases = ServiceView.AliasesOf(Metadata?.Annotations),
+        Exclude = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ExcludeAnnotation),
+        Serve = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ServeAnnotation),
         Ports = [.. (Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port ?? 0, p.TargetPort?.ToString()))],
         Ingress = [.. Status?.LoadBalancer?.Ingress ?? []],
     };

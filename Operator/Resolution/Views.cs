@@ -4,7 +4,7 @@ using MiniLb.Operator.Kube;
 
 namespace MiniLb.Operator.Resolution;
 
-/// <summary>What minilb reads of a Service: what decides serving, the name, the aliases, the ports, and the load balancer status it writes.</summary>
+/// <summary>What minilb reads of a Service: what decides serving (type, class, the exclude/serve annotations), the name, the aliases, the ports, and the load balancer status it writes.</summary>
 public sealed record ServiceView(string? Namespace, string Name, string? Uid, string? ResourceVersion) : ObjectView(Namespace, Name, Uid, ResourceVersion)
 {
     public override ResourceKind ResourceKind => Kinds.Service;
@@ -14,6 +14,12 @@ public sealed record ServiceView(string? Namespace, string Name, string? Uid, st
 
     /// <summary>The normalised hostnames of the <see cref="ServedService.HostAnnotation"/> annotation.</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    /// <summary>The <see cref="ServedService.ExcludeAnnotation"/> value as written (null: unset); only this annotation and the next are kept.</summary>
+    public string? Exclude { get; init; }
+
+    /// <summary>The <see cref="ServedService.ServeAnnotation"/> value as written (null: unset).</summary>
+    public string? Serve { get; init; }
 
     public ImmutableArray<ServicePortView> Ports { get; init; } = [];
 
