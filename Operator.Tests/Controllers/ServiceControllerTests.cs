@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using ARSoft.Tools.Net.Dns;
 using k8s;
 using k8s.Models;
 
@@ -101,4 +103,48 @@ public sealed class ServiceControllerTests : OperatorFixture
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "marker") == "marker.default.two", "the replica serves the new domain");
         Assert.That(await HostnameOfAsync("default", "theirs"), Is.EqualTo("theirs.example.com"), "a hostname not of minilb's shape stays");
     }
+
+    [Test]
+    public async Task An_excluded_LoadBalancer_loses_its_hostname_with_a_Normal_event_and_stops_answering()
+    {
+        var (_, port) = await ServingWebAsync();
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "web gets its hostname");
+
+        await AnnotateAsync("web", "minilb/exclude", "true");
+
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") is null, "the hostname is removed");
+        await WaitUntilAsync(async () => (await QueryAsync(port, "web.default.minilb"))?.ReturnCode == ReturnCode.NxDomain, "DNS no longer answers web");
+        var removed = (await EventsAsync()).Single(e => e.Reason == "HostnameRemoved" && e.InvolvedObject.Name == "web");
+        Assert.That(removed.Type, Is.EqualTo("Normal"));
+        Assert.That(removed.Message, Does.Contain("minilb/exclude"));
+
+        await AnnotateAsync("web", "minilb/exclude", "false");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "\"false\" brings it back");
+        await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5"], "and DNS answers it again");
+    }
+
+    [Test]
+    public async Task A_ClusterIP_Service_with_minilb_serve_answers_DNS_and_its_status_is_left_alone()
+    {
+        await CreateConfigAsync();
+        var minilb = await StartOperatorAsync();
+        var port = DnsPort(minilb);
+        var cache = TestObjects.Service("default", "cache", type: "ClusterIP", loadBalancerClass: null);
+        cache.Metadata.Annotations = new Dictionary<string, string> { ["minilb/serve"] = "true" };
+        var created = await Client.CoreV1.CreateNamespacedServiceAsync(cache, "default");
+        await SetEndpointsAsync("default", "cache", "10.244.0.7", "10.244.1.8");
+
+        await WaitUntilAsync(async () => await AddressesAsync(port, "cache.default.minilb") is ["10.244.0.7", "10.244.1.8"], "DNS answers the ClusterIP Service's pods");
+        var srv = await QueryAsync(port, "_http._tcp.cache.default.minilb", RecordType.Srv);
+        Assert.That(srv?.AnswerRecords.OfType<SrvRecord>().Select(r => r.Port), Is.EqualTo(new ushort[] { 8080, 8080 }));
+        await CreateServiceAsync("default", "marker");
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "marker") == "marker.default.minilb", "the controller has run past it");
+        var after = await Client.CoreV1.ReadNamespacedServiceAsync("cache", "default");
+        Assert.That(after.Status?.LoadBalancer?.Ingress, Is.Null.Or.Empty, "no status hostname: it is not a load balancer");
+        Assert.That(after.Metadata.ResourceVersion, Is.EqualTo(created.Metadata.ResourceVersion), "nothing wrote to it");
+        Assert.That((await EventsAsync()).Where(e => e.InvolvedObject.Name == "cache"), Is.Empty);
+    }
+
+    private async Task AnnotateAsync(string name, string annotation, string value) =>
+        await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [annotation] = value } } }.ToJsonString(), V1Patch.PatchType.MergePatch), name, "default");
 }
