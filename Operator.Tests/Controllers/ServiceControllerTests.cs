@@ -145,6 +145,22 @@ public sealed class ServiceControllerTests : OperatorFixture
         Assert.That((await EventsAsync()).Where(e => e.InvolvedObject.Name == "cache"), Is.Empty);
     }
 
+    [Test]
+    public async Task An_odd_annotation_value_gets_a_Warning_naming_it_and_counts_as_unset()
+    {
+        await CreateConfigAsync();
+        var minilb = await StartOperatorAsync();
+        await CreateServiceAsync("default", "web");
+        await AnnotateAsync("web", "minilb/exclude", "yes");
+
+        await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "InvalidAnnotation" && e.InvolvedObject.Name == "web"), "an InvalidAnnotation event");
+        var warning = (await EventsAsync()).Single(e => e.Reason == "InvalidAnnotation");
+        Assert.That(warning.Type, Is.EqualTo("Warning"));
+        Assert.That(warning.Message, Is.EqualTo("annotation minilb/exclude: 'yes' is not \"true\" or \"false\"; treated as not excluded"));
+        await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "not excluded: the hostname is written");
+        await WaitUntilAsync(async () => (await QueryAsync(DnsPort(minilb), "web.default.minilb"))?.ReturnCode == ReturnCode.NoError, "and DNS answers it");
+    }
+
     private async Task AnnotateAsync(string name, string annotation, string value) =>
         await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [annotation] = value } } }.ToJsonString(), V1Patch.PatchType.MergePatch), name, "default");
 }

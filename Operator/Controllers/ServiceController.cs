@@ -8,12 +8,14 @@ namespace MiniLb.Operator.Controllers;
 /// <summary>
 /// Writes `status.loadBalancer.ingress` of minilb's LoadBalancers: exactly one entry, the hostname DNS answers.
 /// When a Service stops matching (type or class changed, or `minilb/exclude: "true"`) the entry minilb wrote is
-/// removed; Services of other classes, and the other Services DNS serves on `minilb/serve`, are never touched. Warns when a port's targetPort differs from its port, because DNS answers pod
-/// addresses and clients must use the targetPort.
+/// removed; Services of other classes, and the other Services DNS serves on `minilb/serve`, are never touched.
+/// Warns about `minilb/exclude`/`minilb/serve` values other than "true"/"false", and when a port's targetPort
+/// differs from its port, because DNS answers pod addresses and clients must use the targetPort.
 /// </summary>
 public sealed class ServiceController(LiveConfig config, StatusWriter status, EventPublisher events) : IEntityController<ServiceView>
 {
     private readonly ConcurrentDictionary<string, string> warned = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> annotationWarned = new(StringComparer.Ordinal);
 
     public async Task<ReconciliationResult> ReconcileAsync(ServiceView service, CancellationToken ct)
     {
@@ -21,6 +23,7 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
             return ReconciliationResult.Success(TimeSpan.FromSeconds(1));
         var settings = applied.Zone;
         var key = service.Key;
+        await WarnAboutAnnotationsAsync(service, key, ct);
         var current = service.Ingress;
         var served = ServedService.GetsHostname(service, settings);
         var hostname = ServedService.HostnameOf(service, settings);
@@ -50,6 +53,7 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
     public Task<ReconciliationResult> DeletedAsync(ServiceView service, CancellationToken ct)
     {
         warned.TryRemove(service.Key, out _);
+        annotationWarned.TryRemove(service.Key, out _);
         return Task.FromResult(ReconciliationResult.Success());
     }
 
@@ -74,6 +78,20 @@ public sealed class ServiceController(LiveConfig config, StatusWriter status, Ev
         var prefix = ServedService.HostnameOf(service, new ZoneSettings { Domain = "" });
         return service.Type != "LoadBalancer" && entry.Ip is null && entry.Ports is not { Count: > 0 }
             && name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length;
+    }
+
+    /// <summary>A minilb annotation with a value other than "true"/"false" (or serve on an ExternalName): one Warning per message.</summary>
+    private async Task WarnAboutAnnotationsAsync(ServiceView service, string key, CancellationToken ct)
+    {
+        if (ServedService.AnnotationProblem(service) is not { } problem)
+        {
+            annotationWarned.TryRemove(key, out _);
+            return;
+        }
+        if (annotationWarned.TryGetValue(key, out var previous) && previous == problem)
+            return;
+        await events.PublishAsync(service, EventType.Warning, "InvalidAnnotation", problem, ct);
+        annotationWarned[key] = problem;
     }
 
     /// <summary>One Warning per Service and set of mismatched ports; repeated only when the ports change.</summary>

@@ -199,7 +199,7 @@ public sealed class ClusterModel
         services[key] = service;
         dirtyServices.Add(key);
         claims.Set("Service/" + key, ServiceClaims(service));
-        skipped.Note("Service/" + key, ServedService.AnnotationProblem(service));
+        skipped.Note("Service/" + key, ServedService.AnnotationProblem(service) is { } problem ? $"Service {key}: {problem}" : null);
     }
 
     private void DeleteService(string key)

@@ -40,7 +40,7 @@ public static class ServedService
     /// <summary>The hostnames of the <see cref="HostAnnotation"/> annotation, normalised (lower case, no trailing dot).</summary>
     public static IReadOnlyList<string> AliasesOf(ServiceView service) => service.Aliases;
 
-    /// <summary>What is wrong with the Service's minilb annotations, in one line naming it and them; null when nothing is.</summary>
+    /// <summary>What is wrong with the Service's minilb annotations, in one line naming them; null when nothing is.</summary>
     public static string? AnnotationProblem(ServiceView service)
     {
         var problems = new List<string>(2);
@@ -50,7 +50,7 @@ public static class ServedService
             problems.Add(serve + "; treated as not set");
         else if (AnnotationFlag.IsTrue(service.Serve) && service.Type == "ExternalName")
             problems.Add($"{ServeAnnotation}: \"true\" is ignored: an ExternalName Service has no endpoints to serve");
-        return problems.Count == 0 ? null : $"Service {ClusterModel.KeyOf(service)}: {string.Join("; ", problems)}";
+        return problems.Count == 0 ? null : string.Join("; ", problems);
     }
 }
 
