@@ -161,6 +161,40 @@ public sealed class ServiceControllerTests : OperatorFixture
         await WaitUntilAsync(async () => (await QueryAsync(DnsPort(minilb), "web.default.minilb"))?.ReturnCode == ReturnCode.NoError, "and DNS answers it");
     }
 
+    [Test]
+    public async Task StatefulSet_pods_of_a_headless_Service_answer_by_hostname_and_follow_their_slice()
+    {
+        await CreateConfigAsync();
+        var minilb = await StartOperatorAsync();
+        var port = DnsPort(minilb);
+        var db = TestObjects.Service("default", "db", type: "ClusterIP", loadBalancerClass: null, ports: TestObjects.Port("postgres", 5432));
+        db.Spec.ClusterIP = "None";
+        db.Metadata.Annotations = new Dictionary<string, string> { ["minilb/serve"] = "true" };
+        await Client.CoreV1.CreateNamespacedServiceAsync(db, "default");
+        var slice = TestObjects.Slice("default", "db", "db-abcde", "IPv4", [Pod("10.244.0.40", "db-0"), Pod("10.244.1.41", "db-1")], TestObjects.SlicePort("postgres", 5432));
+        var created = await Client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(slice, "default");
+
+        await WaitUntilAsync(async () => await AddressesAsync(port, "db-1.db.default.minilb") is ["10.244.1.41"], "db-1 answers with its own address");
+        var srv = await QueryAsync(port, "_postgres._tcp.db.default.minilb", RecordType.Srv);
+        Assert.That(srv?.AnswerRecords.OfType<SrvRecord>().Select(r => $"{r.Port} {r.Target.ToString(false)}").Order(),
+            Is.EqualTo(new[] { "5432 db-0.db.default.minilb", "5432 db-1.db.default.minilb" }));
+
+        // db-1 stops being ready and db-2 joins: one slice change, and the names follow.
+        created.Endpoints = [Pod("10.244.0.40", "db-0"), Pod("10.244.1.41", "db-1", ready: false), Pod("10.244.2.42", "db-2")];
+        await Client.DiscoveryV1.ReplaceNamespacedEndpointSliceAsync(created, "db-abcde", "default");
+        await WaitUntilAsync(async () => await AddressesAsync(port, "db-2.db.default.minilb") is ["10.244.2.42"], "db-2 answers");
+        Assert.That((await QueryAsync(port, "db-1.db.default.minilb"))?.ReturnCode, Is.EqualTo(ReturnCode.NxDomain), "db-1 is not ready");
+        Assert.That(await AddressesAsync(port, "db.default.minilb"), Is.EqualTo(new[] { "10.244.0.40", "10.244.2.42" }));
+        Assert.That(await HostnameOfAsync("default", "db"), Is.Null, "a headless Service gets no status hostname");
+
+        static V1Endpoint Pod(string address, string hostname, bool ready = true)
+        {
+            var endpoint = TestObjects.Endpoint(address, ready);
+            endpoint.Hostname = hostname;
+            return endpoint;
+        }
+    }
+
     private async Task AnnotateAsync(string name, string annotation, string value) =>
         await Client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [annotation] = value } } }.ToJsonString(), V1Patch.PatchType.MergePatch), name, "default");
 }
