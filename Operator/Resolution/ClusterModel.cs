@@ -226,14 +226,16 @@ public sealed class ClusterModel
 
     private static string? SkipLine(string key, SliceView slice)
     {
-        var problems = new List<string>(2);
         var bad = ServiceRecords.UnusableAddresses(slice).ToList();
+        var hostnames = ServiceRecords.InvalidHostnames(slice).Distinct(StringComparer.Ordinal).ToList();
+        if (bad.Count == 0 && hostnames.Count == 0)
+            return null;
+        var problems = new List<string>(2);
         if (bad.Count > 0)
             problems.Add($"skipped {bad.Count} endpoints.addresses that are not {slice.AddressType} addresses: {Shown(bad)}");
-        var hostnames = ServiceRecords.InvalidHostnames(slice).ToList();
         if (hostnames.Count > 0)
             problems.Add($"skipped {hostnames.Count} endpoints.hostname that are not DNS labels (their pods get no name of their own): {Shown(hostnames)}");
-        return problems.Count == 0 ? null : $"EndpointSlice {key}: {string.Join("; ", problems)}";
+        return $"EndpointSlice {key}: {string.Join("; ", problems)}";
 
         static string Shown(List<string> values) =>
             string.Join(", ", values.Take(5).Select(a => $"'{a}'")) + (values.Count > 5 ? $" and {values.Count - 5} more" : "");

@@ -38,22 +38,8 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         // Per-pod names: every address of the endpoints carrying that hostname (both families of a dual-stack pod;
         // two endpoints with one hostname answer both, in address order). SRV targets them instead of the
         // address-derived name, which stays for clients that already use it.
-        var podNames = ready.SelectMany(s => s.Endpoints)
-            .Where(e => IsPodLabel(e.Hostname))
-            .GroupBy(e => e.Hostname!, StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal);
-        var targetOf = new Dictionary<(IPAddress, string?), DomainName>();
-        HashSet<string>? addressLabels = null;
-        foreach (var pod in podNames)
-        {
-            addressLabels ??= addresses.Select(EndpointLabel).ToHashSet(StringComparer.Ordinal);
-            if (addressLabels.Contains(pod.Key))
-                continue; // a hostname spelled like an address label: the address's own name wins
-            var podName = Below(name, pod.Key);
-            foreach (var endpoint in pod)
-                targetOf[(endpoint.Address, endpoint.Hostname)] = podName;
-            names.Add(new(podName, ZoneNode.Addresses(pod.Select(e => e.Address).Distinct().Order(AddressOrder.Instance))));
-        }
+        // Most Services have no hostnames: they pay nothing here.
+        var targetOf = ready.Any(r => r.Endpoints.Any(e => e.Hostname is not null)) ? PodNames(name, ready.SelectMany(r => r.Endpoints), addresses, names) : null;
 
         var protocols = new HashSet<string>();
         foreach (var port in service.Ports)
@@ -69,7 +55,8 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
                 var slicePort = slice.Ports.FirstOrDefault(p => p.Name == port.Name && string.Equals(p.Protocol ?? "TCP", port.Protocol ?? "TCP", StringComparison.OrdinalIgnoreCase));
                 if (slicePort?.Port is not { } number || number is <= 0 or > ushort.MaxValue)
                     continue;
-                targets.AddRange(endpoints.Select(e => new SrvTarget((ushort)number, targetOf.GetValueOrDefault((e.Address, e.Hostname)) ?? endpointNames[e.Address])));
+                foreach (var endpoint in endpoints)
+                    targets.Add(new SrvTarget((ushort)number, targetOf?.GetValueOrDefault(endpoint) ?? endpointNames[endpoint.Address]));
             }
             var srvName = Below(name, "_" + port.Name, "_" + protocol);
             names.Add(new(srvName, new ZoneNode([], [], [.. targets.Distinct()])));
@@ -78,6 +65,25 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
             names.Add(new(Below(name, "_" + protocol), ZoneNode.Empty));
 
         return new(hostname, names[0].Value, names.ToImmutable());
+    }
+
+    /// <summary>Adds a name per valid hostname to <paramref name="names"/>; returns the SRV target of each endpoint that has one.</summary>
+    private static Dictionary<ReadyEndpoint, DomainName> PodNames(DomainName service, IEnumerable<ReadyEndpoint> endpoints, IPAddress[] addresses,
+        ImmutableArray<KeyValuePair<DomainName, ZoneNode>>.Builder names)
+    {
+        var targetOf = new Dictionary<ReadyEndpoint, DomainName>();
+        var addressLabels = addresses.Select(EndpointLabel).ToHashSet(StringComparer.Ordinal);
+        var pods = endpoints.Where(e => IsPodLabel(e.Hostname)).GroupBy(e => e.Hostname!, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal);
+        foreach (var pod in pods)
+        {
+            if (addressLabels.Contains(pod.Key))
+                continue; // a hostname spelled like an address label: the address's own name wins
+            var podName = Below(service, pod.Key);
+            foreach (var endpoint in pod)
+                targetOf[endpoint] = podName;
+            names.Add(new(podName, ZoneNode.Addresses(pod.Select(e => e.Address).Distinct().Order(AddressOrder.Instance))));
+        }
+        return targetOf;
     }
 
     /// <summary>A ready address and the hostname of its endpoint (null for most pods; set for StatefulSet pods).</summary>
@@ -109,8 +115,14 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         && hostname[0] != '-' && hostname[^1] != '-';
 
     /// <summary>Endpoint hostnames of a slice that cannot be DNS labels; their pods get no name of their own.</summary>
-    public static IEnumerable<string> InvalidHostnames(SliceView slice) =>
-        slice.Endpoints.Select(e => e.Hostname).OfType<string>().Where(h => !IsPodLabel(h)).Distinct(StringComparer.Ordinal);
+    public static IEnumerable<string> InvalidHostnames(SliceView slice)
+    {
+        foreach (var endpoint in slice.Endpoints)
+        {
+            if (endpoint.Hostname is { } hostname && !IsPodLabel(hostname))
+                yield return hostname;
+        }
+    }
 
     /// <summary>Addresses of an IPv4 or IPv6 slice that are not addresses of its family; they are never answered.</summary>
     public static IEnumerable<string> UnusableAddresses(SliceView slice)

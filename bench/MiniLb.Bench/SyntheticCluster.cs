@@ -9,13 +9,14 @@ internal static class SyntheticCluster
 {
     public const int EndpointsPerService = 5;
 
-    public static ClusterModel Model(int services)
+    /// <param name="hostnames">Every endpoint carries a hostname (StatefulSet pods), so every pod has a name of its own.</param>
+    public static ClusterModel Model(int services, bool hostnames = false)
     {
         var model = new ClusterModel(new ZoneSettings { NameServerAddresses = [IPAddress.Loopback] });
         for (var i = 0; i < services; i++)
         {
             model.Upsert(Service(i));
-            model.Upsert(Slice(i, generation: 0));
+            model.Upsert(Slice(i, generation: 0, hostnames));
         }
         model.Publish();
         return model;
@@ -32,7 +33,7 @@ internal static class SyntheticCluster
     };
 
     /// <summary>The Service's one slice; another <paramref name="generation"/> moves one endpoint to a new address.</summary>
-    public static V1EndpointSlice Slice(int i, int generation) => new()
+    public static V1EndpointSlice Slice(int i, int generation, bool hostnames = false) => new()
     {
         ApiVersion = "discovery.k8s.io/v1",
         Kind = "EndpointSlice",
@@ -43,6 +44,7 @@ internal static class SyntheticCluster
         {
             Addresses = [Address(i * EndpointsPerService + k + (k == 0 ? generation * 7_000_000 : 0))],
             Conditions = new V1EndpointConditions { Ready = true },
+            Hostname = hostnames ? $"svc{i}-{k}" : null,
         })],
     };
 
