@@ -80,4 +80,31 @@ public sealed class ZoneFeedTests
         await stop.CancelAsync();
         await running.WaitAsync(Wait);
     }
+
+    [Test]
+    public async Task What_the_model_skips_is_logged_as_a_Warning_naming_the_object()
+    {
+        var settings = new ZoneSettings();
+        var zones = new ZoneHolder(Zone.Empty(settings));
+        var log = new Kube.CapturingLogger<ZoneFeed>();
+        var feed = new ZoneFeed(zones, settings, log, TimeSpan.Zero);
+        var odd = Service("default", "web");
+        odd.Metadata.Annotations = new Dictionary<string, string> { [ServedService.ExcludeAnnotation] = "yes" };
+        var endpoint = Endpoint("10.244.1.5");
+        endpoint.Hostname = "DB_0";
+        var services = Fixed(ServiceView.From(odd));
+        var slices = Fixed(SliceView.From(Slice("default", "web", "web-1", "IPv4", [endpoint])));
+        feed.Attach(services);
+        feed.Attach(slices);
+        using var stop = new CancellationTokenSource();
+        var running = Task.WhenAll(services.RunAsync(stop.Token), slices.RunAsync(stop.Token), feed.RunAsync(stop.Token));
+
+        Assert.That(await AnswerAsync(zones, "web.default.minilb", a => a.Length == 1), Is.EqualTo(new[] { "10.244.1.5" }), "not excluded");
+        var warnings = log.Entries.Where(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning).Select(e => e.Message).ToArray();
+        Assert.That(warnings, Has.One.EqualTo("Service default/web: annotation minilb/exclude: 'yes' is not \"true\" or \"false\"; treated as not excluded"));
+        Assert.That(warnings, Has.One.StartWith("EndpointSlice default/web-1: skipped 1 endpoints.hostname that are not DNS labels"));
+
+        await stop.CancelAsync();
+        await running.WaitAsync(Wait);
+    }
 }

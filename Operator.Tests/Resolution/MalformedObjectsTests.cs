@@ -54,6 +54,31 @@ public class MalformedObjectsTests
         Assert.That(V4(zone, "web.default.minilb"), Is.EqualTo(new[] { "10.244.1.5" }));
     }
 
+    [TestCase("db-0-with-a-hostname-that-is-one-character-longer-than-63-chars0")]
+    [TestCase("dé-0")]
+    [TestCase("db 0")]
+    [TestCase("")]
+    public void An_odd_endpoint_hostname_gives_no_pod_name_and_breaks_nothing(string hostname)
+    {
+        var endpoint = Endpoint("10.244.1.5");
+        endpoint.Hostname = hostname;
+        var zone = WithGoodService(Service("default", "db"), Slice("default", "db", "db-1", "IPv4", [endpoint]));
+
+        Assert.That(V4(zone, "db.default.minilb"), Is.EqualTo(new[] { "10.244.1.5" }));
+        Assert.That(zone.Names.Keys.Count(k => k.IsSubDomainOf(DomainName.Parse("db.default.minilb"))), Is.EqualTo(3),
+            "only the address name and the SRV names, _http._tcp and _tcp");
+    }
+
+    [Test]
+    public void Huge_or_odd_annotation_values_are_taken_as_unset()
+    {
+        var huge = Service("default", "huge");
+        huge.Metadata.Annotations = new Dictionary<string, string> { [ServedService.ExcludeAnnotation] = new string('x', 100_000), [ServedService.ServeAnnotation] = "\0" };
+        var zone = WithGoodService(huge, Slice("default", "huge", "huge-1", "IPv4", Ready("10.244.1.6")));
+
+        Assert.That(V4(zone, "huge.default.minilb"), Is.EqualTo(new[] { "10.244.1.6" }), "not excluded");
+    }
+
     [Test]
     public void Skipped_addresses_are_reported_once_per_change_naming_the_slice_and_the_field()
     {
