@@ -37,8 +37,8 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
 
         // Per-pod names: every address of the endpoints carrying that hostname (both families of a dual-stack pod;
         // two endpoints with one hostname answer both, in address order). SRV targets them instead of the
-        // address-derived name, which stays for clients that already use it.
-        // Most Services have no hostnames: they pay nothing here.
+        // address-derived name, which stays for clients that already use it. Most Services have no hostnames: they
+        // pay nothing here.
         var targetOf = ready.Any(r => r.Endpoints.Any(e => e.Hostname is not null)) ? PodNames(name, ready.SelectMany(r => r.Endpoints), addresses, names) : null;
 
         var protocols = new HashSet<string>();
@@ -106,20 +106,20 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
     }
 
     /// <summary>
-    /// A hostname that can name a pod: an RFC 1123 label (what Kubernetes requires of <c>hostname</c>), and not
-    /// one of minilb's own labels (<c>_http</c> cannot be one anyway).
+    /// A hostname that can name a pod: an RFC 1123 label, as Kubernetes requires of <c>hostname</c> (so it can never
+    /// be one of minilb's <c>_port</c>/<c>_proto</c> labels).
     /// </summary>
     public static bool IsPodLabel(string? hostname) =>
         hostname is { Length: > 0 and <= 63 }
         && hostname.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
         && hostname[0] != '-' && hostname[^1] != '-';
 
-    /// <summary>Endpoint hostnames of a slice that cannot be DNS labels; their pods get no name of their own.</summary>
+    /// <summary>Endpoint hostnames of a slice that cannot be DNS labels; their pods get no name of their own (an empty one means none).</summary>
     public static IEnumerable<string> InvalidHostnames(SliceView slice)
     {
         foreach (var endpoint in slice.Endpoints)
         {
-            if (endpoint.Hostname is { } hostname && !IsPodLabel(hostname))
+            if (endpoint.Hostname is { Length: > 0 } hostname && !IsPodLabel(hostname))
                 yield return hostname;
         }
     }
