@@ -51,4 +51,19 @@ public class GatewayApiTests
         Assert.That(new V1GrpcRoute().Kind, Is.EqualTo("GRPCRoute"));
         Assert.That(new V1Alpha2TlsRoute().ApiVersion, Is.EqualTo("gateway.networking.k8s.io/v1alpha2"));
     }
+
+    [Test]
+    public void The_exclude_annotation_survives_the_source_generated_reader_the_informers_use()
+    {
+        var route = System.Text.Json.JsonSerializer.Deserialize("""
+            {"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute",
+             "metadata":{"name":"docs","namespace":"shop","annotations":{"minilb/exclude":"true"}},
+             "spec":{"parentRefs":[{"name":"public","namespace":"gw"}],"hostnames":["docs.example.com"]}}
+            """, GatewayJson.Default.V1HttpRoute)!;
+        var model = PublishedModel.Of(
+            TestObjects.Service("gw", "envoy"), TestObjects.Slice("gw", "envoy", "envoy-1", "IPv4", TestObjects.Ready("10.244.1.80")),
+            TestObjects.Gateway("gw", "public", "envoy.gw.minilb"), route);
+
+        Assert.That(model.Current.Find(ARSoft.Tools.Net.DomainName.Parse("docs.example.com")).Status, Is.EqualTo(NameStatus.Outside));
+    }
 }
