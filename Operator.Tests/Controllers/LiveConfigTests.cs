@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
@@ -56,6 +57,33 @@ public sealed class LiveConfigTests
         Assert.That(live.Current!.Zone.Ttl, Is.EqualTo(MiniLbConfigSpec.DefaultTtl), "the MiniLbConfig wins as a whole: its ttl, not the flag's");
         Assert.That(live.DescribeSource(), Is.EqualTo(
             "MiniLbConfig 'default' generation 1 in force, overriding these flags: --ttl 30 (spec.ttl is 5), --domain lan (spec.domain is lan)"));
+    }
+
+    [Test]
+    public async Task Two_threads_moving_DNS_between_two_addresses_never_find_the_replaced_server_still_bound()
+    {
+        // The replaced server is stopped outside LiveConfig's lock; the next move must still wait until it has closed.
+        var addresses = new[] { $"127.0.0.1:{OperatorFixture.FreePort()}", $"127.0.0.1:{OperatorFixture.FreePort()}" };
+        var logs = new LogLines();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, loggers, new MiniLbConfigSpec { Listen = addresses[0] });
+        live.Apply(null);
+        long generation = 0;
+
+        void Move()
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var next = Interlocked.Increment(ref generation);
+                live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = next }, Spec = new MiniLbConfigSpec { Listen = addresses[next % 2] } });
+            }
+        }
+        await Task.WhenAll(Task.Run(Move), Task.Run(Move));
+
+        Assert.That(logs.All.Where(l => l.Contains("not applied")), Is.Empty);
+        Assert.That(live.Problem, Is.Null);
+        Assert.That(live.Host!.Address.Text, Is.EqualTo(live.Current!.Listen.Text));
     }
 
     [Test]

@@ -32,6 +32,10 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     private readonly Lock applying = new();
     private DnsHost? host;
     private volatile bool configExists;
+
+    // The stop of the server last replaced. Stopping drains its loops (tens of milliseconds); that wait happens outside
+    // the lock, and the next Apply starts only once it is over, so a spec going back to the old address can bind it.
+    private Task replacedStopping = Task.CompletedTask;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> domains = new(StringComparer.Ordinal);
 
     public string ConfigName => configName;
@@ -63,8 +67,24 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public void Apply(MiniLbConfig? config)
     {
         bool changed;
-        lock (applying)
-            changed = ApplyLocked(config);
+        Task stopping;
+        while (true)
+        {
+            Task pending;
+            lock (applying)
+            {
+                pending = replacedStopping;
+                if (pending.IsCompleted)
+                {
+                    changed = ApplyLocked(config);
+                    stopping = replacedStopping;
+                    break;
+                }
+            }
+            pending.GetAwaiter().GetResult();
+        }
+        // Apply returns once the replaced server is closed, as callers (and the ordering above) expect.
+        stopping.GetAwaiter().GetResult();
         firstApplied.TrySetResult();
         if (changed)
             Changed?.Invoke();
@@ -98,7 +118,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 }
                 var old = host;
                 host = next;
-                old?.StopAsync().GetAwaiter().GetResult();
+                // Only started here (it closes the sockets at once); Apply waits for the rest outside the lock.
+                replacedStopping = old?.StopAsync() ?? Task.CompletedTask;
             }
             var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
                 && previous.Listen.Text == listen.Text && Problem is null;
@@ -193,11 +214,14 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public async ValueTask DisposeAsync()
     {
         DnsHost? old;
+        Task replaced;
         lock (applying)
         {
             old = host;
             host = null;
+            replaced = replacedStopping;
         }
+        await replaced;
         if (old is not null)
             await old.StopAsync();
     }
