@@ -56,7 +56,10 @@ public sealed class LiveConfigTests
         live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", Domain = "lan" } });
         Assert.That(live.Current!.Zone.Ttl, Is.EqualTo(MiniLbConfigSpec.DefaultTtl), "the MiniLbConfig wins as a whole: its ttl, not the flag's");
         Assert.That(live.DescribeSource(), Is.EqualTo(
-            "MiniLbConfig 'default' generation 1 in force, overriding these flags: --ttl 30 (spec.ttl is 5), --domain lan (spec.domain is lan)"));
+            "MiniLbConfig 'default' generation 1 in force; it overrides these flags of `minilb run`: --ttl 30 (spec.ttl is 5)"), "--domain agrees with it");
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 2 }, Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", Domain = "lan", Ttl = 30 } });
+        Assert.That(live.DescribeSource(), Is.EqualTo("MiniLbConfig 'default' generation 2 in force; the flags of `minilb run` (--ttl, --domain) agree with it"));
     }
 
     [Test]

@@ -60,7 +60,8 @@ public sealed class FlagsOnlyStartTests : OperatorFixture
         await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)?.Reason == ConfigSource.MiniLbConfig,
             "ConfigSource=True MiniLbConfig");
         Assert.That(ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)!.Message, Does.Contain(
-            $"--domain lan.example (spec.domain is k8s.example), --ttl 30 (spec.ttl is 10), --listen 127.0.0.1:{port} (spec.listen is {config.Spec.Listen})"));
+            $"it overrides these flags of `minilb run`: --domain lan.example (spec.domain is k8s.example), --ttl 30 (spec.ttl is 10), --listen 127.0.0.1:{port} (spec.listen is {config.Spec.Listen})")
+            .And.Not.Contain("--load-balancer-class"), "the class flag agrees with the spec, so it is not named as overridden");
         Assert.That(await (await http.GetAsync("/readyz?verbose")).Content.ReadAsStringAsync(), Does.Contain("[+]config-source ok\n"));
 
         Assert.That(await run.StopAsync(), Is.Zero, run.Error);
@@ -71,7 +72,7 @@ public sealed class FlagsOnlyStartTests : OperatorFixture
             Assert.That(Count(log, $"{Crd}: not served by the API server (is its CRD installed?)"), Is.EqualTo(1), "the absent CRD is said once");
             Assert.That(Count(log, $"{Crd}: now served by the API server"), Is.EqualTo(1));
             Assert.That(log, Does.Contain($"No MiniLbConfig named 'default': {flags} are in force"));
-            Assert.That(log, Does.Contain("Applied MiniLbConfig 'default' generation 1").And.Contain("it overrides these flags: --domain lan.example"));
+            Assert.That(log, Does.Contain("Applied MiniLbConfig 'default' generation 1").And.Contain("it overrides these flags of `minilb run`: --domain lan.example"));
             Assert.That(log, Does.Not.Contain("   at "), "no stack trace");
             Assert.That(log.Split('\n').Where(l => l.Contains(Crd) && (l.Contains("warn") || l.Contains("fail"))), Is.Empty, "no warnings about the CRD");
         });

@@ -28,7 +28,7 @@ public static class SpecFlags
             DefaultValueFactory = _ => MiniLbConfigSpec.DefaultTtl }, "spec.ttl", (spec, value) => spec.Ttl = value),
         Of(new Option<string>("--listen") { Description = "DNS address, host:port, [IPv6]:port or :port (spec.listen)." + Overridden, HelpName = "ADDRESS",
             DefaultValueFactory = _ => MiniLbConfigSpec.DefaultListen }, "spec.listen", (spec, value) => spec.Listen = value),
-        Of(new Option<string>("--load-balancer-class") { Description = "spec.loadBalancerClass of the Services to serve (spec.loadBalancerClass)." + Overridden,
+        Of(new Option<string>("--load-balancer-class") { Description = "The loadBalancerClass of the Services to serve (spec.loadBalancerClass)." + Overridden,
             HelpName = "CLASS", DefaultValueFactory = _ => MiniLbConfigSpec.DefaultLoadBalancerClass }, "spec.loadBalancerClass", (spec, value) => spec.LoadBalancerClass = value),
     ];
 

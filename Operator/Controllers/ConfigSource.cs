@@ -30,16 +30,25 @@ public static class ConfigSource
         flags.Count == 0 ? "the defaults" : $"the flag{(flags.Count == 1 ? "" : "s")} {string.Join(", ", flags)}";
 
     /// <summary>
-    /// Each given flag with the value the MiniLbConfig's spec has for its field, e.g. "--ttl 30 (spec.ttl is 5)", or
-    /// null when no flag was given. Read through the spec's JSON, so a flag added to the table needs nothing here.
+    /// The given flags whose value the MiniLbConfig's spec does not share, each with the spec's value, e.g.
+    /// "--ttl 30 (spec.ttl is 5)"; null when every flag agrees with the spec (the chart passes its values both ways).
+    /// Read through the spec's JSON, so a flag added to the table needs nothing here.
     /// </summary>
     public static string? Overridden(MiniLbConfigSpec spec, IReadOnlyList<GivenFlag> flags)
     {
-        if (flags.Count == 0)
-            return null;
         var json = JsonSerializer.SerializeToNode(spec, EntityJson.Default.MiniLbConfigSpec);
-        return string.Join(", ", flags.Select(f => $"{f} ({f.Field} is {Render(Lookup(json, f.Field))})"));
+        var differing = flags.Select(f => (Flag: f, InSpec: Render(Lookup(json, f.Field))))
+            .Where(f => f.InSpec != f.Flag.Value)
+            .Select(f => $"{f.Flag} ({f.Flag.Field} is {f.InSpec})")
+            .ToList();
+        return differing.Count == 0 ? null : string.Join(", ", differing);
     }
+
+    /// <summary>What a MiniLbConfig in force does to the flags, for the log, /readyz and the ConfigSource condition.</summary>
+    public static string OverDescription(MiniLbConfigSpec? spec, IReadOnlyList<GivenFlag> flags) =>
+        flags.Count == 0 ? "minilb was started without configuration flags"
+        : spec is not null && Overridden(spec, flags) is { } overridden ? $"it overrides these flags of `minilb run`: {overridden}"
+        : $"the flags of `minilb run` ({string.Join(", ", flags.Select(f => f.Flag))}) agree with it";
 
     private static JsonNode? Lookup(JsonNode? node, string field)
     {

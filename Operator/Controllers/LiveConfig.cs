@@ -133,9 +133,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 log.LogInformation("No MiniLbConfig named '{Name}': {Source} are in force (domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class})",
                     configName, ConfigSource.DescribeFlags(Flags), settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass);
             else if (!unchanged)
-                log.LogInformation("Applied {What}: domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class}{Overridden}",
-                    what, settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass,
-                    ConfigSource.Overridden(spec, Flags) is { } overridden ? $"; it overrides these flags: {overridden}" : "");
+                log.LogInformation("Applied {What}: domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class}; {Flags}",
+                    what, settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass, ConfigSource.OverDescription(spec, Flags));
         }
         return true;
     }
@@ -144,8 +143,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public string DescribeSource() => Current switch
     {
         null => Problem is { } problem ? $"no configuration in force yet: {problem.Message}" : "no configuration applied yet",
-        { Source: { } name } applied => $"MiniLbConfig '{name}' generation {applied.Generation} in force"
-            + (applied.Spec is { } spec && ConfigSource.Overridden(spec, Flags) is { } overridden ? $", overriding these flags: {overridden}" : ""),
+        { Source: { } name } applied => $"MiniLbConfig '{name}' generation {applied.Generation} in force; {ConfigSource.OverDescription(applied.Spec, Flags)}",
         _ => $"{ConfigSource.DescribeFlags(Flags)} in force " + (configExists && Problem is { } problem
             ? $"(MiniLbConfig '{configName}' is not applied: {problem.Message})"
             : $"(no MiniLbConfig '{configName}')"),

@@ -144,9 +144,7 @@ public sealed class MiniLbConfigController(
             return Make(entity, ConditionTypes.ConfigSource, null, "Pending", "no configuration is in effect yet");
         var reason = ConfigSource.Reason(applied, config.Flags);
         return reason == ConfigSource.MiniLbConfig
-            ? Make(entity, ConditionTypes.ConfigSource, true, reason, applied.Spec is { } spec && ConfigSource.Overridden(spec, config.Flags) is { } overridden
-                ? $"this MiniLbConfig is in force; it overrides these flags of `minilb run`: {overridden}"
-                : "this MiniLbConfig is in force (minilb was started without configuration flags)")
+            ? Make(entity, ConditionTypes.ConfigSource, true, reason, $"this MiniLbConfig is in force; {ConfigSource.OverDescription(applied.Spec, config.Flags)}")
             : Make(entity, ConditionTypes.ConfigSource, false, reason,
                 $"{ConfigSource.DescribeFlags(config.Flags)} of `minilb run` {(config.Flags.Count == 1 ? "is" : "are")} in force: no spec of this MiniLbConfig has been applied yet (see Ready)");
     }
