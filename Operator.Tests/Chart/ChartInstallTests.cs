@@ -30,4 +30,20 @@ public sealed class ChartInstallTests : CliFixture
         Assert.That((await Client.ApiextensionsV1.ReadCustomResourceDefinitionAsync("minilbconfigs.minilb.io")).Metadata.Name,
             Is.EqualTo("minilbconfigs.minilb.io"), "helm keeps CRDs on uninstall");
     }
+
+    [Test]
+    public async Task Install_without_the_CRD_as_the_original_minilb_runs()
+    {
+        var helm = Tool("helm");
+
+        var install = await helm.RunAsync(["install", "minilb", HelmChart.ChartDirectory, "--namespace", HelmChart.Namespace, "--create-namespace",
+            "--skip-crds", "--set", "config.create=false", "--set", "config.domain=lan"]);
+
+        Assert.That(install.ExitCode, Is.Zero, install.ToString());
+        Assert.That(install.Stdout, Does.Contain("runs on the flags"), "NOTES.txt says where the settings come from");
+        var crds = await Client.ApiextensionsV1.ListCustomResourceDefinitionAsync();
+        Assert.That(crds.Items.Select(c => c.Metadata.Name), Does.Not.Contain("minilbconfigs.minilb.io"));
+        var deployment = await Client.AppsV1.ReadNamespacedDeploymentAsync("minilb", HelmChart.Namespace);
+        Assert.That(string.Join(" ", deployment.Spec.Template.Spec.Containers[0].Args), Does.Contain("--domain lan"));
+    }
 }

@@ -288,6 +288,37 @@ public class ChartTests
         Assert.That((string?)rendered.Workload["spec"]!["template"]!["spec"]!["serviceAccountName"], Is.EqualTo((string?)account["metadata"]!["name"]));
     }
 
+    [Test]
+    public async Task Config_IsAlsoPassedAsFlags_ThatMinilbRunAccepts()
+    {
+        var container = (await HelmChart.TemplateAsync("config.domain=k8s.home.arpa", "config.ttl=30", "config.listen=:10053",
+            "config.loadBalancerClass=example.com/dns", "extraArgs={--kubeconfig,/etc/minilb/kubeconfig}")).Container;
+
+        var args = Strings(container["args"]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(ArgAfter(container, "--domain"), Is.EqualTo("k8s.home.arpa"));
+            Assert.That(ArgAfter(container, "--ttl"), Is.EqualTo("30"));
+            Assert.That(ArgAfter(container, "--listen"), Is.EqualTo(":10053"));
+            Assert.That(ArgAfter(container, "--load-balancer-class"), Is.EqualTo("example.com/dns"));
+            Assert.That(args[^2..], Is.EqualTo(new[] { "--kubeconfig", "/etc/minilb/kubeconfig" }), "extraArgs come last");
+        });
+        // The binary's own parser: every argument the chart writes is one `minilb run` takes.
+        Assert.That(MiniLb.Operator.Cli.CommandLine.Build().Parse(args).Errors.Select(e => e.Message), Is.Empty);
+    }
+
+    [Test]
+    public async Task WithoutTheCrd_NoMiniLbConfigIsRendered_AndThePodsRunOnTheFlags()
+    {
+        var result = await HelmChart.RunAsync([.. HelmChart.TemplateArgs("config.create=false", "config.domain=lan"), "--skip-crds"]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.Stderr);
+        var rendered = Rendered.Parse(result.Stdout);
+        Assert.That(rendered.OfKind("MiniLbConfig"), Is.Empty);
+        Assert.That(rendered.OfKind("CustomResourceDefinition"), Is.Empty);
+        Assert.That(ArgAfter(rendered.Container, "--domain"), Is.EqualTo("lan"));
+    }
+
     [TestCase("config.ttl=0", "/config/ttl", "minimum")]
     [TestCase("config.ttl=3601", "/config/ttl", "maximum")]
     [TestCase("mode=foo", "/mode", "deployment")]

@@ -103,6 +103,32 @@ public sealed class RunCommandTests : OperatorFixture
         Assert.That(run.Error, Does.Contain(flag == "--namespace" ? value : "minilb"));
     }
 
+    [TestCase("--ttl", "0", "--ttl 0: must be 1–3600 seconds")]
+    [TestCase("--ttl", "3601", "--ttl 3601: must be 1–3600 seconds")]
+    [TestCase("--domain", "Not_A_Zone", "--domain Not_A_Zone: must be a DNS subdomain (RFC 1123)")]
+    [TestCase("--domain", "", "--domain '': must not be empty")]
+    [TestCase("--listen", "localhost:53", "--listen localhost:53: is not a listen address")]
+    [TestCase("--load-balancer-class", "", "--load-balancer-class '': must be 1–253 characters")]
+    public async Task Run_exits_2_naming_a_zone_flag_the_MiniLbConfig_schema_would_refuse(string flag, string value, string message)
+    {
+        // Checked before the API server is asked anything: the kubeconfig need not even exist.
+        var run = await CliRun.RunAsync("run", "--kubeconfig", Path.Combine(Scratch, "no-such-kubeconfig"), flag, value);
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.StartWith($"minilb run: {message}"));
+    }
+
+    [Test]
+    public async Task Run_help_documents_the_zone_flags_with_their_defaults()
+    {
+        var help = await CliRun.RunAsync("run", "--help");
+
+        Assert.That(help.ExitCode, Is.Zero);
+        foreach (var flag in new[] { "--domain", "--ttl", "--listen", "--load-balancer-class" })
+            Assert.That(help.Output, Does.Contain(flag));
+        Assert.That(help.Output, Does.Contain("[default: 5]").And.Contain("[default: :53]").And.Contain("MiniLbConfig, when one exists, overrides"));
+    }
+
     [Test]
     public async Task Routes_reads_the_nodes_of_a_live_cluster()
     {

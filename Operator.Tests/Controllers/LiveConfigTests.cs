@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
@@ -22,6 +23,70 @@ public sealed class LiveConfigTests
     {
         Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Ttl = 0, Listen = "127.0.0.1:0" }, out _, out _, out var problem), Is.False);
         Assert.That(problem, Does.StartWith("spec.ttl"));
+    }
+
+    [TestCase("under_score.lan", "spec.domain: 'under_score.lan' must be a DNS subdomain")]
+    [TestCase("-lan", "spec.domain: '-lan' must be a DNS subdomain")]
+    [TestCase(".", "spec.domain: must not be empty")]
+    public void A_domain_the_schema_would_refuse_is_refused_here_too(string domain, string problem)
+    {
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Domain = domain, Listen = "127.0.0.1:0" }, out _, out _, out var found), Is.False);
+        Assert.That(found, Does.StartWith(problem));
+    }
+
+    [Test]
+    public void A_load_balancer_class_longer_than_the_schema_allows_is_refused()
+    {
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { LoadBalancerClass = new string('a', 254), Listen = "127.0.0.1:0" }, out _, out _, out var problem), Is.False);
+        Assert.That(problem, Does.StartWith("spec.loadBalancerClass:"));
+    }
+
+    [Test]
+    public async Task Without_a_MiniLbConfig_the_flags_are_in_force_and_a_MiniLbConfig_then_overrides_them()
+    {
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        var flags = new[] { new GivenFlag("--ttl", "30", "spec.ttl"), new GivenFlag("--domain", "lan", "spec.domain") };
+        await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance,
+            new MiniLbConfigSpec { Ttl = 30, Domain = "lan", Listen = "127.0.0.1:0" }, flags: flags);
+
+        live.Apply(null);
+        Assert.That(live.Current!.Zone.Ttl, Is.EqualTo(30));
+        Assert.That(live.DescribeSource(), Is.EqualTo("the flags --ttl 30, --domain lan in force (no MiniLbConfig 'default')"));
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", Domain = "lan" } });
+        Assert.That(live.Current!.Zone.Ttl, Is.EqualTo(MiniLbConfigSpec.DefaultTtl), "the MiniLbConfig wins as a whole: its ttl, not the flag's");
+        Assert.That(live.DescribeSource(), Is.EqualTo(
+            "MiniLbConfig 'default' generation 1 in force; it overrides these flags of `minilb run`: --ttl 30 (spec.ttl is 5)"), "--domain agrees with it");
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 2 }, Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", Domain = "lan", Ttl = 30 } });
+        Assert.That(live.DescribeSource(), Is.EqualTo("MiniLbConfig 'default' generation 2 in force; the flags of `minilb run` (--ttl, --domain) agree with it"));
+    }
+
+    [Test]
+    public async Task Two_threads_moving_DNS_between_two_addresses_never_find_the_replaced_server_still_bound()
+    {
+        // The replaced server is stopped outside LiveConfig's lock; the next move must still wait until it has closed.
+        var addresses = new[] { $"127.0.0.1:{OperatorFixture.FreePort()}", $"127.0.0.1:{OperatorFixture.FreePort()}" };
+        var logs = new LogLines();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, loggers, new MiniLbConfigSpec { Listen = addresses[0] });
+        live.Apply(null);
+        long generation = 0;
+
+        void Move()
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var next = Interlocked.Increment(ref generation);
+                live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = next }, Spec = new MiniLbConfigSpec { Listen = addresses[next % 2] } });
+            }
+        }
+        await Task.WhenAll(Task.Run(Move), Task.Run(Move));
+
+        Assert.That(logs.All.Where(l => l.Contains("not applied")), Is.Empty);
+        Assert.That(live.Problem, Is.Null);
+        Assert.That(live.Host!.Address.Text, Is.EqualTo(live.Current!.Listen.Text));
     }
 
     [Test]

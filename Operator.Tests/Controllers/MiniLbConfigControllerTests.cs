@@ -90,6 +90,38 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
     }
 
     [Test]
+    public async Task ConfigSource_says_the_flags_keep_running_until_a_new_MiniLbConfig_applies_and_then_names_the_flags_it_overrides()
+    {
+        var taken = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var port = ((System.Net.IPEndPoint)taken.Client.LocalEndPoint!).Port;
+        await StartOperatorAsync(new OperatorOptions { Flags = [new GivenFlag("--ttl", "30", "spec.ttl")] });
+        await CreateConfigAsync(port: port);
+
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)?.Reason == ConfigSource.Flags,
+            "ConfigSource=False Flags while the MiniLbConfig's port is taken");
+        var flags = ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)!;
+        Assert.That(flags.Status, Is.EqualTo(Condition.False));
+        Assert.That(flags.Message, Does.Contain("the flag --ttl 30 of `minilb run` is in force"));
+
+        taken.Dispose();
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)?.Reason == ConfigSource.MiniLbConfig,
+            "ConfigSource=True MiniLbConfig once the port is free");
+        var config = ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)!;
+        Assert.That(config.Status, Is.EqualTo(Condition.True));
+        Assert.That(config.Message, Does.Contain("overrides these flags of `minilb run`: --ttl 30 (spec.ttl is 5)"));
+    }
+
+    [Test]
+    public async Task ConfigSource_without_flags_says_so()
+    {
+        await CreateConfigAsync();
+        await StartOperatorAsync();
+
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)?.Reason == ConfigSource.MiniLbConfig, "ConfigSource=True");
+        Assert.That(ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)!.Message, Does.Contain("without configuration flags"));
+    }
+
+    [Test]
     public async Task Pod_addresses_outside_their_node_podCIDR_are_warned_about()
     {
         await CreateConfigAsync();

@@ -228,7 +228,7 @@ public sealed class InformerTests
         {
             await server.NextRequestAsync();
             var retry = await time.NextTimerAsync();
-            Assert.That(retry, Is.EqualTo(TimeSpan.FromSeconds(30)));
+            Assert.That(retry, Is.EqualTo(TimeSpan.FromSeconds(1 << lookup)), "looked for again with backoff, from 1 s");
             Assert.That(informer.IsAbsent, Is.True);
             Assert.That(informer.HasSynced, Is.True, "an absent kind must not hold up readiness");
             time.Advance(retry);
@@ -281,9 +281,32 @@ public sealed class InformerTests
         running = informer.RunAsync(stop.Token);
 
         Assert.That(await NextChangesAsync(2), Is.EqualTo(new[] { "Added default", "Deleted default" }));
-        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That(await time.NextTimerAsync(d => d < TimeSpan.FromMinutes(1)), Is.EqualTo(TimeSpan.FromSeconds(1)));
         Assert.That(informer.IsAbsent, Is.True);
         Assert.That(informer.Items, Is.Empty);
+    }
+
+    [Test]
+    public async Task An_absent_kind_is_looked_for_with_backoff_up_to_the_discovery_interval_and_logged_once()
+    {
+        const string path = "/apis/minilb.io/v1alpha1/minilbconfigs";
+        server.Always(IsList(path), Status(404, "NotFound"));
+        var log = new CapturingLogger<Informer<MiniLbConfig>>();
+        var informer = new Informer<MiniLbConfig>(MiniLb.Operator.Controllers.MiniLbConfigKind.ListWatch(server.Client()), log, time, new InformerOptions { Random = () => 0 });
+        running = informer.RunAsync(stop.Token);
+
+        var waits = new List<TimeSpan>();
+        for (var lookup = 0; lookup < 8; lookup++)
+        {
+            await server.NextRequestAsync();
+            waits.Add(await time.NextTimerAsync());
+            time.Advance(waits[^1]);
+        }
+
+        Assert.That(waits.Select(w => w.TotalSeconds), Is.EqualTo(new double[] { 1, 2, 4, 8, 16, 30, 30, 30 }));
+        var lines = log.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).Select(e => e.Message).ToList();
+        Assert.That(lines, Has.Count.EqualTo(1), "one line in words, no stack trace, no line per look: " + string.Join("\n", lines));
+        Assert.That(lines[0], Does.Contain("not served by the API server (is its CRD installed?)"));
     }
 
     private Informer<ServiceView> Run(ListWatch<ServiceView> source, InformerOptions? options = null)

@@ -51,7 +51,9 @@ public static class RunCommand
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel();
         var lameDuck = LameDuck.CreateOption();
-        var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
+        var specFlags = SpecFlags.Create();
+        var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes. "
+            + "The zone flags configure it while no MiniLbConfig exists (no CRD is needed); a MiniLbConfig, once there, wins over them.")
         {
             kubeconfig,
             config,
@@ -62,9 +64,19 @@ public static class RunCommand
             logLevel,
             lameDuck,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
-            parse.GetValue(leaderElection), TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        foreach (var row in specFlags)
+            command.Options.Add(row.Option);
+        command.SetAction(async (parse, ct) =>
+        {
+            if (!SpecFlags.TryRead(specFlags, parse, out var spec, out var given, out var problem))
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"minilb run: {problem}");
+                return CommandLine.BadInput;
+            }
+            return await RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
+                parse.GetValue(leaderElection), TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
+                (spec, given), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
+        });
         return command;
     }
 
@@ -102,7 +114,7 @@ public static class RunCommand
         new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
 
     private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection, TimeSpan lameDuck,
-        MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
+        MonitoringSettings monitoringSettings, (MiniLbConfigSpec Spec, IReadOnlyList<GivenFlag> Given) flags, TextWriter output, TextWriter error, CancellationToken ct)
     {
         if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
         {
@@ -127,6 +139,8 @@ public static class RunCommand
         {
             ConfigName = configName,
             Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+            Defaults = flags.Spec,
+            Flags = flags.Given,
             Informers = new InformerOptions { Metrics = telemetry },
             Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered },
         };
@@ -156,7 +170,8 @@ public static class RunCommand
             // the steady state needs the caches only, so give the rest back once (docs/benchmarks.md, run mode).
             await minilb.Host.WaitForSyncAsync(stop.Token);
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            await output.WriteLineAsync($"minilb running (MiniLbConfig '{configName}', leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
+            await minilb.Config.FirstApplied.WaitAsync(stop.Token);
+            await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             // On SIGTERM the lease is given up at once, so another replica writes statuses while this one still answers DNS.
             await stopping.WaitForStopAsync(lameDuck, minilb.Leadership is LeaseLeadership lease ? lease.ResignAsync : () => Task.CompletedTask,
@@ -182,6 +197,10 @@ public static class RunCommand
             : CheckResult.Ok);
         // Reported, not failed: every replica has the same RBAC, so failing readiness would take all of them out of the
         // DNS Service while their answers are still right.
+        // Never failed (flags-only is a normal way to run, and readiness must not wait for a CRD); noted while no MiniLbConfig is in force.
+        checks.Add("config-source", Probe.Readiness, () => minilb.Config.Current is { Source: not null }
+            ? CheckResult.Ok
+            : new CheckResult(true, minilb.Config.DescribeSource()));
         checks.Add("api-access", Probe.Readiness, () => new CheckResult(true, minilb.Access.Summary()));
         checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is { } host
             ? CheckResult.Ok

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
@@ -6,8 +7,12 @@ using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Controllers;
 
-/// <summary>The configuration in effect: where it came from (null: the defaults), the zone settings and the DNS listen address.</summary>
-public sealed record AppliedConfig(string? Source, long? Generation, ZoneSettings Zone, ListenAddress Listen);
+/// <summary>The configuration in effect: where it came from (null: the flags or defaults), the zone settings and the DNS listen address.</summary>
+public sealed record AppliedConfig(string? Source, long? Generation, ZoneSettings Zone, ListenAddress Listen)
+{
+    /// <summary>The spec these settings were read from (the MiniLbConfig's, or the one the flags describe).</summary>
+    public MiniLbConfigSpec? Spec { get; init; }
+}
 
 /// <summary>Why the newest MiniLbConfig spec is not in effect; the last good configuration keeps running.</summary>
 public sealed record ConfigProblem(string Reason, string Message, long? Generation);
@@ -17,15 +22,29 @@ public sealed record ConfigProblem(string Reason, string Message, long? Generati
 /// old one closes; new zone settings are handed on (<see cref="Changed"/>). A spec that cannot work (a port in use)
 /// changes nothing: the last good configuration keeps running and <see cref="Problem"/> says why.
 /// </summary>
-/// <param name="defaults">The spec used while no MiniLbConfig exists (the CRD's defaults unless given).</param>
-public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFactory loggers, MiniLbConfigSpec? defaults = null, DnsHostOptions? dnsOptions = null) : IAsyncDisposable
+/// <param name="defaults">The spec used while no MiniLbConfig exists: the flags of `minilb run` over the CRD's defaults.</param>
+/// <param name="flags">The flags given, which a MiniLbConfig overrides; none when empty.</param>
+public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFactory loggers, MiniLbConfigSpec? defaults = null, DnsHostOptions? dnsOptions = null,
+    IReadOnlyList<GivenFlag>? flags = null) : IAsyncDisposable
 {
+    private readonly TaskCompletionSource firstApplied = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger log = loggers.CreateLogger<LiveConfig>();
     private readonly Lock applying = new();
     private DnsHost? host;
+    private volatile bool configExists;
+
+    // The stop of the server last replaced. Stopping drains its loops (tens of milliseconds); that wait happens outside
+    // the lock, and the next Apply starts only once it is over, so a spec going back to the old address can bind it.
+    private Task replacedStopping = Task.CompletedTask;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> domains = new(StringComparer.Ordinal);
 
     public string ConfigName => configName;
+
+    /// <summary>The flags given on the command line that set MiniLbConfig fields.</summary>
+    public IReadOnlyList<GivenFlag> Flags { get; } = flags ?? [];
+
+    /// <summary>Completes after the first <see cref="Apply"/>, whatever its outcome.</summary>
+    public Task FirstApplied => firstApplied.Task;
 
     /// <summary>
     /// Every domain this replica has applied, leader or not: whichever replica leads next recognises the hostnames
@@ -48,8 +67,25 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public void Apply(MiniLbConfig? config)
     {
         bool changed;
-        lock (applying)
-            changed = ApplyLocked(config);
+        Task stopping;
+        while (true)
+        {
+            Task pending;
+            lock (applying)
+            {
+                pending = replacedStopping;
+                if (pending.IsCompleted)
+                {
+                    changed = ApplyLocked(config);
+                    stopping = replacedStopping;
+                    break;
+                }
+            }
+            pending.GetAwaiter().GetResult();
+        }
+        // Apply returns once the replaced server is closed, as callers (and the ordering above) expect.
+        stopping.GetAwaiter().GetResult();
+        firstApplied.TrySetResult();
         if (changed)
             Changed?.Invoke();
     }
@@ -57,10 +93,11 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     private bool ApplyLocked(MiniLbConfig? config)
     {
         var generation = config?.Metadata.Generation;
+        configExists = config is not null;
         if (config is not null && Current is { Source: not null } running && running.Generation == generation && Problem is null)
             return false;
         var spec = config?.Spec ?? defaults ?? new MiniLbConfigSpec();
-        var what = config is null ? $"defaults (no MiniLbConfig '{configName}')" : $"MiniLbConfig '{configName}' generation {generation}";
+        var what = config is null ? $"{ConfigSource.DescribeFlags(Flags)} (no MiniLbConfig '{configName}')" : $"MiniLbConfig '{configName}' generation {generation}";
         if (!TryRead(spec, out var settings, out var listen, out var problem))
         {
             Fail(new ConfigProblem("InvalidSpec", problem, generation), what);
@@ -81,21 +118,36 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 }
                 var old = host;
                 host = next;
-                old?.StopAsync().GetAwaiter().GetResult();
+                // Only started here (it closes the sockets at once); Apply waits for the rest outside the lock.
+                replacedStopping = old?.StopAsync() ?? Task.CompletedTask;
             }
-            var unchanged = Current is { } previous && SameZone(previous.Zone, settings) && Problem is null;
-            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen);
+            var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
+                && previous.Listen.Text == listen.Text && Problem is null;
+            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec };
             domains[settings.Domain] = true;
             Problem = null;
-            if (config is null)
-                log.LogWarning("No MiniLbConfig named '{Name}': running on the defaults (domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class})",
+            if (config is null && Flags.Count == 0)
+                log.LogWarning("No MiniLbConfig named '{Name}' and no flags: running on the defaults (domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class})",
                     configName, settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass);
+            else if (config is null)
+                log.LogInformation("No MiniLbConfig named '{Name}': {Source} are in force (domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class})",
+                    configName, ConfigSource.DescribeFlags(Flags), settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass);
             else if (!unchanged)
-                log.LogInformation("Applied {What}: domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class}",
-                    what, settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass);
+                log.LogInformation("Applied {What}: domain {Domain}, ttl {Ttl}, listen {Listen}, loadBalancerClass {Class}; {Flags}",
+                    what, settings.Domain, settings.Ttl, listen, settings.LoadBalancerClass, ConfigSource.OverDescription(spec, Flags));
         }
         return true;
     }
+
+    /// <summary>What is in force, in words for the start banner, the log and /readyz.</summary>
+    public string DescribeSource() => Current switch
+    {
+        null => Problem is { } problem ? $"no configuration in force yet: {problem.Message}" : "no configuration applied yet",
+        { Source: { } name } applied => $"MiniLbConfig '{name}' generation {applied.Generation} in force; {ConfigSource.OverDescription(applied.Spec, Flags)}",
+        _ => $"{ConfigSource.DescribeFlags(Flags)} in force " + (configExists && Problem is { } problem
+            ? $"(MiniLbConfig '{configName}' is not applied: {problem.Message})"
+            : $"(no MiniLbConfig '{configName}')"),
+    };
 
     /// <summary>Equal answers from both settings (the record's own equality compares the address lists by reference).</summary>
     public static bool SameZone(ZoneSettings a, ZoneSettings b) =>
@@ -129,7 +181,23 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
         };
         if (spec.Ttl is < 1 or > 3600)
         {
-            problem = $"spec.ttl: {spec.Ttl} is outside 1–3600 seconds";
+            problem = $"spec.ttl: {spec.Ttl} must be 1–3600 seconds";
+            return false;
+        }
+        // The schema's rules again: flags and clusters that skip validation (no CRD schema) get the same answer.
+        if (settings.Domain.Length == 0)
+        {
+            problem = "spec.domain: must not be empty";
+            return false;
+        }
+        if (settings.Domain.Length > 253 || !Regex.IsMatch(settings.Domain, MiniLbConfigSpec.DomainPattern) || settings.Domain.Split('.').Any(l => l.Length > 63))
+        {
+            problem = $"spec.domain: '{spec.Domain}' must be a DNS subdomain (RFC 1123): labels of letters, digits and '-' (at most 63 each, 253 in all), separated by dots";
+            return false;
+        }
+        if (settings.LoadBalancerClass.Length is 0 or > 253)
+        {
+            problem = $"spec.loadBalancerClass: '{settings.LoadBalancerClass}' must be 1–253 characters";
             return false;
         }
         if (settings.Problem() is { } zoneProblem)
@@ -144,11 +212,14 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public async ValueTask DisposeAsync()
     {
         DnsHost? old;
+        Task replaced;
         lock (applying)
         {
             old = host;
             host = null;
+            replaced = replacedStopping;
         }
+        await replaced;
         if (old is not null)
             await old.StopAsync();
     }

@@ -18,8 +18,11 @@ public sealed record OperatorOptions
     /// <summary>Leader election over a Lease; null means this replica always leads (`--leader-election false`).</summary>
     public LeaseLeadershipOptions? Lease { get; init; }
 
-    /// <summary>The spec in effect while no MiniLbConfig exists.</summary>
+    /// <summary>The spec in effect while no MiniLbConfig exists: the flags of `minilb run` over the CRD's defaults.</summary>
     public MiniLbConfigSpec Defaults { get; init; } = new();
+
+    /// <summary>The flags that set <see cref="Defaults"/>, named in the log and the ConfigSource condition when a MiniLbConfig overrides them.</summary>
+    public IReadOnlyList<GivenFlag> Flags { get; init; } = [];
 
     /// <summary>How long changes are gathered before a new zone is published.</summary>
     public TimeSpan Coalesce { get; init; } = TimeSpan.FromMilliseconds(20);
@@ -67,7 +70,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         Host = new OperatorHost(Leadership, loggers, options.Time, (options.Informers ?? new InformerOptions()) with { Access = Access });
         LiveConfig.TryRead(options.Defaults, out var initial, out _, out _);
         Zones = new ZoneHolder(Zone.Empty(initial));
-        Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns);
+        Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns, options.Flags);
         feed = new ZoneFeed(Zones, initial, loggers.CreateLogger<ZoneFeed>(), options.Coalesce, options.Time);
 
         var services = Host.Watch(WatchedKinds.Services(client));
@@ -184,7 +187,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         if (Config.Host is null)
             return (false, Config.Problem?.Message ?? "DNS is not listening yet");
         if (Config.Current is { Source: null } defaults)
-            return (true, $"no MiniLbConfig '{options.ConfigName}': running on the defaults (domain {defaults.Zone.Domain}, listen {defaults.Listen})");
+            return (true, $"{Config.DescribeSource()}: domain {defaults.Zone.Domain}, listen {defaults.Listen}");
         return Config.Problem is { } problem
             ? (true, $"serving the last good configuration; the newest spec is not applied: {problem.Message}")
             : (true, "serving");

@@ -80,6 +80,7 @@ public sealed class MiniLbConfigController(
 
         var routes = Routes(plan);
         conditions = Conditions.Set(conditions, Reachability(entity));
+        conditions = Conditions.Set(conditions, Source(entity, applied));
 
         if (problem is not null && problem.Generation == entity.Metadata.Generation)
             await WarnOnceAsync(entity, "ConfigNotApplied", $"spec not applied, the last good configuration keeps running: {problem.Message}", ct);
@@ -134,6 +135,18 @@ public sealed class MiniLbConfigController(
             : Make(entity, ConditionTypes.NodesReachable, false, "NodesUnreachable",
                 string.Join("; ", down.Select(s => $"node {s.Node} ({s.Address}) unreachable since {s.Since.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}"))
                 + ": their endpoints are left out of DNS answers unless a Service has no other");
+    }
+
+    /// <summary>ConfigSource: this MiniLbConfig wins over the flags as a whole; until a spec of it applies, the flags (or defaults) run.</summary>
+    private Condition Source(MiniLbConfig entity, AppliedConfig? applied)
+    {
+        if (applied is null)
+            return Make(entity, ConditionTypes.ConfigSource, null, "Pending", "no configuration is in effect yet");
+        var reason = ConfigSource.Reason(applied, config.Flags);
+        return reason == ConfigSource.MiniLbConfig
+            ? Make(entity, ConditionTypes.ConfigSource, true, reason, $"this MiniLbConfig is in force; {ConfigSource.OverDescription(applied.Spec, config.Flags)}")
+            : Make(entity, ConditionTypes.ConfigSource, false, reason,
+                $"{ConfigSource.DescribeFlags(config.Flags)} of `minilb run` {(config.Flags.Count == 1 ? "is" : "are")} in force: no spec of this MiniLbConfig has been applied yet (see Ready)");
     }
 
     private static string Describe(AppliedConfig? applied) => applied is null

@@ -17,6 +17,9 @@ public static class ConditionTypes
 
     /// <summary>Every node with served endpoints answers node liveness probes (Unknown: liveness is off).</summary>
     public const string NodesReachable = "NodesReachable";
+
+    /// <summary>Which configuration is in force: this MiniLbConfig (True) or the command-line flags/defaults (False, while its spec was never applied).</summary>
+    public const string ConfigSource = "ConfigSource";
 }
 
 /// <summary>Condition list updates with apimachinery's rules (meta.SetStatusCondition).</summary>

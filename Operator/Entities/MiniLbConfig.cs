@@ -34,10 +34,13 @@ public sealed class MiniLbConfigSpec
     public const string DefaultListen = ":53";
     public const string DefaultLoadBalancerClass = "minilb";
 
+    /// <summary>A DNS subdomain (RFC 1123), the rule the schema and <c>LiveConfig.TryRead</c> (flags, clusters without the schema) share.</summary>
+    public const string DomainPattern = @"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
     [Description("DNS zone minilb is authoritative for. A LoadBalancer Service gets the hostname <service>.<namespace>.<domain>. Must be a DNS subdomain (RFC 1123): lowercase labels of letters, digits and '-', separated by dots.")]
     [Default(DefaultDomain)]
     [Length(1, 253)]
-    [Pattern(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [Pattern(DomainPattern)]
     [PrinterColumn("DOMAIN", Order = 0)]
     public string Domain { get; set; } = DefaultDomain;
 
@@ -108,7 +111,7 @@ public sealed class MiniLbConfigStatus
     [Description("The routes as a DHCP classless static route option (RFC 3442, option 121) in dnsmasq form, for routers that push routes to clients. Holds only the routes that fit in one option (255 octets, RFC 2132, with room for the default route); the DhcpOption121Complete condition names the rest, which clients reach through the router.")]
     public string? DhcpOption121 { get; set; }
 
-    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route. DhcpOption121Complete: dhcpOption121 carries every IPv4 route. NodesReachable: every node with served endpoints answers node liveness probes.")]
+    [Description("Ready: the configuration is in effect. DnsServing: the DNS server is listening. RoutesPublished: every node has a route. DhcpOption121Complete: dhcpOption121 carries every IPv4 route. NodesReachable: every node with served endpoints answers node liveness probes. ConfigSource: which configuration is in force, this MiniLbConfig (reason MiniLbConfig, naming the command-line flags it overrides) or the flags of `minilb run` (reason Flags, or Defaults when none were given).")]
     [ListMapKeys("type")]
     public List<Condition>? Conditions { get; set; }
 

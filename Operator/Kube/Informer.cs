@@ -32,7 +32,10 @@ public sealed record InformerOptions
     /// <summary>Delay between reconnects after failures.</summary>
     public Backoff Reconnect { get; init; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), Jitter: 0.5);
 
-    /// <summary>How often to look again for a kind the API server does not serve (a CRD not installed yet).</summary>
+    /// <summary>
+    /// The longest wait before looking again for a kind the API server does not serve (a CRD not installed yet). The
+    /// first looks follow <see cref="Reconnect"/>'s backoff, so a CRD installed just after minilb starts is found in seconds.
+    /// </summary>
     public TimeSpan DiscoveryInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Source of jitter in [0, 1).</summary>
@@ -128,6 +131,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     public async Task RunAsync(CancellationToken ct)
     {
         var failures = 0;
+        var absentLooks = 0;
         while (!ct.IsCancellationRequested)
         {
             TimeSpan delay;
@@ -137,6 +141,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
                 if (listing)
                     await RelistAsync(ct);
                 listing = false;
+                absentLooks = 0;
                 var healthy = await WatchAsync(ResourceVersion!, ct);
                 options.Metrics?.WatchRestarted(Kind);
                 failures = healthy ? 0 : failures + 1;
@@ -160,7 +165,8 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
             {
                 failures = 0;
                 MarkAbsent();
-                delay = options.DiscoveryInterval;
+                var backoff = options.Reconnect.Delay(++absentLooks, options.Random());
+                delay = backoff < options.DiscoveryInterval ? backoff : options.DiscoveryInterval;
             }
             catch (Exception e)
             {
@@ -246,7 +252,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     private void MarkAbsent()
     {
         if (!IsAbsent)
-            log.LogInformation("{Kind}: not served by the API server (is its CRD installed?); looking again every {Interval}",
+            log.LogInformation("{Kind}: not served by the API server (is its CRD installed?); looking again with backoff, at least every {Interval}",
                 Kind, options.DiscoveryInterval);
         IsAbsent = true;
         Replace([], null);
