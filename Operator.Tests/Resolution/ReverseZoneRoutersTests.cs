@@ -45,16 +45,18 @@ public class ReverseZoneRoutersTests
     [TestCase("rev-server=10.244.0.0/16,{0}", "rev-server=fd00:10:244::/48,{0}", TestName = "dnsmasq rev-server= lines, bogus-priv on")]
     public async Task Dnsmasq_forwards_the_reverse_zones(string v4Line, string v6Line)
     {
-        var port = FreePort();
-        var conf = Path.Combine(directory, $"dnsmasq-{port}.conf");
-        await File.WriteAllLinesAsync(conf,
-        [
-            "listen-address=127.0.0.1", $"port={port}", "bind-interfaces", "no-resolv", "no-hosts", "stop-dns-rebind",
-            "bogus-priv", // Pi-hole's default: private reverse lookups end at the router unless a server line covers them
-            $"server=/minilb/{Minilb('#')}", "rebind-domain-ok=/minilb/",
-            string.Format(v4Line, Minilb('#')), string.Format(v6Line, Minilb('#')),
-        ]);
-        await using var dnsmasq = await Router.StartAsync(port, "dnsmasq", "--keep-in-foreground", "--user=root", "--log-facility=-", "--pid-file=" + Path.Combine(directory, $"dnsmasq-{port}.pid"), "--conf-file=" + conf);
+        await using var dnsmasq = await Router.StartAsync("dnsmasq", async port =>
+        {
+            var conf = Path.Combine(directory, $"dnsmasq-{port}.conf");
+            await File.WriteAllLinesAsync(conf,
+            [
+                "listen-address=127.0.0.1", $"port={port}", "bind-interfaces", "no-resolv", "no-hosts", "stop-dns-rebind",
+                "bogus-priv", // Pi-hole's default: private reverse lookups end at the router unless a server line covers them
+                $"server=/minilb/{Minilb('#')}", "rebind-domain-ok=/minilb/",
+                string.Format(v4Line, Minilb('#')), string.Format(v6Line, Minilb('#')),
+            ]);
+            return ["--keep-in-foreground", "--user=root", "--log-facility=-", "--pid-file=" + Path.Combine(directory, $"dnsmasq-{port}.pid"), "--conf-file=" + conf];
+        });
 
         await AssertPointersAsync(dnsmasq);
     }
@@ -87,9 +89,8 @@ public class ReverseZoneRoutersTests
         Assert.That(missing.AuthorityRecords.OfType<SoaRecord>().Single().Name.ToString(false), Is.EqualTo("0.244.10.in-addr.arpa"), "minilb's negative answer, passed on");
     }
 
-    private async Task<Router> StartUnboundAsync(bool nodefault)
+    private Task<Router> StartUnboundAsync(bool nodefault) => Router.StartAsync("unbound", async port =>
     {
-        var port = FreePort();
         var hints = Path.Combine(directory, "hints.zone");
         await File.WriteAllTextAsync(hints, ". 3600000 IN NS a.root-servers.net.\na.root-servers.net. 3600000 IN A 127.0.0.2\n");
         var conf = Path.Combine(directory, $"unbound-{port}.conf");
@@ -122,14 +123,25 @@ public class ReverseZoneRoutersTests
               forward-addr: {Minilb('@')}
 
             """);
-        return await Router.StartAsync(port, "unbound", "-d", "-c", conf);
-    }
+        return ["-d", "-c", conf];
+    });
 
+    /// <summary>A port free for UDP and TCP on 127.0.0.1 right now (another test may still take it: the router start retries).</summary>
     private static int FreePort()
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return port;
+        }
+        catch (SocketException)
+        {
+            return FreePort();
+        }
     }
 
     /// <summary>A router's resolver on 127.0.0.1:<c>port</c>, stopped (by its own process id) when disposed.</summary>
@@ -158,24 +170,30 @@ public class ReverseZoneRoutersTests
             }
         }
 
-        public static async Task<Router> StartAsync(int port, string program, params string[] args)
+        /// <param name="arguments">The program's arguments for a given port (writing its configuration file).</param>
+        public static async Task<Router> StartAsync(string program, Func<int, Task<string[]>> arguments)
         {
             if (!File.Exists("/usr/sbin/" + program))
                 Assert.Ignore($"{program} is not installed (Debian: {(program == "dnsmasq" ? "dnsmasq-base" : program)}; .ci/run installs it)");
-            var router = new Router(Process.Start(new ProcessStartInfo("/usr/sbin/" + program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!, port);
-            // Listening once it answers minilb's apex SOA through its forwarding line.
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TestDnsServer.Patience)
+            for (var attempt = 1; ; attempt++)
             {
-                if (router.process.HasExited)
-                    Assert.Fail($"{program} exited: {router.Log}");
-                if (await router.client.ResolveAsync(DomainName.Parse("minilb"), RecordType.Soa) is { ReturnCode: ReturnCode.NoError })
-                    return router;
-                await Task.Delay(100);
+                var port = FreePort();
+                var args = await arguments(port);
+                var router = new Router(Process.Start(new ProcessStartInfo("/usr/sbin/" + program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!, port);
+                // Listening once it answers minilb's apex SOA through its forwarding line.
+                var clock = Stopwatch.StartNew();
+                while (clock.Elapsed < TestDnsServer.Patience && !router.process.HasExited)
+                {
+                    if (await router.client.ResolveAsync(DomainName.Parse("minilb"), RecordType.Soa) is { ReturnCode: ReturnCode.NoError })
+                        return router;
+                    await Task.Delay(100);
+                }
+                await router.DisposeAsync();
+                // Other tests pick free ports at the same time: one may have taken this one meanwhile.
+                if (attempt < 5 && router.Log.Contains("in use", StringComparison.OrdinalIgnoreCase))
+                    continue;
+                Assert.Fail($"{program} did not answer within {TestDnsServer.Patience}: {router.Log}");
             }
-            await router.DisposeAsync();
-            Assert.Fail($"{program} did not answer within {TestDnsServer.Patience}: {router.Log}");
-            return router;
         }
 
         public async Task<DnsMessage> AskAsync(string name)
