@@ -138,22 +138,9 @@ public class PreparedAnswersTests
     {
         await using var wildcards = TestDnsServer.Start(WildcardZone());
         await using var reference = TestDnsServer.Start(WildcardZone(), new DnsHostOptions { FastPath = false });
-        var random = new Random(8);
-        var asked = 0;
-        foreach (var edns in EdnsVariants)
-        {
-            // Below the apex, below a namespace, and below the namespace "ns1", whose name the SOA's MNAME shares.
-            foreach (var parent in new[] { "", "default.", "ns1.", "a.b.c." })
-            {
-                for (var i = 0; i < 25; i++)
-                {
-                    var name = MixCase($"nope{random.Next()}.{parent}minilb", random);
-                    var query = RawQuery.Build(name, i % 5 == 0 ? RecordType.Aaaa : RecordType.A, id: (ushort)random.Next(65536), edns: edns, recursionDesired: i % 2 == 0);
-                    AssertSame(await wildcards.UdpAsync(query), await reference.UdpAsync(query), $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
-                    asked++;
-                }
-            }
-        }
+        // Below the apex, below a namespace, and below the namespace "ns1", whose name the SOA's MNAME shares.
+        var asked = await AskMissingNamesAsync(wildcards, reference, new Random(8), ["", "default.", "ns1.", "a.b.c."], 25,
+            (random, parent) => $"nope{random.Next()}.{parent}minilb", i => i % 5 == 0 ? RecordType.Aaaa : RecordType.A);
         Assert.That(wildcards.Host.PreparedAnswerCount, Is.LessThan(asked / 10), $"{asked} missing names asked: no entry kept for each");
     }
 
@@ -168,24 +155,32 @@ public class PreparedAnswersTests
         var zone = model.Publish();
         await using var server = TestDnsServer.Start(zone);
         await using var reference = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
-        var random = new Random(9);
+        // In a /24 zone, in a /16 zone (beside and below an empty non-terminal), and in ip6.arpa.
+        var asked = await AskMissingNamesAsync(server, reference, new Random(9),
+            ["0.244.10.in-addr.arpa", "245.10.in-addr.arpa", "3.245.10.in-addr.arpa", "0.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa"], 10,
+            (random, parent) => $"{random.Next(12, 256)}.{parent}", i => i % 3 == 0 ? RecordType.A : RecordType.Ptr);
+        Assert.That(server.Host.PreparedAnswerCount, Is.LessThan(asked / 5), $"{asked} missing names asked: no entry kept for each");
+    }
+
+    /// <summary>Missing names below each parent, with every EDNS variant, asked of both servers and compared; returns how many.</summary>
+    private static async Task<int> AskMissingNamesAsync(TestDnsServer fast, TestDnsServer reference, Random random, string[] parents, int perParent,
+        Func<Random, string, string> nameBelow, Func<int, RecordType> typeOf)
+    {
         var asked = 0;
         foreach (var edns in EdnsVariants)
         {
-            // In a /24 zone, in a /16 zone (beside and below an empty non-terminal), and in ip6.arpa.
-            foreach (var parent in new[] { "0.244.10.in-addr.arpa", "245.10.in-addr.arpa", "3.245.10.in-addr.arpa", "0.0.0.0.0.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa" })
+            foreach (var parent in parents)
             {
-                for (var i = 0; i < 10; i++)
+                for (var i = 0; i < perParent; i++)
                 {
-                    var name = MixCase($"{random.Next(12, 256)}.{parent}", random);
-                    var query = RawQuery.Build(name, i % 3 == 0 ? RecordType.A : RecordType.Ptr, id: (ushort)random.Next(65536), edns: edns);
-                    var expected = await reference.UdpAsync(query);
-                    AssertSame(await server.UdpAsync(query), expected, $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
+                    var name = MixCase(nameBelow(random, parent), random);
+                    var query = RawQuery.Build(name, typeOf(i), id: (ushort)random.Next(65536), edns: edns, recursionDesired: i % 2 == 0);
+                    AssertSame(await fast.UdpAsync(query), await reference.UdpAsync(query), $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
                     asked++;
                 }
             }
         }
-        Assert.That(server.Host.PreparedAnswerCount, Is.LessThan(asked / 5), $"{asked} missing names asked: no entry kept for each");
+        return asked;
     }
 
     [Test]

@@ -159,4 +159,28 @@ public class ReverseZonesTests
         TestContext.Out.WriteLine($"One endpoint change at 10,000 Services (20,000 addresses): publish {without.TotalMicroseconds:F0} µs without reverse zones, " +
             $"{with.TotalMicroseconds:F0} µs with 40 reverse zones and 20,000 PTRs; best of 20");
     }
+
+    [Test]
+    [Category("Slow")]
+    public void Figures_memory_the_reverse_index_keeps_per_served_address()
+    {
+        // The index as ClusterModel feeds it: 10,000 Services with 2 addresses each, in 40 /16 podCIDR zones.
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var index = new ReverseIndex();
+        for (var n = 0; n < 40; n++)
+            index.SetNode($"node-{n}", [$"10.{n}.0.0/16"]);
+        for (var i = 0; i < 10_000; i++)
+        {
+            var name = DomainName.Parse($"svc{i}.ns{i % 20}.minilb");
+            index.Replace(null, null, name, ZoneNode.Addresses([IPAddress.Parse($"10.{i / 250 % 40}.{i % 250}.1"), IPAddress.Parse($"10.{i / 250 % 40}.{i % 250}.2")]));
+        }
+        var zones = index.Snapshot();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+
+        var bytes = after - before;
+        TestContext.Out.WriteLine($"Reverse index for 20,000 served IPv4 addresses: {bytes / 1048576.0:F1} MiB retained ({bytes / 20_000.0:F0} bytes per address, " +
+            $"{zones.Pointers.Count} PTR owners, {zones.Parents.Count} empty non-terminals; the Service names themselves are shared with the forward zone but counted here)");
+        Assert.That(zones.Pointers, Has.Count.EqualTo(20_000));
+        GC.KeepAlive(index);
+    }
 }
