@@ -122,6 +122,35 @@ public class ReverseZonesTests
     }
 
     [Test]
+    public void Empty_non_terminals_stay_exact_through_any_order_of_adds_and_removes()
+    {
+        var random = new Random(13);
+        var index = new ReverseIndex();
+        var served = new Dictionary<string, HashSet<IPAddress>>();
+        IPAddress RandomAddress() => random.Next(2) == 0
+            ? IPAddress.Parse($"10.244.{random.Next(3)}.{random.Next(4)}")
+            : IPAddress.Parse($"fd00:10:244:{random.Next(2)}::{random.Next(3):x}{random.Next(2)}");
+        for (var step = 0; step < 400; step++)
+        {
+            var name = $"svc{random.Next(4)}.default.minilb";
+            var before = served.GetValueOrDefault(name) ?? [];
+            var after = before.ToHashSet();
+            if (random.Next(3) == 0 && after.Count > 0)
+                after.Remove(after.ElementAt(random.Next(after.Count)));
+            else
+                after.Add(RandomAddress());
+            index.Replace(before.Count == 0 ? null : DomainName.Parse(name), ZoneNode.Addresses(before), DomainName.Parse(name), ZoneNode.Addresses(after));
+            served[name] = after;
+
+            var zones = index.Snapshot();
+            var owners = served.Values.SelectMany(a => a).Distinct().Select(ReverseNames.PointerOf).ToArray();
+            var expected = owners.SelectMany(o => Enumerable.Range(1, o.LabelCount - 3).Select(o.GetParentName)).Distinct().Select(n => n.ToString(false)).Order();
+            Assert.That(zones.Pointers.Keys.Select(k => k.ToString(false)).Order(), Is.EqualTo(owners.Select(o => o.ToString(false)).Order()), $"step {step}: PTR owners");
+            Assert.That(zones.Parents.Keys.Select(k => k.ToString(false)).Order(), Is.EqualTo(expected), $"step {step}: every name between an owner and the arpa name, no other");
+        }
+    }
+
+    [Test]
     [Category("Slow")]
     public void Figures_one_endpoint_change_at_10k_Services_costs_the_same_with_reverse_zones()
     {

@@ -86,8 +86,7 @@ internal sealed class ReverseIndex
         if (!pointers.TryGetValue(owner, out var targets))
         {
             pointers[owner] = [target];
-            for (var parent = owner.GetParentName(); parent.LabelCount > 2; parent = parent.GetParentName())
-                Count(parents, parent, +1);
+            AddParents(owner);
             Changed = true;
             return;
         }
@@ -109,8 +108,37 @@ internal sealed class ReverseIndex
             return;
         }
         pointers.Remove(owner);
+        RemoveParents(owner);
+    }
+
+    /// <summary>
+    /// Each parent counts its child names (owners or parents), so a new owner walks up only until a parent that
+    /// already existed: one or two steps for most addresses, not 31 for every IPv6 one.
+    /// </summary>
+    private void AddParents(DomainName owner)
+    {
         for (var parent = owner.GetParentName(); parent.LabelCount > 2; parent = parent.GetParentName())
-            Count(parents, parent, -1);
+        {
+            var count = parents.GetValueOrDefault(parent);
+            parents[parent] = count + 1;
+            if (count > 0)
+                return;
+        }
+    }
+
+    /// <summary>The reverse of <see cref="AddParents"/>: a parent left without children goes, and its parent loses one.</summary>
+    private void RemoveParents(DomainName owner)
+    {
+        for (var parent = owner.GetParentName(); parent.LabelCount > 2; parent = parent.GetParentName())
+        {
+            var count = parents.GetValueOrDefault(parent) - 1;
+            if (count > 0)
+            {
+                parents[parent] = count;
+                return;
+            }
+            parents.Remove(parent);
+        }
     }
 
     private void Count(ImmutableDictionary<DomainName, int>.Builder counts, DomainName name, int delta)

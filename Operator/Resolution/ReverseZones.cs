@@ -29,7 +29,7 @@ public sealed class ReverseZones
     /// <summary>PTR owner → the served names of that address, sorted. Addresses outside every apex are kept but never answered.</summary>
     public ImmutableDictionary<DomainName, ImmutableArray<DomainName>> Pointers { get; }
 
-    /// <summary>Names between a PTR owner and <c>in-addr.arpa</c>/<c>ip6.arpa</c> (empty non-terminals, RFC 8020), with how many owners lie below.</summary>
+    /// <summary>Names between a PTR owner and <c>in-addr.arpa</c>/<c>ip6.arpa</c> (empty non-terminals, RFC 8020), with how many names lie directly below.</summary>
     public ImmutableDictionary<DomainName, int> Parents { get; }
 
     /// <summary>
