@@ -63,8 +63,10 @@ internal sealed class ReverseIndex
         }
         if (afterName is not null && after is not null)
         {
+            // Most addresses have this one name: they share one array rather than holding one each.
+            ImmutableArray<DomainName> alone = [afterName];
             foreach (var address in Addresses(after).Where(a => !had.Contains(a)))
-                Add(ReverseNames.PointerOf(address), afterName);
+                Add(ReverseNames.PointerOf(address), alone);
         }
     }
 
@@ -81,11 +83,13 @@ internal sealed class ReverseIndex
 
     private static IEnumerable<IPAddress> Addresses(ZoneNode node) => node.V4.Concat(node.V6);
 
-    private void Add(DomainName owner, DomainName target)
+    /// <param name="alone">The name to add, as a one-element array kept as it is when the address had no name yet.</param>
+    private void Add(DomainName owner, ImmutableArray<DomainName> alone)
     {
+        var target = alone[0];
         if (!pointers.TryGetValue(owner, out var targets))
         {
-            pointers[owner] = [target];
+            pointers[owner] = alone;
             AddParents(owner);
             Changed = true;
             return;
