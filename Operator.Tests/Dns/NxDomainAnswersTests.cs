@@ -69,6 +69,29 @@ public class NxDomainAnswersTests
     }
 
     [Test]
+    public void Reverse_zones_are_indexed_and_carried_over_like_the_forward_zone()
+    {
+        var model = Model(50);
+        model.Upsert(Node("node-a", ["192.168.1.10"], ["10.0.0.0/24"]));
+        model.Upsert(Node("node-b", ["192.168.1.11"], ["10.0.0.0/16"])); // a covering zone around node-a's
+        var before = new NxDomainAnswers(model.Publish());
+        model.Upsert(Slice("ns0", "svc0", "svc0-1", "IPv4", Ready("10.0.0.1", "10.0.0.3"))); // 10.0.0.2 replaced by 10.0.0.3
+
+        var after = new NxDomainAnswers(model.Publish(), before);
+
+        Assert.That(after.NamesHashed, Is.EqualTo(4), "one endpoint name and one PTR owner removed, one of each added");
+        Assert.That(after.IsNotFound(Wire("2.0.0.10.in-addr.arpa"), out var apexOffset), Is.True, "the replaced endpoint's PTR is gone");
+        Assert.That(apexOffset, Is.EqualTo(2), "the SOA cites 0.0.10.in-addr.arpa");
+        Assert.That(after.IsNotFound(Wire("3.0.0.10.in-addr.arpa"), out _), Is.False, "the new one exists");
+        Assert.That(after.IsNotFound(Wire("0.0.10.in-addr.arpa"), out _), Is.False, "the apex");
+        Assert.That(after.IsNotFound(Wire("9.5.0.10.in-addr.arpa"), out apexOffset), Is.True, "a missing name in the /16 zone");
+        Assert.That(apexOffset, Is.EqualTo(4), "the SOA cites 0.10.in-addr.arpa");
+        Assert.That(after.IsNotFound(Wire("1.5.0.10.in-addr.arpa"), out _), Is.False, "svc5's 10.0.5.1");
+        Assert.That(after.IsNotFound(Wire("5.0.10.in-addr.arpa"), out _), Is.False, "an empty non-terminal above 10.0.5.1");
+        Assert.That(after.IsNotFound(Wire("1.0.2.10.in-addr.arpa"), out _), Is.False, "outside every zone: REFUSED, not NXDOMAIN");
+    }
+
+    [Test]
     [Category("Slow")]
     public void Figures_at_10k_Services_full_build_against_carrying_over_after_one_endpoint_change()
     {

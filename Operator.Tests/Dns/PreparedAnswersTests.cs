@@ -17,7 +17,7 @@ namespace MiniLb.Operator.Tests.Dns;
 public class PreparedAnswersTests
 {
     private static readonly RecordType[] Types =
-        [RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Soa, RecordType.Ns, RecordType.Txt, RecordType.Any, RecordType.Https];
+        [RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Soa, RecordType.Ns, RecordType.Txt, RecordType.Any, RecordType.Https, RecordType.Ptr];
 
     private static readonly RawQuery.Edns?[] EdnsVariants =
         [null, new RawQuery.Edns(), new RawQuery.Edns(Size: 4096, DnssecOk: true), new RawQuery.Edns(Size: 512, Option: RawQuery.UnknownOption(6))];
@@ -34,6 +34,11 @@ public class PreparedAnswersTests
         // A Service too large for one UDP answer: only TCP, or TC over UDP.
         model.Upsert(Service("default", "big"));
         model.Upsert(Slice("default", "big", "big-1", "IPv4", Ready([.. Enumerable.Range(0, 100).Select(i => $"10.244.{i / 50}.{i % 50 + 10}")])));
+        // Reverse zones: the sample's nodes have 10.244.{0,1,2}.0/24; an IPv6 node, and a pod two Services answer.
+        model.Upsert(Node("node-v6", ["fd00::10"], ["fd00:10:244:7::/64"]));
+        model.Upsert(Service("default", "twin"));
+        model.Upsert(Slice("default", "twin", "twin-1", "IPv4", Ready("10.244.0.11")));
+        model.Upsert(Slice("default", "twin", "twin-6", "IPv6", Ready("fd00:10:244:7::5")));
         zone = model.Publish();
         fast = TestDnsServer.Start(zone);
         slow = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
@@ -48,8 +53,10 @@ public class PreparedAnswersTests
 
     private IEnumerable<string> Names() =>
         zone.Names.Keys.Concat(zone.Aliases.Keys).Concat(zone.AliasParents.Keys).Append(zone.Apex)
+            .Concat(zone.Reverse.Apexes.Keys).Concat(zone.Reverse.Pointers.Keys).Concat(zone.Reverse.Parents.Keys)
             .Select(n => n.ToString(false))
             .Concat(["nope." + zone.Apex.ToString(false), "deep.nope." + zone.Apex.ToString(false), "example.org", "nope.www.example.com"])
+            .Concat(["99.0.244.10.in-addr.arpa", "x.11.0.244.10.in-addr.arpa", "9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa", "1.0.99.10.in-addr.arpa"])
             .Distinct();
 
     [Test]
@@ -129,25 +136,52 @@ public class PreparedAnswersTests
     [Test]
     public async Task Names_that_do_not_exist_get_the_responders_NXDOMAIN_without_an_entry_each()
     {
-        await using var wildcards = TestDnsServer.Start(WildcardZone());
-        await using var reference = TestDnsServer.Start(WildcardZone(), new DnsHostOptions { FastPath = false });
-        var random = new Random(8);
+        var zone = WildcardZone(); // one zone for both: two would get different serials across a second boundary
+        await using var wildcards = TestDnsServer.Start(zone);
+        await using var reference = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
+        // Below the apex, below a namespace, and below the namespace "ns1", whose name the SOA's MNAME shares.
+        var asked = await AskMissingNamesAsync(wildcards, reference, new Random(8), ["", "default.", "ns1.", "a.b.c."], 25,
+            (random, parent) => $"nope{random.Next()}.{parent}minilb", i => i % 5 == 0 ? RecordType.Aaaa : RecordType.A);
+        Assert.That(wildcards.Host.PreparedAnswerCount, Is.LessThan(asked / 10), $"{asked} missing names asked: no entry kept for each");
+    }
+
+    [Test]
+    public async Task Names_that_do_not_exist_in_a_reverse_zone_get_the_responders_NXDOMAIN_without_an_entry_each()
+    {
+        var model = new ClusterModel(new ZoneSettings());
+        model.Upsert(Node("node-a", ["192.168.1.10"], ["10.244.0.0/24", "fd00:10:244::/64"]));
+        model.Upsert(Node("node-b", ["192.168.1.11"], ["10.245.0.0/16"]));
+        model.Upsert(Service("default", "web"));
+        model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready("10.244.0.11", "10.245.3.4")));
+        var zone = model.Publish();
+        await using var server = TestDnsServer.Start(zone);
+        await using var reference = TestDnsServer.Start(zone, new DnsHostOptions { FastPath = false });
+        // In a /24 zone, in a /16 zone (beside and below an empty non-terminal), and in ip6.arpa.
+        var asked = await AskMissingNamesAsync(server, reference, new Random(9),
+            ["0.244.10.in-addr.arpa", "245.10.in-addr.arpa", "3.245.10.in-addr.arpa", "0.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa"], 10,
+            (random, parent) => $"{random.Next(12, 256)}.{parent}", i => i % 3 == 0 ? RecordType.A : RecordType.Ptr);
+        Assert.That(server.Host.PreparedAnswerCount, Is.LessThan(asked / 5), $"{asked} missing names asked: no entry kept for each");
+    }
+
+    /// <summary>Missing names below each parent, with every EDNS variant, asked of both servers and compared; returns how many.</summary>
+    private static async Task<int> AskMissingNamesAsync(TestDnsServer fast, TestDnsServer reference, Random random, string[] parents, int perParent,
+        Func<Random, string, string> nameBelow, Func<int, RecordType> typeOf)
+    {
         var asked = 0;
         foreach (var edns in EdnsVariants)
         {
-            // Below the apex, below a namespace, and below the namespace "ns1", whose name the SOA's MNAME shares.
-            foreach (var parent in new[] { "", "default.", "ns1.", "a.b.c." })
+            foreach (var parent in parents)
             {
-                for (var i = 0; i < 25; i++)
+                for (var i = 0; i < perParent; i++)
                 {
-                    var name = MixCase($"nope{random.Next()}.{parent}minilb", random);
-                    var query = RawQuery.Build(name, i % 5 == 0 ? RecordType.Aaaa : RecordType.A, id: (ushort)random.Next(65536), edns: edns, recursionDesired: i % 2 == 0);
-                    AssertSame(await wildcards.UdpAsync(query), await reference.UdpAsync(query), $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
+                    var name = MixCase(nameBelow(random, parent), random);
+                    var query = RawQuery.Build(name, typeOf(i), id: (ushort)random.Next(65536), edns: edns, recursionDesired: i % 2 == 0);
+                    AssertSame(await fast.UdpAsync(query), await reference.UdpAsync(query), $"{name} EDNS {edns?.Size.ToString() ?? "none"}");
                     asked++;
                 }
             }
         }
-        Assert.That(wildcards.Host.PreparedAnswerCount, Is.LessThan(asked / 10), $"{asked} missing names asked: no entry kept for each");
+        return asked;
     }
 
     [Test]
@@ -243,6 +277,8 @@ public class PreparedAnswersTests
             Assert.That(RawQuery.QuestionSection(actual), Is.EqualTo(RawQuery.QuestionSection(expected)), $"{what}: question");
             Assert.That(a.ReturnCode, Is.EqualTo(e.ReturnCode), $"{what}: RCODE");
             Assert.That(Texts(a.AnswerRecords), Is.EqualTo(Texts(e.AnswerRecords)), $"{what}: answers");
+            // PTRs are not shuffled: the fast path must keep the responder's order.
+            Assert.That(a.AnswerRecords.OfType<PtrRecord>().Select(r => r.ToString()), Is.EqualTo(e.AnswerRecords.OfType<PtrRecord>().Select(r => r.ToString())), $"{what}: PTR order");
             Assert.That(a.AuthorityRecords.Select(r => r.ToString()), Is.EqualTo(e.AuthorityRecords.Select(r => r.ToString())), $"{what}: authority");
             Assert.That(Texts(a.AdditionalRecords), Is.EqualTo(Texts(e.AdditionalRecords)), $"{what}: additional");
             Assert.That(a.EDnsOptions?.ToString(), Is.EqualTo(e.EDnsOptions?.ToString()), $"{what}: OPT");

@@ -26,9 +26,15 @@ public class ResponderTests
             Slice("default", "api", "api-4", "IPv4", Ready("10.244.2.21")),
             Slice("default", "api", "api-6", "IPv6", Ready("fd00:10:244:2::21")),
             Service("default", "idle"),
-            Slice("default", "idle", "idle-1", "IPv4", [Endpoint("10.244.1.40", ready: false)]),
+            Slice("default", "idle", "idle-1", "IPv4", [Endpoint("10.244.1.140", ready: false)]),
             Service("default", "big"),
             Slice("default", "big", "big-1", "IPv4", Ready(BigAddresses)),
+            // Reverse zones: the nodes' podCIDRs, and a second Service answering one of web's pods.
+            Node("node-a", ["192.168.1.10"], ["10.244.0.0/24"]),
+            Node("node-b", ["192.168.1.11"], ["10.244.1.0/24"]),
+            Node("node-c", ["192.168.1.12"], ["10.244.2.0/24", "fd00:10:244:2::/64"]),
+            Service("default", "web-canary"),
+            Slice("default", "web-canary", "web-canary-1", "IPv4", Ready("10.244.0.11")),
         })
             model.Upsert(item);
         server = TestDnsServer.Start(model.Publish());
@@ -413,5 +419,87 @@ public class ResponderTests
 
         Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.NoError));
         Assert.That(response.AnswerRecords, Has.Count.EqualTo(MiniLb.Operator.Dns.Responder.MaxAddressAnswers));
+    }
+
+    // The reverse zones (PTR) of the nodes' podCIDRs follow the same rules as the forward zone.
+    private const string Ipv6Owner = "1.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa";
+    private const string Ipv6Apex = "2.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa";
+
+    [TestCase("13.2.244.10.in-addr.arpa", new[] { "web.default.minilb" })]
+    [TestCase("11.0.244.10.in-addr.arpa", new[] { "big.default.minilb", "web.default.minilb", "web-canary.default.minilb" }, TestName = "PTR of an address three Services answer names them all in name order")]
+    [TestCase(Ipv6Owner, new[] { "api.default.minilb" }, TestName = "PTR in ip6.arpa for an IPv6 endpoint")]
+    [TestCase("13.2.244.10.IN-ADDR.ARPA", new[] { "web.default.minilb" }, TestName = "PTR matched case-insensitively")]
+    public async Task PTR_answers_the_Service_names_of_a_served_address(string name, string[] targets)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await Resolve(name, RecordType.Ptr);
+
+            Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.NoError));
+            Assert.That(response.IsAuthoritiveAnswer, Is.True);
+            Assert.That(response.AnswerRecords.OfType<PtrRecord>().Select(p => p.PointerDomainName.ToString(false)), Is.EqualTo(targets), "every time in the same order");
+            Assert.That(response.AnswerRecords.Select(r => r.TimeToLive), Is.All.EqualTo(5));
+        }
+    }
+
+    [TestCase("99.0.244.10.in-addr.arpa", "0.244.10.in-addr.arpa", TestName = "NXDOMAIN for an address no Service answers")]
+    [TestCase("140.1.244.10.in-addr.arpa", "1.244.10.in-addr.arpa", TestName = "NXDOMAIN for a pod that is not ready")]
+    [TestCase("x.12.1.244.10.in-addr.arpa", "1.244.10.in-addr.arpa", TestName = "NXDOMAIN below a PTR owner")]
+    [TestCase("2.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa", Ipv6Apex, TestName = "NXDOMAIN in ip6.arpa")]
+    public async Task Unknown_name_in_a_reverse_zone_is_NXDOMAIN_with_its_SOA(string name, string apex)
+    {
+        var response = await Resolve(name, RecordType.Ptr);
+
+        Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.NxDomain));
+        Assert.That(response.IsAuthoritiveAnswer, Is.True);
+        AssertSoa(response, apex);
+    }
+
+    [TestCase("12.1.244.10.in-addr.arpa", RecordType.A, "1.244.10.in-addr.arpa", TestName = "NODATA for A on a PTR owner")]
+    [TestCase("12.1.244.10.in-addr.arpa", RecordType.Txt, "1.244.10.in-addr.arpa", TestName = "NODATA for TXT on a PTR owner")]
+    [TestCase("0.244.10.in-addr.arpa", RecordType.Ptr, "0.244.10.in-addr.arpa", TestName = "NODATA for PTR at a reverse apex")]
+    [TestCase("2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa", RecordType.Ptr, Ipv6Apex,
+        TestName = "NODATA for an empty non-terminal in ip6.arpa (RFC 8020)")]
+    public async Task Nodata_in_a_reverse_zone_has_no_answer_and_its_SOA(string name, RecordType type, string apex)
+    {
+        var response = await Resolve(name, type);
+
+        Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.NoError));
+        Assert.That(response.IsAuthoritiveAnswer, Is.True);
+        Assert.That(response.AnswerRecords, Is.Empty);
+        AssertSoa(response, apex);
+    }
+
+    [Test]
+    public async Task A_reverse_apex_has_its_own_SOA_and_NS_ns1_with_glue()
+    {
+        var soa = (await Resolve("1.244.10.in-addr.arpa", RecordType.Soa)).AnswerRecords.OfType<SoaRecord>().Single();
+        var ns = await Resolve("1.244.10.in-addr.arpa", RecordType.Ns);
+
+        Assert.That(soa.Name.ToString(false), Is.EqualTo("1.244.10.in-addr.arpa"));
+        Assert.That((soa.MasterName.ToString(false), soa.ResponsibleName.ToString(false)), Is.EqualTo(("ns1.minilb", "hostmaster.minilb")));
+        Assert.That(ns.AnswerRecords.OfType<NsRecord>().Select(n => n.NameServer.ToString(false)), Is.EqualTo(new[] { "ns1.minilb" }));
+        Assert.That(ns.AdditionalRecords.OfType<ARecord>().Select(a => a.Address.ToString()), Is.EqualTo(new[] { "192.168.1.53" }));
+    }
+
+    [TestCase("1.0.99.10.in-addr.arpa", TestName = "An address in no node's podCIDR is refused")]
+    [TestCase("244.10.in-addr.arpa", TestName = "A name above every reverse apex is refused")]
+    [TestCase("in-addr.arpa")]
+    [TestCase("1.0.0.127.in-addr.arpa")]
+    [TestCase("d.f.ip6.arpa")]
+    public async Task Reverse_names_outside_every_reverse_zone_are_refused(string name)
+    {
+        var response = await Resolve(name, RecordType.Ptr);
+
+        Assert.That(response.ReturnCode, Is.EqualTo(ReturnCode.Refused));
+        Assert.That(response.IsAuthoritiveAnswer, Is.False);
+    }
+
+    [Test]
+    public async Task ANY_on_a_PTR_owner_gets_the_PTR_RRset()
+    {
+        var response = await Resolve("11.0.244.10.in-addr.arpa", RecordType.Any, server.Client(udp: false));
+
+        Assert.That(response.AnswerRecords.Select(r => r.RecordType), Is.EqualTo(new[] { RecordType.Ptr, RecordType.Ptr, RecordType.Ptr }));
     }
 }

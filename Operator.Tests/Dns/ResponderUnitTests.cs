@@ -57,4 +57,24 @@ public class ResponderUnitTests
         Assert.That(responder.Respond(Query("web.default.minilb"), Zone)!.AnswerRecords, Has.Count.EqualTo(20));
         Assert.That(responder.Respond(Query("web.default.minilb"), empty)!.ReturnCode, Is.EqualTo(ReturnCode.NxDomain));
     }
+
+    [Test]
+    public void A_PTR_is_answered_only_while_a_node_podCIDR_holds_the_address()
+    {
+        var model = new ClusterModel(new ZoneSettings());
+        model.Upsert(Service("default", "web"));
+        model.Upsert(Slice("default", "web", "w", "IPv4", Ready("10.244.0.7")));
+        var withoutNode = model.Publish();
+        model.Upsert(Node("node-a", ["192.168.1.10"], ["10.244.0.0/24"]));
+        var withNode = model.Publish();
+        var responder = new Responder(new Random(1));
+
+        var refused = responder.Respond(Query("7.0.244.10.in-addr.arpa", RecordType.Ptr), withoutNode)!;
+        var answered = responder.Respond(Query("7.0.244.10.in-addr.arpa", RecordType.Ptr), withNode)!;
+
+        Assert.That(refused.ReturnCode, Is.EqualTo(ReturnCode.Refused));
+        Assert.That(answered.IsAuthoritiveAnswer, Is.True);
+        Assert.That(answered.AnswerRecords.OfType<PtrRecord>().Select(p => (p.Name.ToString(false), p.PointerDomainName.ToString(false))),
+            Is.EqualTo(new[] { ("7.0.244.10.in-addr.arpa", "web.default.minilb") }));
+    }
 }

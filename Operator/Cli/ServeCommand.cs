@@ -125,6 +125,8 @@ public static class ServeCommand
                 await output.WriteLineAsync($"  {name}");
             if (served.Names.Length == 0)
                 await output.WriteLineAsync($"  (none: the snapshot has no Service of type LoadBalancer with loadBalancerClass '{settings.LoadBalancerClass}')");
+            if (served.Zone.Reverse.Apexes.Count > 0)
+                await output.WriteLineAsync("Reverse zones (PTR for the addresses above): " + string.Join(", ", served.Zone.Reverse.Apexes.Keys.Select(a => a.ToString(false)).Order(StringComparer.Ordinal)));
             if (limit is not null)
                 await output.WriteLineAsync($"UDP answers are limited to {limit.QueriesPerSecond}/s per client /24 or /56; over it "
                     + (limit.Slip == 0 ? "queries get no reply." : $"1 query in {limit.Slip} gets an empty TC=1 reply (retry over TCP), the rest no reply."));

@@ -22,6 +22,7 @@ internal sealed class NxDomainAnswers
 
     private readonly NameIndex index;
     private readonly byte[] apex, nameServer, hostmaster; // lower-cased wire forms
+    private readonly Dictionary<ulong, byte[]> reverseApexes = []; // hash → lower-cased wire form of each reverse zone apex
     private readonly byte[] ttl = new byte[4];
     private readonly byte[] timers = new byte[20];        // SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM
     private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes = new();
@@ -37,6 +38,8 @@ internal sealed class NxDomainAnswers
         apex = WireName(zone.Apex);
         nameServer = WireName(zone.NameServer);
         hostmaster = WireName(zone.Hostmaster);
+        foreach (var reverseApex in zone.Reverse.Apexes.Keys)
+            reverseApexes[Hash(reverseApex)] = WireName(reverseApex);
         BinaryPrimitives.WriteUInt32BigEndian(ttl, (uint)zone.Settings.Ttl);
         BinaryPrimitives.WriteUInt32BigEndian(timers, zone.Serial);
         BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(4), Responder.Refresh);
@@ -98,7 +101,10 @@ internal sealed class NxDomainAnswers
         ttl.CopyTo(output[(position + 6)..]);
         var rdataStart = position + 12;
         position = WriteCompressed(nameServer, name, output, rdataStart);
-        position = WriteCompressed(hostmaster, name, output, position);
+        // Outside the forward zone (a reverse zone) the question holds no suffix of the hostmaster's name, but the
+        // name server written just before may: ARSoft points there.
+        var literal = position - rdataStart - (position - rdataStart == nameServer.Length ? 0 : 2);
+        position = WriteCompressed(hostmaster, name, output, position, nameServer.AsSpan(), rdataStart, literal);
         timers.CopyTo(output[position..]);
         position += timers.Length;
         BinaryPrimitives.WriteUInt16BigEndian(output[(rdataStart - 2)..], (ushort)(position - rdataStart));
@@ -111,22 +117,35 @@ internal sealed class NxDomainAnswers
     /// Writes <paramref name="target"/> at <paramref name="position"/>: its leading labels, then a pointer to the
     /// longest rest of it that ends the question's <paramref name="name"/>, or all of it when nothing does.
     /// </summary>
-    private static int WriteCompressed(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name, Span<byte> output, int position)
+    /// <param name="earlier">A name written before at <paramref name="earlierOffset"/>, whose first <paramref name="earlierLiteral"/> bytes are labels (not a pointer) and so can be pointed at.</param>
+    private static int WriteCompressed(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name, Span<byte> output, int position,
+        ReadOnlySpan<byte> earlier = default, int earlierOffset = 0, int earlierLiteral = 0)
     {
         for (var start = 0; target[start] != 0; start += target[start] + 1)
         {
             var rest = target[start..];
-            for (var at = 0; name.Length - at >= rest.Length; at += name[at] + 1)
-            {
-                if (name.Length - at != rest.Length || !name[at..].SequenceEqual(rest))
-                    continue;
-                target[..start].CopyTo(output[position..]);
-                BinaryPrimitives.WriteUInt16BigEndian(output[(position + start)..], (ushort)(0xC000 | (WireMessage.HeaderLength + at)));
-                return position + start + 2;
-            }
+            var pointer = SuffixAt(name, rest, name.Length, WireMessage.HeaderLength);
+            if (pointer < 0 && earlierLiteral > 0)
+                pointer = SuffixAt(earlier, rest, earlierLiteral, earlierOffset);
+            if (pointer < 0)
+                continue;
+            target[..start].CopyTo(output[position..]);
+            BinaryPrimitives.WriteUInt16BigEndian(output[(position + start)..], (ushort)(0xC000 | pointer));
+            return position + start + 2;
         }
         target.CopyTo(output[position..]);
         return position + target.Length;
+    }
+
+    /// <summary>The message offset of <paramref name="rest"/> as a suffix of <paramref name="written"/> (written at <paramref name="offset"/>) starting within its first <paramref name="within"/> bytes, or -1.</summary>
+    private static int SuffixAt(ReadOnlySpan<byte> written, ReadOnlySpan<byte> rest, int within, int offset)
+    {
+        for (var at = 0; at < within && written.Length - at >= rest.Length; at += written[at] + 1)
+        {
+            if (written.Length - at == rest.Length && written[at..].SequenceEqual(rest))
+                return offset + at;
+        }
+        return -1;
     }
 
     /// <summary>
@@ -144,13 +163,24 @@ internal sealed class NxDomainAnswers
         return true;
     }
 
-    /// <summary>Where the apex starts in <paramref name="name"/> (at a label boundary), or -1 when it is not below it.</summary>
+    /// <summary>
+    /// Where the apex of the zone holding <paramref name="name"/> starts in it (at a label boundary): the forward
+    /// zone's, else the closest reverse zone's (as <see cref="ReverseZones.Find"/>); -1 when no zone holds it.
+    /// </summary>
     private int ApexOffset(ReadOnlySpan<byte> name)
     {
         for (var position = 0; position + apex.Length <= name.Length && name[position] != 0; position += name[position] + 1)
         {
-            if (position + apex.Length == name.Length)
-                return name[position..].SequenceEqual(apex) ? position : -1;
+            if (position + apex.Length == name.Length && name[position..].SequenceEqual(apex))
+                return position;
+        }
+        if (reverseApexes.Count == 0)
+            return -1;
+        for (var position = 0; name[position] != 0; position += name[position] + 1)
+        {
+            var suffix = name[position..];
+            if (reverseApexes.TryGetValue(Hash(suffix), out var reverseApex) && suffix.SequenceEqual(reverseApex))
+                return position;
         }
         return -1;
     }
@@ -198,43 +228,23 @@ internal sealed class NxDomainAnswers
     }
 
     /// <summary>
-    /// Which names of a zone exist, as hashes. The zone's own names (tens of thousands at 10,000 Services) are
-    /// counted per hash and carried over from the previous version's index: only names added or removed since are
-    /// hashed, found by walking both versions in the zone dictionary's order (by hash code, which
-    /// <see cref="DomainName"/> caches). Aliases, their parents and wildcards are few and hashed again.
+    /// Which names of a zone exist, as hashes. The zone's own names (tens of thousands at 10,000 Services) and the
+    /// PTR owners and their parents in the reverse zones (one per served address) are counted per hash and carried
+    /// over from the previous version's index (<see cref="CountedHashes"/>). Aliases, their parents and wildcards
+    /// are few and hashed again.
     /// </summary>
     private sealed class NameIndex
     {
-        private readonly ImmutableDictionary<DomainName, ZoneNode> source; // the zone's names this index holds
-        private readonly DomainName[] order;          // the zone's names in its dictionary's order
-        private readonly Dictionary<ulong, int> names; // hash → how many of the zone's names have it; read-only once built
+        private readonly CountedHashes names, pointers, pointerParents;
         private readonly HashSet<ulong> aliases = [];
 
         public NameIndex(Zone zone, NameIndex? previous)
         {
-            source = zone.Names;
-            if (previous is not null && ReferenceEquals(previous.source, zone.Names))
-            {
-                // The same names dictionary (only aliases or wildcards changed): share its hashes as they are.
-                (order, names) = (previous.order, previous.names);
-            }
-            else if (previous is null)
-            {
-                order = new DomainName[zone.Names.Count];
-                names = new Dictionary<ulong, int>(zone.Names.Count);
-                var i = 0;
-                foreach (var name in zone.Names.Keys)
-                {
-                    order[i++] = name;
-                    Add(name);
-                }
-            }
-            else
-            {
-                order = new DomainName[zone.Names.Count];
-                names = new Dictionary<ulong, int>(previous.names);
-                CarryOver(previous.order, zone);
-            }
+            names = CountedHashes.Of(zone.Names, previous?.names);
+            // Without a reverse zone no PTR owner is ever asked for here (ApexOffset finds no apex): nothing to hash.
+            var reverse = zone.Reverse.Apexes.IsEmpty ? ReverseZones.Empty : zone.Reverse;
+            pointers = CountedHashes.Of(reverse.Pointers, previous?.pointers);
+            pointerParents = CountedHashes.Of(reverse.Parents, previous?.pointerParents);
             foreach (var name in zone.Aliases.Keys.Concat(zone.AliasParents.Keys))
                 aliases.Add(Hash(name));
             foreach (var name in zone.OneLabelWildcards.Keys)
@@ -247,20 +257,68 @@ internal sealed class NxDomainAnswers
         public HashSet<ulong> MultiLabelWildcards { get; } = [];
 
         /// <summary>Names hashed to build this index (all of them without a previous index; tests and benchmarks).</summary>
+        public int Hashed => names.Hashed + pointers.Hashed + pointerParents.Hashed;
+
+        public bool Contains(ulong hash) => names.Contains(hash) || aliases.Contains(hash) || pointers.Contains(hash) || pointerParents.Contains(hash);
+    }
+
+    /// <summary>
+    /// The names of one of a zone's dictionaries as hashes, counted per hash. Only names added or removed since the
+    /// previous version are hashed, found by walking both versions in the dictionary's order (by hash code, which
+    /// <see cref="DomainName"/> caches).
+    /// </summary>
+    private sealed class CountedHashes
+    {
+        private readonly object source;               // the zone's dictionary this index holds
+        private readonly DomainName[] order;          // its names in its order
+        private readonly Dictionary<ulong, int> names; // hash → how many of the names have it; read-only once built
+
+        private CountedHashes(object source, DomainName[] order, Dictionary<ulong, int> names)
+        {
+            this.source = source;
+            this.order = order;
+            this.names = names;
+        }
+
+        /// <summary>Names hashed to build this index.</summary>
         public int Hashed { get; private set; }
 
-        public bool Contains(ulong hash) => names.ContainsKey(hash) || aliases.Contains(hash);
+        public bool Contains(ulong hash) => names.ContainsKey(hash);
+
+        public static CountedHashes Of<T>(ImmutableDictionary<DomainName, T> source, CountedHashes? previous)
+        {
+            // The same dictionary (e.g. only aliases changed): share its hashes as they are.
+            if (previous is not null && ReferenceEquals(previous.source, source))
+                return new CountedHashes(source, previous.order, previous.names);
+            var order = new DomainName[source.Count];
+            var hashes = previous is null ? new Dictionary<ulong, int>(source.Count) : new Dictionary<ulong, int>(previous.names);
+            var index = new CountedHashes(source, order, hashes);
+            if (previous is null)
+            {
+                var i = 0;
+                foreach (var name in source.Keys)
+                {
+                    order[i++] = name;
+                    index.Add(name);
+                }
+            }
+            else
+            {
+                index.CarryOver(previous.order, source.Keys);
+            }
+            return index;
+        }
 
         /// <summary>
-        /// A merge of the previous names and the zone's, both in hash-code order: a name in both is kept without
-        /// hashing, one only in the previous is removed, one only in the zone added. Should the order not hold
+        /// A merge of the previous names and the current ones, both in hash-code order: a name in both is kept without
+        /// hashing, one only in the previous is removed, one only in the current added. Should the order not hold
         /// (equal hash codes in another order), a name is removed and added again: slower, never wrong.
         /// </summary>
-        private void CarryOver(DomainName[] previous, Zone zone)
+        private void CarryOver(DomainName[] previous, IEnumerable<DomainName> current)
         {
             var i = 0;
             var next = 0;
-            foreach (var name in zone.Names.Keys)
+            foreach (var name in current)
             {
                 var code = name.GetHashCode();
                 while (i < previous.Length && previous[i].GetHashCode() < code)

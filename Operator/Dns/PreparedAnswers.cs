@@ -25,7 +25,7 @@ internal sealed class PreparedAnswers
     private const int MaxNegative = 10_000;
 
     private const int KeyHeader = 2 + 2 + 2 + 4;
-    private const ushort OptType = 41;
+    private const ushort OptType = 41, PtrType = 12;
 
     private Table table;
 
@@ -193,6 +193,8 @@ internal sealed class PreparedAnswers
         var type = BinaryPrimitives.ReadUInt16BigEndian(key[2..]);
         int authority = BinaryPrimitives.ReadUInt16BigEndian(response[8..]);
         int additional = BinaryPrimitives.ReadUInt16BigEndian(response[10..]);
+        if (type == PtrType)
+            return authority == 0 ? prepared : null; // the PTRs of an address come in a fixed order: replayed as they are
         if (type is not (1 or 28) || authority != 0 || additional > key[6] || answers >= Responder.MaxAddressAnswers)
             return null;
         // Each record: a pointer to the question (0xC00C), type, class, TTL, length, address.
@@ -239,7 +241,8 @@ internal sealed class PreparedAnswers
             Entries = new ConcurrentDictionary<byte[], Prepared>(KeyComparer.Instance);
             Lookup = Entries.GetAlternateLookup<ReadOnlySpan<byte>>();
             // Several flag and EDNS variants per name are normal (dig, resolvers, dnsperf); more is a flood.
-            MaxEntries = MaxNegative + 4 * (zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count + 1);
+            MaxEntries = MaxNegative + 4 * (zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count + 1
+                + zone.Reverse.Apexes.Count + zone.Reverse.Pointers.Count + zone.Reverse.Parents.Count);
         }
 
         public Zone Zone { get; }

@@ -122,9 +122,15 @@ public sealed class Responder(Random? random = null)
                         AddAddresses(response.AdditionalRecords, target.Target, targetNode, ttl);
                 }
                 break;
+            case RecordType.Ptr when !lookup.Pointers.IsDefaultOrEmpty:
+                // Every served name of the address, in the zone's fixed order (a reverse lookup is not load-balanced).
+                AddPointers(answers, name, lookup, ttl);
+                break;
             case RecordType.Any:
                 // RFC 8482: one RRset, or a synthesised HINFO when there is none; never NOTIMP.
-                if (node.V4.Length > 0)
+                if (!lookup.Pointers.IsDefaultOrEmpty)
+                    AddPointers(answers, name, lookup, ttl);
+                else if (node.V4.Length > 0)
                     answers.AddRange(Shuffled(node.V4, MaxAddressAnswers).Select(a => new ARecord(name, ttl, a)));
                 else if (node.V6.Length > 0)
                     answers.AddRange(Shuffled(node.V6, MaxAddressAnswers).Select(a => new AaaaRecord(name, ttl, a)));
@@ -135,6 +141,9 @@ public sealed class Responder(Random? random = null)
                 break;
         }
     }
+
+    private static void AddPointers(List<DnsRecordBase> answers, DomainName name, ZoneLookup lookup, int ttl) =>
+        answers.AddRange(lookup.Pointers.Select(target => (DnsRecordBase)new PtrRecord(name, ttl, target)));
 
     private static void AddAddresses(List<DnsRecordBase> section, DomainName name, ZoneNode node, int ttl)
     {

@@ -30,6 +30,7 @@ public sealed class ClusterModel
     private readonly Dictionary<string, string> serviceOfHostname = new(StringComparer.Ordinal);
     private readonly Dictionary<DomainName, int> servicesInNamespace = new();
     private readonly AliasClaims claims = new();
+    private readonly ReverseIndex reverse = new();
     private readonly HashSet<string> dirtyServices = new(StringComparer.Ordinal);
     private IReadOnlySet<string> unreachableNodes = new HashSet<string>(StringComparer.Ordinal);
 
@@ -59,7 +60,7 @@ public sealed class ClusterModel
     /// <summary>The zone of the last <see cref="Publish"/>.</summary>
     public Zone Current => current;
 
-    /// <summary>The Nodes of a snapshot file, for `serve`'s routes; they play no part in the zone.</summary>
+    /// <summary>The Nodes of a snapshot file, for `serve`'s routes; only their podCIDRs play a part in the zone (the reverse zones).</summary>
     public IReadOnlyCollection<V1Node> Nodes => nodes.Values;
 
     public IReadOnlyCollection<ServiceView> Services => services.Values;
@@ -105,6 +106,7 @@ public sealed class ClusterModel
                 break;
             case V1Node node:
                 nodes[node.Metadata.Name] = node;
+                reverse.SetNode(node.Metadata.Name, ReverseIndex.PodCidrs(node));
                 break;
             case V1Ingress ingress:
                 var ingressKey = KeyOf(ingress.Metadata);
@@ -144,6 +146,7 @@ public sealed class ClusterModel
                 break;
             case V1Node node:
                 nodes.Remove(node.Metadata.Name);
+                reverse.RemoveNode(node.Metadata.Name);
                 break;
             case V1Ingress ingress:
                 var ingressKey = KeyOf(ingress.Metadata);
@@ -180,6 +183,7 @@ public sealed class ClusterModel
         dirtyServices.Clear();
         foreach (var pattern in claims.TakeDirty())
             changed |= RepublishPattern(pattern);
+        changed |= reverse.Changed;
 
         if (changed)
             current = Snapshot(SerialAfter(current.Serial));
@@ -187,7 +191,7 @@ public sealed class ClusterModel
     }
 
     private Zone Snapshot(uint serial) =>
-        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable(), aliasParents.ToImmutable());
+        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable(), aliasParents.ToImmutable(), reverse.Snapshot());
 
     /// <summary>Seconds since 1970 when they are ahead, so a restarted server does not go back in serials.</summary>
     private uint SerialAfter(uint previous) =>
@@ -267,6 +271,7 @@ public sealed class ClusterModel
             }
         }
 
+        reverse.Replace(before?.Names[0].Key, before?.Node, after?.Names[0].Key, after?.Node);
         if (before is not null)
         {
             published.Remove(key);

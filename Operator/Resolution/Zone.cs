@@ -19,7 +19,11 @@ public enum NameStatus
 /// <summary>The result of <see cref="Zone.Find"/>: the name's data and the apex its negative answers cite.</summary>
 /// <param name="SoaOwner">Owner of the SOA for negative answers: the zone apex, or the alias itself.</param>
 /// <param name="IsApex">The name is an apex (the zone's or an alias's): SOA and NS live here.</param>
-public readonly record struct ZoneLookup(NameStatus Status, ZoneNode? Node, DomainName SoaOwner, bool IsApex);
+public readonly record struct ZoneLookup(NameStatus Status, ZoneNode? Node, DomainName SoaOwner, bool IsApex)
+{
+    /// <summary>The PTR targets of a name in a reverse zone (see <see cref="ReverseZones"/>); default elsewhere.</summary>
+    public ImmutableArray<DomainName> Pointers { get; init; }
+}
 
 /// <summary>
 /// An immutable snapshot of everything DNS answers. Built by <see cref="ClusterModel.Publish"/>, read by the
@@ -34,7 +38,8 @@ public sealed class Zone
         ImmutableDictionary<DomainName, ZoneNode> aliases,
         ImmutableDictionary<DomainName, ZoneNode> oneLabelWildcards,
         ImmutableDictionary<DomainName, ZoneNode> multiLabelWildcards,
-        ImmutableDictionary<DomainName, int> aliasParents)
+        ImmutableDictionary<DomainName, int> aliasParents,
+        ReverseZones? reverse = null)
     {
         Settings = settings;
         Apex = settings.Apex;
@@ -46,6 +51,7 @@ public sealed class Zone
         OneLabelWildcards = oneLabelWildcards;
         MultiLabelWildcards = multiLabelWildcards;
         AliasParents = aliasParents;
+        Reverse = reverse ?? ReverseZones.Empty;
     }
 
     public static Zone Empty(ZoneSettings settings, uint serial = 1) =>
@@ -78,6 +84,9 @@ public sealed class Zone
     /// </summary>
     public ImmutableDictionary<DomainName, int> AliasParents { get; }
 
+    /// <summary>The reverse zones of the nodes' podCIDRs, with a PTR for every served address inside them.</summary>
+    public ReverseZones Reverse { get; }
+
     public ZoneLookup Find(DomainName name)
     {
         if (name.IsEqualOrSubDomainOf(Apex))
@@ -93,6 +102,9 @@ public sealed class Zone
                 return new(NameStatus.Found, wildcard, Apex, IsApex: false);
             return new(NameStatus.NotFound, null, Apex, IsApex: false);
         }
+
+        if (Reverse.Find(name) is { } reverse)
+            return reverse;
 
         // An alias outside the zone is the apex of its own one-name zone; names below it are not ours.
         if (Aliases.TryGetValue(name, out var alias) || (alias = MatchWildcard(name)) is not null)
