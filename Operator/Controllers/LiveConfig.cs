@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Transfer;
 
 namespace MiniLb.Operator.Controllers;
 
@@ -83,6 +84,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 host = next;
                 old?.StopAsync().GetAwaiter().GetResult();
             }
+            host.Transfers.Apply(TransferSettings.TryRead(spec.Transfer, "spec.transfer", out var transfer, out _) ? transfer : TransferSettings.None);
             var unchanged = Current is { } previous && SameZone(previous.Zone, settings) && Problem is null;
             Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen);
             domains[settings.Domain] = true;
@@ -132,6 +134,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             problem = $"spec.ttl: {spec.Ttl} is outside 1–3600 seconds";
             return false;
         }
+        if (!TransferSettings.TryRead(spec.Transfer, "spec.transfer", out _, out problem))
+            return false;
         if (settings.Problem() is { } zoneProblem)
         {
             problem = "spec: " + zoneProblem.Replace("--load-balancer-class", "loadBalancerClass", StringComparison.Ordinal).Replace("--", "", StringComparison.Ordinal);
