@@ -61,7 +61,7 @@ public class ZoneTransferTests
     }
 
     [Test]
-    public void A_large_zone_takes_several_messages_each_within_64_KiB()
+    public void A_large_zone_takes_several_messages_each_within_reach_of_compression_pointers()
     {
         var zone = Model(webAddresses: 9000).Publish();
 
@@ -70,7 +70,7 @@ public class ZoneTransferTests
 
         TestContext.Out.WriteLine($"9,000 addresses: {messages.Count} messages of {string.Join(", ", messages.Select(m => m.Length))} bytes");
         Assert.That(messages, Has.Count.GreaterThan(1));
-        Assert.That(messages.Select(m => m.Length), Has.All.LessThanOrEqualTo(ushort.MaxValue));
+        Assert.That(messages.Select(m => m.Length), Has.All.LessThanOrEqualTo(0x3FFF), "a pointer holds 14 bits of offset");
         Assert.That(records.OfType<ARecord>().Count(r => r.Name.Equals(DomainName.Parse("web.default.minilb"))), Is.EqualTo(9000), "none lost between messages");
         Assert.That(records[0], Is.TypeOf<SoaRecord>());
         Assert.That(records[^1], Is.TypeOf<SoaRecord>());
@@ -81,7 +81,7 @@ public class ZoneTransferTests
     [Test]
     public void A_zone_beyond_the_limit_is_not_transferred_rather_than_cut()
     {
-        var zone = Model(webAddresses: ZoneTransfer.MaxRecords).Publish();
+        var zone = Model(webAddresses: ZoneTransfer.MaxRecords / 3 + 1).Publish(); // each address makes 4 records: A, wildcard A, SRV, its pod name
 
         Assert.That(ZoneTransfer.Messages(Query(RecordType.Axfr), zone), Is.Null);
     }

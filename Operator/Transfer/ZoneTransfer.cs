@@ -16,9 +16,14 @@ public static class ZoneTransfer
 {
     /// <summary>
     /// Bytes of records per message, counted without name compression: with compression a message only gets
-    /// smaller, so header, question and OPT always fit the 65,535 bytes of a TCP message (RFC 1035 §4.2.2).
+    /// smaller, so with header, question (at most 264 bytes) and OPT a message stays below 16,384 bytes. That,
+    /// not TCP's 65,535, is the limit: a compression pointer holds a 14-bit offset (RFC 1035 §4.1.4), and ARSoft
+    /// writes pointers to names past it, which dig rejects ("bad compression pointer").
     /// </summary>
-    public const int RecordBytesPerMessage = 64_000;
+    public const int RecordBytesPerMessage = 16_000;
+
+    /// <summary>The largest offset a compression pointer can reach, so the largest transfer message we write.</summary>
+    public const int MaxMessageBytes = 0x3FFF;
 
     /// <summary>
     /// The largest zone transferred, in records (about 2.5 MB on the wire): far beyond a home cluster, small enough
@@ -85,7 +90,7 @@ public static class ZoneTransfer
 
     /// <summary>
     /// The messages of a transfer answering <paramref name="query"/> (AXFR, or IXFR from a client that is behind),
-    /// each at most 65,535 bytes, each encoded with name compression. Null when the zone has more than
+    /// each below 16 KiB (compression pointers reach no further), each encoded with name compression. Null when the zone has more than
     /// <see cref="MaxRecords"/> records.
     /// </summary>
     public static List<byte[]>? Messages(DnsMessage query, Zone zone)
@@ -159,8 +164,8 @@ public static class ZoneTransfer
     internal static byte[] Encode(DnsMessage message)
     {
         var encoded = EncodeMessage(message).ToArraySegment(false);
-        if (encoded.Count > ushort.MaxValue)
-            throw new InvalidOperationException($"a transfer message of {encoded.Count} bytes does not fit TCP"); // the byte count above rules this out
+        if (encoded.Count > MaxMessageBytes)
+            throw new InvalidOperationException($"a transfer message of {encoded.Count} bytes is beyond compression's reach"); // the byte count above rules this out
         return encoded.ToArray();
     }
 
