@@ -17,70 +17,14 @@ public class TransferOverSocketsTests
     private static DnsHost Start(params string[] allowFrom) =>
         DnsHost.Start(ListenAddress.Parse("127.0.0.1:0"), Zones, options: new DnsHostOptions { Transfer = ZoneTransferTests.Allow(allowFrom) });
 
-    /// <summary>Sends one query over a TCP connection and reads messages until the transfer ends (second SOA) or an error.</summary>
-    private static async Task<List<DnsMessage>> TransferAsync(Socket socket, DnsMessage query)
-    {
-        var wire = ZoneTransferTests.Wire(query);
-        var framed = new byte[2 + wire.Length];
-        BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)wire.Length);
-        wire.CopyTo(framed, 2);
-        await socket.SendAsync(framed);
-        var messages = new List<DnsMessage>();
-        var soas = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (true)
-        {
-            var message = DnsMessage.Parse(await ReadFramedAsync(socket, timeout.Token));
-            messages.Add(message);
-            soas += message.AnswerRecords.Count(r => r.RecordType == RecordType.Soa);
-            if (message.ReturnCode != ReturnCode.NoError || soas >= 2 || query.Questions[0].RecordType != RecordType.Axfr && soas == 1 && message.AnswerRecords.Count == 1)
-                return messages;
-        }
-    }
-
-    private static async Task<byte[]> ReadFramedAsync(Socket socket, CancellationToken ct)
-    {
-        var prefix = new byte[2];
-        await socket.ReceiveAsync(prefix.AsMemory(), SocketFlags.None, ct).AsTask().ContinueWith(_ => { }, ct);
-        var length = BinaryPrimitives.ReadUInt16BigEndian(prefix);
-        var body = new byte[length];
-        for (var read = 0; read < length;)
-            read += await socket.ReceiveAsync(body.AsMemory(read), SocketFlags.None, ct);
-        return body;
-    }
-
-    private static async Task<Socket> ConnectAsync(DnsHost host)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(host.EndPoints[0]);
-        return socket;
-    }
-
-    private static async Task<DnsMessage?> OverUdpAsync(DnsHost host, DnsMessage query)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        await socket.ConnectAsync(host.EndPoints[0]);
-        await socket.SendAsync(ZoneTransferTests.Wire(query));
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        var buffer = new byte[1500];
-        try
-        {
-            return DnsMessage.Parse(buffer[..await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)]);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
-    }
-
     [Test]
     public async Task An_allowed_client_gets_the_zone_over_TCP_and_can_ask_again_on_the_same_connection()
     {
         await using var host = Start("127.0.0.0/8");
-        using var socket = await ConnectAsync(host);
+        using var socket = await TransferClient.ConnectAsync(host);
 
-        var transfer = await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr));
-        var again = await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Soa));
+        var transfer = await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr));
+        var again = await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Soa));
 
         var records = transfer.SelectMany(m => m.AnswerRecords).ToList();
         Assert.That(transfer, Has.Count.GreaterThan(1), "9,000 addresses take several messages");
@@ -93,9 +37,9 @@ public class TransferOverSocketsTests
     public async Task A_client_outside_the_allow_list_is_refused_over_TCP()
     {
         await using var host = Start("192.0.2.0/24");
-        using var socket = await ConnectAsync(host);
+        using var socket = await TransferClient.ConnectAsync(host);
 
-        var reply = await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr));
+        var reply = await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr));
 
         Assert.That(reply.Single().ReturnCode, Is.EqualTo(ReturnCode.Refused));
         Assert.That(reply.Single().AnswerRecords, Is.Empty);
@@ -106,9 +50,9 @@ public class TransferOverSocketsTests
     {
         await using var host = Start("127.0.0.0/8");
 
-        var axfr = await OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Axfr));
-        var behind = await OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: 1));
-        var current = await OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: Zones.Current.Serial));
+        var axfr = await TransferClient.OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Axfr));
+        var behind = await TransferClient.OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: 1));
+        var current = await TransferClient.OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: Zones.Current.Serial));
 
         Assert.That(axfr?.ReturnCode, Is.EqualTo(ReturnCode.Refused), "AXFR is TCP only (RFC 5936 §4.2)");
         Assert.That(behind?.AnswerRecords.Single().ToString(), Is.EqualTo(ZoneTransfer.Soa(Zones.Current).ToString()), "behind: the SOA tells it to retry over TCP (RFC 1995 §2)");
@@ -119,22 +63,22 @@ public class TransferOverSocketsTests
     public async Task Without_transfer_settings_AXFR_and_IXFR_stay_refused()
     {
         await using var host = DnsHost.Start(ListenAddress.Parse("127.0.0.1:0"), Zones);
-        using var socket = await ConnectAsync(host);
+        using var socket = await TransferClient.ConnectAsync(host);
 
-        Assert.That((await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr))).Single().ReturnCode, Is.EqualTo(ReturnCode.Refused));
-        Assert.That((await OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: 1)))?.ReturnCode, Is.EqualTo(ReturnCode.Refused));
+        Assert.That((await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr))).Single().ReturnCode, Is.EqualTo(ReturnCode.Refused));
+        Assert.That((await TransferClient.OverUdpAsync(host, ZoneTransferTests.Query(RecordType.Ixfr, clientSerial: 1)))?.ReturnCode, Is.EqualTo(ReturnCode.Refused));
     }
 
     [Test]
     public async Task Allowing_a_client_applies_to_the_next_transfer_without_a_restart()
     {
         await using var host = Start("192.0.2.0/24");
-        using var socket = await ConnectAsync(host);
-        Assert.That((await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr))).Single().ReturnCode, Is.EqualTo(ReturnCode.Refused));
+        using var socket = await TransferClient.ConnectAsync(host);
+        Assert.That((await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr))).Single().ReturnCode, Is.EqualTo(ReturnCode.Refused));
 
         host.Transfers.Apply(ZoneTransferTests.Allow("127.0.0.1/32"));
 
-        Assert.That((await TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr)))[0].ReturnCode, Is.EqualTo(ReturnCode.NoError));
+        Assert.That((await TransferClient.TransferAsync(socket, ZoneTransferTests.Query(RecordType.Axfr)))[0].ReturnCode, Is.EqualTo(ReturnCode.NoError));
     }
 
     [Test]
