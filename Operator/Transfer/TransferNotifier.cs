@@ -89,13 +89,17 @@ public sealed class TransferNotifier : IAsyncDisposable
                 continue;
             secondary.Cancel();
             (secondary.Serial, secondary.Apex) = (zone.Serial, zone.Apex);
-            secondary.InFlight = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-            _ = NotifyAsync(secondary, zone, secondary.InFlight.Token);
+            var inFlight = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            secondary.InFlight = inFlight;
+            _ = NotifyAsync(secondary, zone, inFlight);
         }
     }
 
-    private async Task NotifyAsync(Secondary secondary, Zone zone, CancellationToken ct)
+    /// <summary>Sends until answered or out of attempts; owns <paramref name="inFlight"/> and disposes it (its link to stopping goes with it).</summary>
+    private async Task NotifyAsync(Secondary secondary, Zone zone, CancellationTokenSource inFlight)
     {
+        using var owned = inFlight;
+        var ct = inFlight.Token;
         var id = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
         var message = Notify(zone, id);
         var timeout = timing.Timeout;
@@ -202,10 +206,17 @@ public sealed class TransferNotifier : IAsyncDisposable
         public volatile bool Silent;
         public ReturnCode? Refusal;
 
+        /// <summary>Stops the NOTIFY in flight, if any; it disposes its own token source when it ends.</summary>
         public void Cancel()
         {
-            InFlight?.Cancel();
-            InFlight?.Dispose();
+            try
+            {
+                InFlight?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // It had ended already.
+            }
             InFlight = null;
         }
     }

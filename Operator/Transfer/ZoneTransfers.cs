@@ -97,9 +97,10 @@ public sealed class ZoneTransfers
     {
         if (layout.QuestionType != RecordType.Ixfr || layout.Questions != 1 || !Settings.Allows(client))
             return 0;
-        if (Parse(query) is not { } message || !message.Questions[0].Name.Equals(zones.Current.Apex))
+        var zone = zones.Current;
+        if (Parse(query) is not { } message || !message.Questions[0].Name.Equals(zone.Apex))
             return 0;
-        var reply = ZoneTransfer.SoaOnly(message, zones.Current);
+        var reply = ZoneTransfer.SoaOnly(message, zone);
         if (reply.Length > layout.UdpLimit)
             return 0;
         reply.CopyTo(output);
