@@ -40,7 +40,16 @@ public class TransferSettingsTests
         var spec = new TransferSpec { AllowFrom = [.. Enumerable.Range(0, TransferSpec.MaxEntries + 1).Select(i => $"10.0.{i}.0/24")] };
 
         Assert.That(TransferSettings.TryRead(spec, "spec.transfer", out _, out var problem), Is.False);
-        Assert.That(problem, Does.StartWith("spec.transfer: at most 32 entries"));
+        Assert.That(problem, Is.EqualTo("spec.transfer.allowFrom: at most 32 entries, not 33"));
+    }
+
+    [Test]
+    public void Flags_are_named_as_the_user_typed_them()
+    {
+        var ok = TransferSettings.TryRead(new TransferSpec { AllowFrom = ["127.0.0.1/8"], Notify = ["localhost:53"] }, "--", out _, out var problem);
+
+        Assert.That(ok, Is.False);
+        Assert.That(problem, Is.EqualTo("--notify: 'localhost:53' is not 'ip:port' or '[ipv6]:port' with a port from 1 to 65535, such as 192.168.1.1:53"));
     }
 
     [Test]
@@ -49,5 +58,19 @@ public class TransferSettingsTests
         Assert.That(TransferSettings.TryRead(null, "spec.transfer", out var settings, out _), Is.True);
         Assert.That(settings.Enabled, Is.False);
         Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec(), out _, out _, out _), Is.True);
+    }
+}
+
+/// <summary>The <c>serve</c> flags: bad input stops with exit 2 and the flag named, before anything is served.</summary>
+public class ServeTransferFlagsTests
+{
+    [Test]
+    public async Task A_bad_transfer_flag_is_bad_input_naming_the_flag()
+    {
+        var run = await Cli.CliRun.RunAsync("serve", "--snapshot", TestObjects.SampleSnapshot, "--listen", "127.0.0.1:0", "--transfer-allow-from", "lan");
+
+        Assert.That(run.ExitCode, Is.EqualTo(MiniLb.Operator.Cli.CommandLine.BadInput));
+        Assert.That(run.Error, Does.Contain("--transfer-allow-from: 'lan' is not a CIDR"));
+        Assert.That(run.Output, Does.Not.Contain("listening"));
     }
 }

@@ -30,8 +30,8 @@ public sealed record TransferSettings
     }
 
     /// <summary>
-    /// The spec as settings, or a message naming the field that cannot work (<paramref name="field"/> is how the
-    /// user wrote it: <c>spec.transfer</c>, or <c>--transfer</c> for the flags).
+    /// The spec as settings, or a message naming the field that cannot work: <c>spec.transfer.allowFrom[1]</c> when
+    /// <paramref name="field"/> is <c>spec.transfer</c>; the flag (<c>--transfer-allow-from</c>, <c>--notify</c>) when it is <c>--</c>.
     /// </summary>
     public static bool TryRead(TransferSpec? spec, string field, out TransferSettings settings, out string problem)
     {
@@ -39,18 +39,26 @@ public sealed record TransferSettings
         problem = "";
         if (spec is null)
             return true;
+        var flags = field == "--";
+        string Name(string key, int index) => flags
+            ? (key == "allowFrom" ? "--transfer-allow-from" : "--notify")
+            : index < 0 ? $"{field}.{key}" : $"{field}.{key}[{index}]";
+
         var allow = new List<IPNetwork>();
         var notify = new List<IPEndPoint>();
-        if (spec.AllowFrom is { Count: > TransferSpec.MaxEntries } || spec.Notify is { Count: > TransferSpec.MaxEntries })
+        foreach (var (key, list) in new[] { ("allowFrom", spec.AllowFrom), ("notify", spec.Notify) })
         {
-            problem = $"{field}: at most {TransferSpec.MaxEntries} entries in allowFrom and in notify";
-            return false;
+            if (list is { Count: > TransferSpec.MaxEntries })
+            {
+                problem = $"{Name(key, -1)}: at most {TransferSpec.MaxEntries} entries, not {list.Count}";
+                return false;
+            }
         }
         foreach (var (entry, i) in (spec.AllowFrom ?? []).Select((e, i) => (e, i)))
         {
             if (!IPNetwork.TryParse(entry?.Trim() ?? "", out var network))
             {
-                problem = $"{field}.allowFrom[{i}]: '{entry}' is not a CIDR such as 192.168.1.1/32 or fd00::/64";
+                problem = $"{Name("allowFrom", i)}: '{entry}' is not a CIDR such as 192.168.1.1/32 or fd00::/64";
                 return false;
             }
             allow.Add(network);
@@ -61,7 +69,7 @@ public sealed record TransferSettings
             // IPEndPoint.TryParse accepts a bare address (port 0); a secondary needs its port said.
             if (!IPEndPoint.TryParse(text, out var endPoint) || endPoint.Port == 0 || !HasPort(text))
             {
-                problem = $"{field}.notify[{i}]: '{entry}' is not 'ip:port' or '[ipv6]:port' with a port from 1 to 65535, such as 192.168.1.1:53";
+                problem = $"{Name("notify", i)}: '{entry}' is not 'ip:port' or '[ipv6]:port' with a port from 1 to 65535, such as 192.168.1.1:53";
                 return false;
             }
             notify.Add(endPoint);
