@@ -14,11 +14,11 @@ public sealed class AotServeTransferTests
     [Test]
     public async Task Knot_gets_the_zone_from_the_AOT_binary_after_its_NOTIFY_at_start()
     {
-        if (KnotSecondary.Binary is null)
+        if (SecondaryServer.Binary("knot") is null)
             Assert.Ignore("knotd is not installed (Debian package knot): no real secondary to transfer to");
         var port = OperatorFixture.FreePort();
         var knotPort = OperatorFixture.FreePort();
-        using var knot = KnotSecondary.Start(knotPort, "minilb", port); // nothing to transfer from yet
+        using var knot = SecondaryServer.Start("knot", knotPort, "minilb", port); // nothing to transfer from yet
 
         await using var serve = AotBinary.Start("serve", "--snapshot", AotBinary.RepositoryFile("config/samples/cluster-snapshot.yaml"),
             "--listen", $"127.0.0.1:{port}", "--transfer-allow-from", "127.0.0.1/32", "--notify", $"127.0.0.1:{knotPort}");
