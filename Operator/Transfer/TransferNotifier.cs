@@ -125,6 +125,11 @@ public sealed class TransferNotifier : IAsyncDisposable
         {
             // A newer version, a removed target, or stopping.
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Fire and forget: nothing may escape unobserved; the next version tries again.
+            logger.LogError(e, "NOTIFY to {Secondary} for {Zone} serial {Serial} failed", secondary.Target, zone.Apex, zone.Serial);
+        }
     }
 
     private void Answered(Secondary secondary, Zone zone, ReturnCode rcode)
