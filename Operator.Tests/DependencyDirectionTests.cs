@@ -16,6 +16,7 @@ public sealed partial class DependencyDirectionTests
     [TestCase("Resolution", new[] { "Cli", "Controllers" })]
     [TestCase("Dns", new[] { "Cli", "Controllers" })]
     [TestCase("Routes", new[] { "Cli", "Controllers" })]
+    [TestCase("Transfer", new[] { "Cli", "Controllers" })]
     public void A_folder_does_not_reach_back_into(string folder, string[] forbidden)
     {
         var offending = new List<string>();

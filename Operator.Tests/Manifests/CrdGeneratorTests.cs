@@ -53,7 +53,7 @@ public sealed class CrdGeneratorTests
     public void Spec_fields_carry_their_types_defaults_and_bounds()
     {
         var fields = spec.Properties;
-        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass", "nodeLiveness" }));
+        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass", "nodeLiveness", "transfer" }));
         Assert.That(fields["domain"], Has.Property("Type").EqualTo("string").And.Property("DefaultProperty").EqualTo("minilb")
             .And.Property("MaxLength").EqualTo(253));
         Assert.That(fields["domain"].Pattern, Is.Not.Empty);

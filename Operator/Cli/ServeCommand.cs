@@ -3,9 +3,11 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Entities;
 using MiniLb.Operator.Observability;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
+using MiniLb.Operator.Transfer;
 
 namespace MiniLb.Operator.Cli;
 
@@ -29,24 +31,33 @@ public static class ServeCommand
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel(LogLevel.Warning);
         var lameDuck = LameDuck.CreateOption();
+        var transferAllowFrom = new Option<string[]>("--transfer-allow-from") { Description = "CIDR allowed to transfer the zone (AXFR/IXFR over TCP); repeat for more. None: transfers are refused." };
+        var notify = new Option<string[]>("--notify") { Description = "Secondary (ip:port) sent a DNS NOTIFY when serving starts; repeat for more." };
 
         var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).")
         {
             snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, healthListen, logFormat, logLevel, lameDuck,
+            transferAllowFrom, notify,
         };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
             new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
             (parse.GetValue(rateLimit), parse.GetValue(slip)),
             RunCommand.Monitoring(parse, healthListen, logFormat, logLevel), TimeSpan.FromSeconds(parse.GetValue(lameDuck)),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct,
+            new TransferSpec { AllowFrom = [.. parse.GetValue(transferAllowFrom) ?? []], Notify = [.. parse.GetValue(notify) ?? []] }));
         return command;
     }
 
     private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass,
         DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, RunCommand.MonitoringSettings monitoringSettings,
-        TimeSpan lameDuck, TextWriter output, TextWriter error, CancellationToken ct)
+        TimeSpan lameDuck, TextWriter output, TextWriter error, CancellationToken ct, TransferSpec transfer)
     {
+        if (!TransferSettings.TryRead(transfer, "--", out var transferSettings, out var transferProblem))
+        {
+            await error.WriteLineAsync($"minilb serve: {transferProblem}");
+            return CommandLine.BadInput;
+        }
         var rateLimitProblem = rateLimit.Qps < 0 ? $"--rate-limit {rateLimit.Qps}: must be 0 (no limit) or a positive number of answers per second"
             : rateLimit.Slip < 0 ? $"--rate-limit-slip {rateLimit.Slip}: must be 0 (never) or a positive number"
             : null;
@@ -101,7 +112,7 @@ public static class ServeCommand
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, zones, options: dnsOptions with { RateLimit = limit, Answered = monitoring.Telemetry.DnsQueryAnswered },
+            host = DnsHost.Start(address, zones, options: dnsOptions with { RateLimit = limit, Answered = monitoring.Telemetry.DnsQueryAnswered, Transfer = transferSettings },
                 logger: monitoring.Loggers.CreateLogger<DnsHost>());
             dnsBound.Set();
         }
@@ -130,6 +141,8 @@ public static class ServeCommand
             if (limit is not null)
                 await output.WriteLineAsync($"UDP answers are limited to {limit.QueriesPerSecond}/s per client /24 or /56; over it "
                     + (limit.Slip == 0 ? "queries get no reply." : $"1 query in {limit.Slip} gets an empty TC=1 reply (retry over TCP), the rest no reply."));
+            if (transferSettings.Enabled)
+                await output.WriteLineAsync($"Zone transfer: {transferSettings.Describe()}.");
             await output.WriteLineAsync("Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             await stopping.WaitForStopAsync(lameDuck, () => Task.CompletedTask, output, ct);

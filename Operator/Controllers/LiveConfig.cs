@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Transfer;
 
 namespace MiniLb.Operator.Controllers;
 
@@ -121,6 +122,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 // Only started here (it closes the sockets at once); Apply waits for the rest outside the lock.
                 replacedStopping = old?.StopAsync() ?? Task.CompletedTask;
             }
+            host.Transfers.Apply(TransferSettings.TryRead(spec.Transfer, "spec.transfer", out var transfer, out _) ? transfer : TransferSettings.None);
             var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
                 && previous.Listen.Text == listen.Text && Problem is null;
             Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec };
@@ -200,6 +202,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             problem = $"spec.loadBalancerClass: '{settings.LoadBalancerClass}' must be 1–253 characters";
             return false;
         }
+        if (!TransferSettings.TryRead(spec.Transfer, "spec.transfer", out _, out problem))
+            return false;
         if (settings.Problem() is { } zoneProblem)
         {
             problem = "spec: " + zoneProblem.Replace("--load-balancer-class", "loadBalancerClass", StringComparison.Ordinal).Replace("--", "", StringComparison.Ordinal);

@@ -4,6 +4,7 @@ using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Transfer;
 
 namespace MiniLb.Operator.Dns;
 
@@ -37,6 +38,9 @@ public sealed record DnsHostOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Zone transfer to secondaries and NOTIFY (off by default); changed live with <see cref="DnsHost.Transfers"/>.</summary>
+    public TransferSettings Transfer { get; init; } = TransferSettings.None;
+
     /// <summary>Called after every answered query with its type, response code, transport and the time the responder took (metrics).</summary>
     public Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? Answered { get; init; }
 }
@@ -55,10 +59,12 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly IReadOnlyList<TcpTransport> tcp;
     private readonly QueryPipeline pipeline;
     private readonly ILogger logger;
+    private readonly TransferNotifier notifier;
     private Task? stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger)
+    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger, TransferNotifier notifier)
     {
+        this.notifier = notifier;
         Address = address;
         (this.udp, this.tcp, this.pipeline, this.logger) = (udp, tcp, pipeline, logger);
         EndPoints = [.. udp.Select(u => u.LocalEndPoint)];
@@ -75,6 +81,12 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>Open TCP connections right now.</summary>
     public int OpenTcpConnections => tcp.Sum(t => t.OpenConnections);
 
+    /// <summary>Zone transfers and NOTIFY: who may transfer, whom to notify (<see cref="ZoneTransfers.Apply"/> changes it live).</summary>
+    public ZoneTransfers Transfers => pipeline.Transfers!;
+
+    /// <summary>NOTIFYs the secondaries answered.</summary>
+    public int NotifiesAcknowledged => notifier.Acknowledged;
+
     /// <summary>The response-rate limiter, when one is configured.</summary>
     public ResponseRateLimiter? RateLimiter => pipeline.RateLimiter;
 
@@ -84,9 +96,10 @@ public sealed class DnsHost : IAsyncDisposable
     {
         options ??= new DnsHostOptions();
         var log = (ILogger?)logger ?? NullLogger.Instance;
-        var pipeline = new QueryPipeline(zones, responder ?? new Responder(), options, log);
+        var transfers = new ZoneTransfers(zones, options.Transfer, log);
+        var pipeline = new QueryPipeline(zones, responder ?? new Responder(), options, log) { Transfers = transfers };
         var (udp, tcp) = Bind(address, pipeline, options);
-        var host = new DnsHost(address, udp, tcp, pipeline, log);
+        var host = new DnsHost(address, udp, tcp, pipeline, log, new TransferNotifier(zones, transfers, log, options.Time));
         foreach (var transport in udp)
             transport.Start();
         foreach (var transport in tcp)
@@ -105,6 +118,7 @@ public sealed class DnsHost : IAsyncDisposable
 
     private async Task StopTransportsAsync()
     {
+        await notifier.DisposeAsync();
         await Task.WhenAll([.. udp.Select(u => u.StopAsync()), .. tcp.Select(t => t.StopAsync())]);
         logger.LogInformation("DNS stopped listening on {EndPoints}", string.Join(", ", EndPoints));
     }

@@ -45,6 +45,9 @@ internal sealed class QueryPipeline
     /// <summary>The response-rate limiter (UDP only), when one is configured.</summary>
     public ResponseRateLimiter? RateLimiter { get; }
 
+    /// <summary>Zone transfers: TCP connections hand AXFR/IXFR to it; IXFR over UDP is answered here.</summary>
+    public Transfer.ZoneTransfers? Transfers { get; init; }
+
     /// <summary>Answers the fast path holds for the current zone (0 without it).</summary>
     public int PreparedAnswerCount => answers?.Count ?? 0;
 
@@ -72,6 +75,11 @@ internal sealed class QueryPipeline
                     return layout.WriteEmptyResponse(message, output, ReturnCode.NoError, truncated: true);
             }
         }
+
+        // IXFR over UDP from a secondary allowed to transfer: our SOA alone (RFC 1995 §2); anything else goes on (REFUSED).
+        if (transport == TransportProtocol.Udp && Transfers is { Enabled: true } && sender is not null
+            && Transfers.AnswerOverUdp(message, layout, Address(sender), output) is > 0 and var soaOnly)
+            return soaOnly;
 
         // Fast path: a replayed answer, no parsing, no allocation.
         var zone = zones.Current;

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Transfer;
 
 namespace MiniLb.Operator.Dns;
 
@@ -52,6 +54,18 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
                     return;
 
                 State = TcpConnectionState.Answering;
+                if (pipeline.Transfers is { Enabled: true } transfers && ZoneTransfers.IsTransfer(received.Pending.Slice(LengthPrefix, size))
+                    && transfers.BeginOverTcp(received.Pending.Slice(LengthPrefix, size), ((IPEndPoint)socket.RemoteEndPoint!).Address) is { } transfer)
+                {
+                    received.Consume(LengthPrefix + size);
+                    using (transfer)
+                    {
+                        State = TcpConnectionState.Writing;
+                        if (!await WriteTransferAsync(transfer, deadline))
+                            return;
+                    }
+                    continue;
+                }
                 var output = ArrayPool<byte>.Shared.Rent(LengthPrefix + QueryPipeline.OutputSize);
                 try
                 {
@@ -153,6 +167,20 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
         {
             deadline.CancelAfter(Timeout.InfiniteTimeSpan);
         }
+    }
+
+    /// <summary>A transfer's messages, each with its length prefix and its own I/O timeout (a large zone takes several).</summary>
+    private async ValueTask<bool> WriteTransferAsync(TransferReply transfer, CancellationTokenSource deadline)
+    {
+        foreach (var message in transfer.Messages)
+        {
+            var framed = new byte[LengthPrefix + message.Length];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)message.Length);
+            message.CopyTo(framed, LengthPrefix);
+            if (!await WriteAsync(framed, deadline))
+                return false;
+        }
+        return true;
     }
 
     /// <summary>The one place a connection closes: a FIN to the client, then the socket is released.</summary>

@@ -63,6 +63,9 @@ public sealed class MiniLbConfigSpec
 
     [Description("Node liveness: minilb connects to each node with served endpoints and stops answering with the pods of a node it cannot reach, within seconds instead of the 40-50 s Kubernetes takes to mark a powered-off node NotReady. A Service is never left without an address (fail open).")]
     public NodeLivenessSpec NodeLiveness { get; set; } = new();
+
+    [Description("Zone transfer to a secondary on the router (AXFR/IXFR over TCP, RFC 5936) and NOTIFY when the zone changes (RFC 1996). Off unless allowFrom lists a client.")]
+    public TransferSpec? Transfer { get; set; }
 }
 
 /// <summary>How minilb decides a node is unreachable. The defaults take a dead node out of DNS within 2.5 s.</summary>

@@ -10,5 +10,12 @@ public sealed class ZoneHolder(Zone initial)
 
     public Zone Current => Volatile.Read(ref current);
 
-    public void Swap(Zone zone) => Volatile.Write(ref current, zone);
+    /// <summary>Raised after every <see cref="Swap"/>, on the writer's thread: handlers only take note (zone transfer NOTIFY).</summary>
+    public event Action<Zone>? Swapped;
+
+    public void Swap(Zone zone)
+    {
+        Volatile.Write(ref current, zone);
+        Swapped?.Invoke(zone);
+    }
 }
