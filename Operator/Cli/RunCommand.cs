@@ -51,6 +51,7 @@ public static class RunCommand
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel();
         var lameDuck = LameDuck.CreateOption();
+        var upstream = ServeCommand.UpstreamOption(); // spec.forwarding.upstreams while no MiniLbConfig exists
         var command = new Command("run", "Run the operator against a cluster: serve DNS from its watch caches and publish hostnames and routes.")
         {
             kubeconfig,
@@ -61,9 +62,11 @@ public static class RunCommand
             logFormat,
             logLevel,
             lameDuck,
+            upstream,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
             parse.GetValue(leaderElection), TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
+            ServeCommand.Items(parse.GetValue(upstream) ?? []),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
@@ -102,8 +105,13 @@ public static class RunCommand
         new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
 
     private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection, TimeSpan lameDuck,
-        MonitoringSettings monitoringSettings, TextWriter output, TextWriter error, CancellationToken ct)
+        MonitoringSettings monitoringSettings, string[] upstreams, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        if (ServeCommand.ReadForwarding(upstreams, [], ForwardingSpec.DefaultTimeoutMilliseconds, out _) is { } forwardingProblem)
+        {
+            await error.WriteLineAsync($"minilb run: {forwardingProblem}");
+            return CommandLine.BadInput;
+        }
         if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
         {
             await error.WriteLineAsync($"minilb run: --namespace '{@namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)");
@@ -128,7 +136,8 @@ public static class RunCommand
             ConfigName = configName,
             Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
             Informers = new InformerOptions { Metrics = telemetry },
-            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered },
+            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered, Forwarded = telemetry.DnsForwarded },
+            Defaults = new MiniLbConfigSpec { Forwarding = upstreams.Length > 0 ? new ForwardingSpec { Upstreams = [.. upstreams] } : null },
         };
         await using var minilb = new LoadBalancerOperator(client, options, monitoring.Loggers);
         telemetry.ObserveServed(() =>

@@ -83,6 +83,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 host = next;
                 old?.StopAsync().GetAwaiter().GetResult();
             }
+            host.Forwarding = Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out _) ? forwarding : null;
             var unchanged = Current is { } previous && SameZone(previous.Zone, settings) && Problem is null;
             Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen);
             domains[settings.Domain] = true;
@@ -137,6 +138,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             problem = "spec: " + zoneProblem.Replace("--load-balancer-class", "loadBalancerClass", StringComparison.Ordinal).Replace("--", "", StringComparison.Ordinal);
             return false;
         }
+        if (!Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out _, out problem))
+            return false;
         problem = "";
         return true;
     }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Dns;
@@ -37,6 +38,12 @@ public sealed record DnsHostOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Forward names outside the zone for allowed clients (docs/forwarding.md); null (the default): refuse them.</summary>
+    public ForwardingSettings? Forwarding { get; init; }
+
+    /// <summary>Called for every query that was or would have been forwarded, with what became of it (metrics).</summary>
+    public Action<ForwardResult>? Forwarded { get; init; }
+
     /// <summary>Called after every answered query with its type, response code, transport and the time the responder took (metrics).</summary>
     public Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? Answered { get; init; }
 }
@@ -55,11 +62,13 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly IReadOnlyList<TcpTransport> tcp;
     private readonly QueryPipeline pipeline;
     private readonly ILogger logger;
+    private readonly TimeProvider time;
     private Task? stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger)
+    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger, TimeProvider time)
     {
         Address = address;
+        this.time = time;
         (this.udp, this.tcp, this.pipeline, this.logger) = (udp, tcp, pipeline, logger);
         EndPoints = [.. udp.Select(u => u.LocalEndPoint)];
     }
@@ -78,6 +87,25 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>The response-rate limiter, when one is configured.</summary>
     public ResponseRateLimiter? RateLimiter => pipeline.RateLimiter;
 
+    /// <summary>
+    /// Forwarding in effect: null turns it off. A change takes effect with the next query; queries being forwarded
+    /// finish with the settings they started with.
+    /// </summary>
+    public ForwardingSettings? Forwarding
+    {
+        get => pipeline.Forwarder?.Settings;
+        set
+        {
+            if (value?.Describe() == Forwarding?.Describe())
+                return;
+            pipeline.Forwarder = value is null ? null : new Forwarder(value, time);
+            if (value is null)
+                logger.LogInformation("DNS forwarding off: names outside the zone are refused");
+            else
+                logger.LogInformation("DNS forwarding: {Forwarding}", value.Describe());
+        }
+    }
+
     /// <summary>Binds every endpoint of <paramref name="address"/> for UDP and TCP and starts answering.</summary>
     /// <exception cref="ListenException">An endpoint cannot be bound (in use, no permission, no such address).</exception>
     public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
@@ -86,7 +114,7 @@ public sealed class DnsHost : IAsyncDisposable
         var log = (ILogger?)logger ?? NullLogger.Instance;
         var pipeline = new QueryPipeline(zones, responder ?? new Responder(), options, log);
         var (udp, tcp) = Bind(address, pipeline, options);
-        var host = new DnsHost(address, udp, tcp, pipeline, log);
+        var host = new DnsHost(address, udp, tcp, pipeline, log, options.Time);
         foreach (var transport in udp)
             transport.Start();
         foreach (var transport in tcp)

@@ -60,6 +60,9 @@ public sealed class MiniLbConfigSpec
 
     [Description("Node liveness: minilb connects to each node with served endpoints and stops answering with the pods of a node it cannot reach, within seconds instead of the 40-50 s Kubernetes takes to mark a powered-off node NotReady. A Service is never left without an address (fail open).")]
     public NodeLivenessSpec NodeLiveness { get; set; } = new();
+
+    [Description("Forwarding of names outside the zone to the LAN's resolvers, for allowed clients only, so minilb can be the LAN's DNS server when the router cannot forward one zone. Off unless upstreams are given.")]
+    public ForwardingSpec? Forwarding { get; set; }
 }
 
 /// <summary>How minilb decides a node is unreachable. The defaults take a dead node out of DNS within 2.5 s.</summary>
