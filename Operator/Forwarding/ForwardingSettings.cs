@@ -152,9 +152,11 @@ public sealed record ForwardingSettings
             why = "is not a CIDR (for example 192.168.0.0/16) or an IP address";
             return null;
         }
-        if (!IPNetwork.TryParse(text, out var network))
+        var network = new IPNetwork(Mask(address, length), length);
+        if (!network.BaseAddress.Equals(address))
         {
-            why = $"has bits set after the prefix length (the network is {new IPNetwork(Mask(address, length), length)})";
+            // A typo for a host address or a prefix length; guessing which could open forwarding to the wrong clients.
+            why = $"has bits set after the prefix length (the network is {network})";
             return null;
         }
         return network;
