@@ -82,6 +82,16 @@ internal static class Upstreams
         }
     }
 
+    /// <summary>A TCP query to <paramref name="server"/> from <paramref name="from"/>; the reply (without its length) or null.</summary>
+    public static async Task<byte[]?> TcpFromAsync(IPAddress from, IPEndPoint server, byte[] query)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(from, 0));
+        await socket.ConnectAsync(server);
+        await TestDnsServer.SendTcpAsync(socket, query);
+        return await TestDnsServer.ReceiveTcpAsync(socket, TestDnsServer.Patience);
+    }
+
     /// <summary>The A records' addresses of a reply.</summary>
     public static string[] Addresses(DnsMessage reply) => [.. reply.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).Order()];
 }

@@ -68,7 +68,7 @@ public sealed class Forwarder(ForwardingSettings settings, TimeProvider? time = 
             Interlocked.Decrement(ref inFlight);
             return new UpstreamReply(ForwardResult.Overloaded, null, 0);
         }
-        var buffer = ArrayPool<byte>.Shared.Rent(LengthPrefix + ushort.MaxValue);
+        var buffer = ArrayPool<byte>.Shared.Rent(ushort.MaxValue); // any answer; 64 KiB, below the large object heap
         try
         {
             var message = query.ToArray();

@@ -38,6 +38,8 @@ internal sealed class FuzzCampaign
     /// <summary>Share of the packets sent over TCP (connections are slower to make than datagrams to send).</summary>
     public double TcpShare { get; init; } = 0.15;
     public TimeSpan Patience { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The server forwards outside names to <see cref="Forwarding.Upstreams.Resolver"/>: checks expect its answers.</summary>
+    public bool Forwarding { get; init; }
 
     private readonly ConcurrentQueue<string> failures = new();
     private readonly ConcurrentDictionary<string, long> kinds = new();
@@ -81,6 +83,11 @@ internal sealed class FuzzCampaign
                 m.ReturnCode != ReturnCode.NxDomain || !m.AuthorityRecords.OfType<SoaRecord>().Any() ? $"expected NXDOMAIN with SOA, got {m.ReturnCode}" : null),
             3 => new(RawQuery.Build("web.default.minilb", RecordType.Aaaa, id: id), (m, _) =>
                 m.ReturnCode != ReturnCode.NoError || m.AnswerRecords.Count != 0 ? $"expected NODATA, got {m.ReturnCode} with {m.AnswerRecords.Count} answers" : null),
+            4 when Forwarding => new(RawQuery.Build("WwW.eXaMpLe.TeSt", id: id, recursionDesired: true), (m, _) =>
+                m.ReturnCode != ReturnCode.NoError || !m.IsRecursionAllowed || m.IsAuthoritiveAnswer ? $"expected a forwarded NOERROR (RA, no AA), got {m.ReturnCode} RA={m.IsRecursionAllowed} AA={m.IsAuthoritiveAnswer}"
+                : m.Questions.Single().Name.ToString() != "WwW.eXaMpLe.TeSt." ? $"question not echoed byte for byte: {m.Questions.Single().Name}"
+                : !m.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).ToHashSet().SetEquals(MiniLb.Operator.Tests.Forwarding.Upstreams.WwwAddresses) ? "wrong forwarded addresses"
+                : null),
             4 => new(RawQuery.Build("example.com", id: id, recursionDesired: true), (m, _) =>
                 m.ReturnCode != ReturnCode.Refused || m.IsRecursionAllowed ? $"expected REFUSED without RA, got {m.ReturnCode} RA={m.IsRecursionAllowed}" : null),
             _ => new(RawQuery.Build("big.default.minilb", id: id, edns: new RawQuery.Edns(Size: 1232)), (m, tcp) =>
