@@ -81,6 +81,7 @@ public class AmplificationTests(bool forwarding)
     {
         var checkedReplies = 0;
         var (largest, ratio, worst) = (0, 0.0, "");
+        var (forwardedLargest, forwardedRatio, forwardedWorst) = (0, 0.0, "");
         foreach (var name in Names)
         foreach (var type in Types)
         foreach (var size in Sizes)
@@ -98,8 +99,12 @@ public class AmplificationTests(bool forwarding)
             checkedReplies++;
             if ((double)raw.Length / query.Length > ratio)
                 (largest, ratio, worst) = (raw.Length, (double)raw.Length / query.Length, what);
+            if (Forwarded(name) && (double)raw.Length / query.Length > forwardedRatio)
+                (forwardedLargest, forwardedRatio, forwardedWorst) = (raw.Length, (double)raw.Length / query.Length, what);
         }
         TestContext.Out.WriteLine($"largest amplification{(forwarding ? " (forwarding)" : "")}: {ratio:F1}x ({largest} bytes) for {worst}");
+        if (forwarding)
+            TestContext.Out.WriteLine($"largest amplification of a forwarded answer: {forwardedRatio:F1}x ({forwardedLargest} bytes) for {forwardedWorst}");
         Assert.That(checkedReplies, Is.EqualTo(Names.Length * Types.Length * Sizes.Length));
     }
 
