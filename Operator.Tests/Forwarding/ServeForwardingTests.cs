@@ -146,6 +146,23 @@ public sealed class ServeForwardingTests
     }
 
     [Test]
+    public async Task The_NativeAOT_binary_forwards_too()
+    {
+        RequireTools();
+        var binary = MiniLb.Operator.Tests.EndToEnd.AotBinary.Locate(); // ignored when artifacts/publish/minilb is absent
+        using var resolver = new LanResolver();
+        await resolver.ReadyAsync();
+        var port = ServeMonitoringTests.FreeTcpPort();
+        await using var serve = MiniLb.Operator.Tests.EndToEnd.AotBinary.Start("serve", "--snapshot", TestObjects.SampleSnapshot,
+            "--listen", $"127.0.0.1:{port}", "--upstream", resolver.Address);
+        await serve.WaitForOutputAsync("Press Ctrl-C to stop.");
+
+        Assert.That(binary, Does.EndWith("minilb"));
+        Assert.That(await DigAsync(port, "www.example.test", "+short"), Is.EqualTo("192.0.2.200\n"));
+        Assert.That(await DigAsync(port, "+tcp", "medium.example.test"), Does.Contain("ANSWER: 40,").And.Match(@"flags: qr rd ra;"));
+    }
+
+    [Test]
     public async Task A_client_outside_forward_allow_is_refused()
     {
         RequireTools();
