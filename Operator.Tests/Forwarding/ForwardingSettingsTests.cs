@@ -52,4 +52,17 @@ public class ForwardingSettingsTests
         Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], MaxInFlight = 0 }), Is.EqualTo("spec.forwarding.maxInFlight: 0 is outside 1–10000"));
         Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], AllowFrom = ["192.168.0.0/16", "10.1.2.3"] }), Is.Null, "a single address is a /32");
     }
+
+    [Test]
+    public void The_CRD_defaults_are_the_initializers()
+    {
+        var assumed = new ForwardingSpec();
+        foreach (var property in typeof(ForwardingSpec).GetProperties())
+        {
+            if (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<DefaultAttribute>(property) is { } schema)
+                Assert.That(schema.Value, Is.EqualTo(property.GetValue(assumed)), $"spec.forwarding.{property.Name}");
+        }
+        Assert.That(ForwardingSettings.TryRead(new ForwardingSpec { Upstreams = ["192.168.1.1"] }, out var settings, out _), Is.True);
+        Assert.That((settings!.Timeout, settings.MaxInFlight), Is.EqualTo((TimeSpan.FromMilliseconds(ForwardingSpec.DefaultTimeoutMilliseconds), ForwardingSpec.DefaultMaxInFlight)));
+    }
 }
