@@ -65,6 +65,23 @@ public class ForwardingTests
         Assert.That(results, Is.EqualTo(new[] { ForwardResult.Answered, ForwardResult.Answered }));
     }
 
+    [Test]
+    public async Task An_IPv6_client_on_the_allow_list_is_forwarded_too()
+    {
+        if (!System.Net.Sockets.Socket.OSSupportsIPv6)
+            Assert.Ignore("IPv6 is turned off on this host");
+        await using var minilb = TestDnsServer.Start(AmplificationTests.Zone(), new DnsHostOptions
+        {
+            Forwarding = new ForwardingSettings { Upstreams = [resolver.EndPoint], AllowFrom = [IPNetwork.Parse("::1/128")] },
+        }, listen: "[::1]:0");
+
+        var reply = DnsMessage.Parse((await minilb.UdpAsync(RawQuery.Build("www.example.test", recursionDesired: true)))!);
+        var overTcp = DnsMessage.Parse((await minilb.TcpAsync(RawQuery.Build("www.example.test", recursionDesired: true)))!);
+
+        Assert.That(Upstreams.Addresses(reply), Is.EqualTo(Upstreams.WwwAddresses), "::1 is in ::1/128; the upstream is IPv4");
+        Assert.That(Upstreams.Addresses(overTcp), Is.EqualTo(Upstreams.WwwAddresses));
+    }
+
     [TestCase("web.default.minilb", ReturnCode.NoError)]
     [TestCase("nothing.default.minilb", ReturnCode.NxDomain)]
     [TestCase("minilb", ReturnCode.NoError)]
