@@ -285,4 +285,22 @@ public class QueryPipelineTests
         Assert.That((answer.ReturnCode, answer.IsRecursionAllowed, answer.TransactionID), Is.EqualTo((ReturnCode.ServerFailure, true, 0x4242)));
         Assert.That(results, Is.EqualTo(new[] { result }));
     }
+
+    [Test]
+    public void With_forwarding_the_names_of_the_internet_take_no_room_in_the_fast_path()
+    {
+        var pipeline = Forwarding();
+        var output = new byte[QueryPipeline.OutputSize];
+        pipeline.Answer(RawQuery.Build("web.default.minilb"), output, TransportProtocol.Udp, Lan);
+        var ours = pipeline.PreparedAnswerCount;
+
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.That(pipeline.Answer(RawQuery.Build($"site{i}.example.org"), output, TransportProtocol.Udp, Lan), Is.EqualTo(QueryPipeline.Forward));
+            pipeline.Answer(RawQuery.Build($"site{i}.example.org"), output, TransportProtocol.Udp, Internet);
+        }
+
+        Assert.That(ours, Is.EqualTo(1), "our own answer is learned");
+        Assert.That(pipeline.PreparedAnswerCount, Is.EqualTo(ours), "500 outside names, forwarded or refused, learned none");
+    }
 }

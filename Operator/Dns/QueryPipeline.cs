@@ -111,7 +111,9 @@ internal sealed class QueryPipeline
 
         // Slow path: parse, respond, size; then teach the fast path what it answered, unless sizing cut it.
         var (length, rcode, whole) = Respond(message, layout, zone, output, limit, transport);
-        if (outcome == PreparedAnswers.Outcome.Learnable && whole)
+        // With forwarding, minilb is the LAN's DNS server and sees every name its clients look up: keeping a refusal
+        // per outside name would fill the fast path's table with names it never answers.
+        if (outcome == PreparedAnswers.Outcome.Learnable && whole && !(forwarder is not null && rcode == ReturnCode.Refused))
             answers!.Learn(key[..keyLength], zone, output[..length]);
         if (forwarder is not null && length > 0 && Forwards(message, layout, output[..length], sender))
             return Forward;
