@@ -192,6 +192,22 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task An_upstream_that_refuses_is_passed_over_and_its_refusal_relayed_only_when_no_other_answers()
+    {
+        // An authoritative server for another zone (minilb itself) refuses example.test; not on 127.0.0.1, the client's address.
+        await using var refusing = TestDnsServer.Start(AmplificationTests.Zone(), listen: "127.0.0.6:0");
+        await using var failover = Minilb([refusing.EndPoint, resolver.EndPoint]);
+        await using var onlyRefusing = Minilb([refusing.EndPoint]);
+        var query = RawQuery.Build("www.example.test", recursionDesired: true);
+
+        var answered = DnsMessage.Parse((await failover.UdpAsync(query))!);
+        var refused = DnsMessage.Parse((await onlyRefusing.UdpAsync(query))!);
+
+        Assert.That(Upstreams.Addresses(answered), Is.EqualTo(Upstreams.WwwAddresses), "the second upstream answered");
+        Assert.That((refused.ReturnCode, refused.IsRecursionAllowed), Is.EqualTo((ReturnCode.Refused, true)), "the upstream's own refusal, relayed");
+    }
+
+    [Test]
     public async Task An_upstream_that_is_down_is_passed_over_without_waiting_for_its_timeout()
     {
         // A timeout longer than the client waits: only passing over the dead upstream at once gets an answer in time.
