@@ -135,7 +135,7 @@ internal sealed class UdpTransport
     private async Task ForwardAsync(Socket socket, byte[] query, SocketAddress client)
     {
         await Task.Yield(); // off the receive loop before any socket work
-        var output = ArrayPool<byte>.Shared.Rent(QueryPipeline.OutputSize);
+        var output = ArrayPool<byte>.Shared.Rent(Responder.MaxUdpPayloadSize); // a relayed UDP answer never exceeds it
         try
         {
             var length = await ForwardedQuery.AnswerAsync(pipeline, query, output, TransportProtocol.Udp, stopping.Token);

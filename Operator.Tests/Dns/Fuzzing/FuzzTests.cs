@@ -57,6 +57,8 @@ public class FuzzTests
             var report = first.Add(second);
 
             Assert.That(await ProcessSockets.Eventually(() => server.Host.OpenTcpConnections == 0), Is.True, $"seed {seed}: {server.Host.OpenTcpConnections} TCP connections still open");
+            if (forwarding && ProcessSockets.Visible)
+                await ProcessSockets.Eventually(() => ProcessSockets.Open() <= sockets); // exchanges with the upstream still in flight hold buffers
             var after = Memory.Measure();
             var socketsAfter = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
             GC.Collect();
@@ -72,6 +74,8 @@ public class FuzzTests
             TestContext.Out.WriteLine($"fuzz: memory before {before}, half way {middle}, after {after}; sockets before {sockets}, after {socketsAfter}; UDP datagrams dropped by the kernel {ProcessSockets.UdpDrops(server.Port)}");
 
             Assert.That(report.Failures, Is.Empty, $"seed {seed}: well-formed queries went wrong");
+            if (forwarding)
+                Assert.That(report.Kinds.GetValueOrDefault("check forwarded: answered"), Is.Positive, $"seed {seed}: no forwarded check was answered by the upstream");
             Assert.That(unexpected.Select(e => $"{e.Message}: {e.Exception}"), Is.Empty, $"seed {seed}: exceptions other than parse failures");
             Assert.That(unobserved, Is.Zero, $"seed {seed}: unobserved task exceptions");
             Assert.That(report.Packets, Is.GreaterThanOrEqualTo(packets * 95L / 100), "the campaign sent what it was asked to");
