@@ -180,6 +180,22 @@ public sealed class ServeForwardingTests
     }
 
     [Test]
+    public async Task A_silent_upstream_and_a_dead_one_give_SERVFAIL_after_the_forward_timeout()
+    {
+        RequireTools();
+        using var silent = new Upstreams.Silent();
+        await using var serve = new CliRun.Serving("serve", "--snapshot", TestObjects.SampleSnapshot, "--listen", "127.0.0.1:0",
+            "--upstream", $"{silent.EndPoint},{Upstreams.Down()}", "--forward-timeout", "300");
+        var port = await serve.PortAsync();
+
+        var clock = Stopwatch.StartNew();
+        var reply = await DigAsync(port, "www.example.test");
+        TestContext.Out.WriteLine($"SERVFAIL after {clock.Elapsed.TotalMilliseconds:F0} ms (one silent upstream at 300 ms, one dead)");
+
+        Assert.That(reply, Does.Contain("status: SERVFAIL").And.Match(@"flags: qr rd ra;"), "dig's own timeout (5 s) is not what ended it");
+    }
+
+    [Test]
     public async Task Without_upstream_outside_names_are_refused_as_before()
     {
         RequireTools();
