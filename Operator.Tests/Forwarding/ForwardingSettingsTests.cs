@@ -22,9 +22,9 @@ public class ForwardingSettingsTests
     [Test]
     public void Upstreams_take_an_address_with_or_without_a_port_and_the_defaults_allow_the_LAN_only()
     {
-        Assert.That(ForwardingSettings.TryRead(new ForwardingSpec { Upstreams = ["192.168.1.1", "192.168.1.2:5353", "[fd00::1]:53", "fd00::2"] }, out var settings, out var problem), Is.True, problem);
+        Assert.That(ForwardingSettings.TryRead(new ForwardingSpec { Upstreams = ["192.168.1.1", "192.168.1.2:5353", "[fd00::1]:5353", "fd00::2", "[fd00::3]"] }, out var settings, out var problem), Is.True, problem);
 
-        Assert.That(settings!.Upstreams.Select(e => e.ToString()), Is.EqualTo(new[] { "192.168.1.1:53", "192.168.1.2:5353", "[fd00::1]:53", "[fd00::2]:53" }));
+        Assert.That(settings!.Upstreams.Select(e => e.ToString()), Is.EqualTo(new[] { "192.168.1.1:53", "192.168.1.2:5353", "[fd00::1]:5353", "[fd00::2]:53", "[fd00::3]:53" }));
         Assert.That(settings.Timeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
         foreach (var client in new[] { "127.0.0.1", "::1", "10.1.2.3", "172.20.0.1", "192.168.178.20", "fd12::1", "169.254.1.1", "fe80::1", "::ffff:192.168.0.9" })
             Assert.That(settings.Allows(IPAddress.Parse(client)), Is.True, client);
@@ -38,6 +38,9 @@ public class ForwardingSettingsTests
     [TestCase(new[] { "192.168.1.1:70000" }, null, "spec.forwarding.upstreams[0]: '192.168.1.1:70000' is not an IP address[:port]")]
     [TestCase(new[] { "0.0.0.0" }, null, "spec.forwarding.upstreams[0]: '0.0.0.0' is not an address a query can be sent to")]
     [TestCase(new[] { "192.168.1.1" }, new[] { "10.0.0.0/8", "lan" }, "spec.forwarding.allowFrom[1]: 'lan' is not a CIDR")]
+    [TestCase(new[] { "192.168.1" }, null, "spec.forwarding.upstreams[0]: '192.168.1' is not an IP address[:port]")]
+    [TestCase(new[] { "53" }, null, "spec.forwarding.upstreams[0]: '53' is not an IP address[:port]")]
+    [TestCase(new[] { "192.168.1.1" }, new[] { "10/8" }, "spec.forwarding.allowFrom[0]: '10/8' is not a CIDR")]
     [TestCase(new[] { "192.168.1.1" }, new[] { "10.0.0.0/33" }, "spec.forwarding.allowFrom[0]: '10.0.0.0/33' is not a CIDR")]
     [TestCase(new[] { "192.168.1.1" }, new[] { "192.168.1.7/24" }, "spec.forwarding.allowFrom[0]: '192.168.1.7/24' has bits set after the prefix length (the network is 192.168.1.0/24)")]
     public void A_bad_value_is_named_by_its_field(string[] upstreams, string[]? allowFrom, string message)

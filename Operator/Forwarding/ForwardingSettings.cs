@@ -121,11 +121,13 @@ public sealed record ForwardingSettings
         return true;
     }
 
-    /// <summary>'ip' (port 53), 'ip:port', '[ipv6]:port' or a bare IPv6 address; null when it is none of them.</summary>
+    /// <summary>'ip' (port 53), 'ip:port', '[ipv6]:port', '[ipv6]' or a bare IPv6 address; null when it is none of them.</summary>
     public static IPEndPoint? ParseUpstream(string text)
     {
         text = text.Trim();
-        if (IPAddress.TryParse(text, out var address) && !text.StartsWith('['))
+        if (!Dotted(text))
+            return null;
+        if (IPAddress.TryParse(text.StartsWith('[') && text.EndsWith(']') ? text[1..^1] : text, out var address) && !text.Contains("]:"))
             return new IPEndPoint(address, DnsPort);
         if (IPEndPoint.TryParse(text, out var endPoint) && text.Contains(':') && endPoint.Port > 0
             && (endPoint.AddressFamily == AddressFamily.InterNetwork || text.StartsWith('[')))
@@ -133,10 +135,25 @@ public sealed record ForwardingSettings
         return null;
     }
 
+    /// <summary>
+    /// IPv4 written as four numbers: .NET also reads '10' as 0.0.0.10 and '192.168.1' as 192.168.0.1, which in a
+    /// resolver or an allow-list is a typo, never the intent. IPv6 (with a ':') is left to the parser.
+    /// </summary>
+    private static bool Dotted(string text)
+    {
+        var address = text.Split('/')[0];
+        if (address.StartsWith('[') || address.Count(c => c == ':') > 1)
+            return true;
+        return address.Split(':')[0].Count(c => c == '.') == 3;
+    }
+
     /// <summary>A CIDR, or a single address as /32 or /128.</summary>
     private static IPNetwork? ParseNetwork(string text, out string why)
     {
         text = text.Trim();
+        why = "is not a CIDR (for example 192.168.0.0/16) or an IP address";
+        if (!Dotted(text))
+            return null;
         why = "";
         if (!text.Contains('/'))
         {
