@@ -15,6 +15,7 @@ public sealed partial class DependencyDirectionTests
     [TestCase("Controllers", new[] { "Cli" })]
     [TestCase("Resolution", new[] { "Cli", "Controllers" })]
     [TestCase("Dns", new[] { "Cli", "Controllers" })]
+    [TestCase("Forwarding", new[] { "Cli", "Controllers", "Dns" })]
     [TestCase("Routes", new[] { "Cli", "Controllers" })]
     [TestCase("Transfer", new[] { "Cli", "Controllers" })]
     public void A_folder_does_not_reach_back_into(string folder, string[] forbidden)
@@ -46,7 +47,7 @@ public sealed partial class DependencyDirectionTests
     }
 
     // `MiniLb.Operator.X` or a qualified `X.Type` where X is one of the application's folders (namespaces).
-    [GeneratedRegex(@"(?:MiniLb\.Operator\.|(?<![\w.]))(?<ns>Cli|Controllers|Dns|Entities|Liveness|Manifests|Observability|Resolution|Routes|Snapshot)\b(?:;|\.[A-Z])")]
+    [GeneratedRegex(@"(?:MiniLb\.Operator\.|(?<![\w.]))(?<ns>Cli|Controllers|Dns|Entities|Forwarding|Liveness|Manifests|Observability|Resolution|Routes|Snapshot)\b(?:;|\.[A-Z])")]
     private static partial Regex Reference();
 
     private static string OperatorSource()

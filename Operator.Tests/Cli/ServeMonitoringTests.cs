@@ -66,7 +66,7 @@ public sealed class ServeMonitoringTests
         Assert.That(serve.Error.ToString(), Does.Not.Contain("/metrics"));
     }
 
-    private static int FreeTcpPort()
+    internal static int FreeTcpPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -10,13 +10,13 @@ namespace MiniLb.Operator.Tests.Cli;
 public class ServeRateLimitTests
 {
     /// <summary>Sends <paramref name="count"/> queries at once and sorts the replies: full answers, TC=1 slips.</summary>
-    private static async Task<(int Answers, int Slips)> Burst(int port, int count)
+    private static async Task<(int Answers, int Slips)> Burst(int port, int count, string name = "web.default.minilb")
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 1 << 20 };
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
         for (var id = 1; id <= count; id++)
         {
-            await socket.SendAsync(RawQuery.Build("web.default.minilb", id: (ushort)id));
+            await socket.SendAsync(RawQuery.Build(name, id: (ushort)id, recursionDesired: true));
             if (id % 25 == 0)
                 await Task.Delay(1); // bursts of 25: no socket buffer overflows on a busy machine
         }
@@ -62,6 +62,22 @@ public class ServeRateLimitTests
         Assert.That(answers, Is.InRange(50, 80));
         Assert.That(slips, Is.InRange((300 - answers) / 3 - 2, (300 - answers) / 3 + 2));
         Assert.That(serve.Output.ToString(), Does.Contain("limited to 50/s per client /24 or /56").And.Contain("1 query in 3"));
+    }
+
+    [Test]
+    public async Task With_the_flag_and_upstream_forwarded_answers_are_limited_alike_and_the_upstream_asked_only_for_those()
+    {
+        var asked = 0;
+        await using var upstream = Forwarding.Upstreams.Resolver(() => Interlocked.Increment(ref asked));
+        await using var serve = new CliRun.Serving("serve", "--snapshot", TestObjects.SampleSnapshot, "--listen", "127.0.0.1:0",
+            "--rate-limit", "50", "--rate-limit-slip", "3", "--upstream", upstream.EndPoint.ToString());
+        var port = await serve.PortAsync();
+
+        var (answers, slips) = await Burst(port, 300, "www.example.test");
+
+        Assert.That(answers, Is.InRange(50, 80));
+        Assert.That(slips, Is.InRange((300 - answers) / 3 - 2, (300 - answers) / 3 + 2));
+        Assert.That(asked, Is.EqualTo(answers), "a query over the limit never reaches the upstream");
     }
 
     [TestCase("--rate-limit", "-5", "--rate-limit -5: must be 0 (no limit) or a positive number of answers per second")]

@@ -1,6 +1,7 @@
 using System.Net;
 using ARSoft.Tools.Net.Dns;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Resolution;
 using static MiniLb.Operator.Tests.TestObjects;
 using Zone = MiniLb.Operator.Resolution.Zone;
@@ -148,13 +149,16 @@ public class QueryPipelineTests
         Assert.That(tcp, Has.All.Matches<DnsMessage?>(a => a is { AnswerRecords.Count: > 0 }), "over TCP the source is real");
     }
 
-    [Test]
-    public void A_replayed_answer_allocates_nothing_metrics_included()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void A_replayed_answer_allocates_nothing_metrics_included(bool forwarding)
     {
-        var pipeline = Pipeline(AmplificationTests.Zone(), metrics: null);
+        // Forwarding on changes nothing for our own names: the check for a refusal to forward reads one byte.
+        var forward = forwarding ? new ForwardingSettings { Upstreams = [new IPEndPoint(IPAddress.Parse("192.0.2.53"), 53)] } : null;
+        var pipeline = Pipeline(AmplificationTests.Zone(), new DnsHostOptions { Forwarding = forward }, metrics: null);
         // The metrics the binary serves (Prometheus counters and the response-time histogram), not a stand-in.
         var counted = new QueryPipeline(new ZoneHolder(AmplificationTests.Zone()), new Responder(),
-            new DnsHostOptions { Answered = new MiniLb.Operator.Observability.Telemetry().DnsQueryAnswered },
+            new DnsHostOptions { Answered = new MiniLb.Operator.Observability.Telemetry().DnsQueryAnswered, Forwarding = forward },
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var output = new byte[QueryPipeline.OutputSize];
         byte[][] queries = [RawQuery.Build("web.default.minilb"), RawQuery.Build("web.default.minilb", RecordType.Aaaa, edns: new RawQuery.Edns())];
@@ -182,5 +186,121 @@ public class QueryPipelineTests
 
         TestContext.Out.WriteLine($"4,000 replayed answers allocated {first} bytes, the next 4,000 {second}");
         Assert.That(second, Is.Zero, "4,000 replayed answers: no garbage, so no collection can pause the receive loops");
+    }
+
+    private static readonly SocketAddress Lan = new IPEndPoint(IPAddress.Parse("192.168.1.20"), 40000).Serialize();
+    private static readonly SocketAddress Internet = new IPEndPoint(IPAddress.Parse("203.0.113.5"), 40000).Serialize();
+
+    private static QueryPipeline Forwarding(List<ForwardResult>? results = null) => new(new ZoneHolder(AmplificationTests.Zone()), new Responder(),
+        new DnsHostOptions { Forwarding = new ForwardingSettings { Upstreams = [new IPEndPoint(IPAddress.Parse("192.168.1.1"), 53)] }, Forwarded = results is null ? null : results.Add },
+        Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+    [Test]
+    public void With_forwarding_an_outside_name_from_the_LAN_is_a_forward_verdict_and_from_elsewhere_refused()
+    {
+        var results = new List<ForwardResult>();
+        var pipeline = Forwarding(results);
+        var output = new byte[QueryPipeline.OutputSize];
+        var query = RawQuery.Build("www.example.org", recursionDesired: true);
+
+        foreach (var transport in new[] { TransportProtocol.Udp, TransportProtocol.Tcp })
+        {
+            Assert.That(pipeline.Answer(query, output, transport, Lan), Is.EqualTo(QueryPipeline.Forward), $"{transport}: 192.168.1.20 is in the default allow-list");
+            var refused = pipeline.Answer(query, output, transport, Internet);
+            Assert.That(DnsMessage.Parse(output[..refused]).ReturnCode, Is.EqualTo(ReturnCode.Refused), $"{transport}: 203.0.113.5 is not");
+        }
+        Assert.That(pipeline.Answer(query, output, TransportProtocol.Udp, Lan), Is.EqualTo(QueryPipeline.Forward), "a refusal the fast path learned does not stop forwarding");
+        Assert.That(results, Is.EqualTo(new[] { ForwardResult.NotAllowed, ForwardResult.NotAllowed }));
+        var own = pipeline.Answer(RawQuery.Build("web.default.minilb"), output, TransportProtocol.Udp, Lan);
+        Assert.That(DnsMessage.Parse(output[..own]).IsAuthoritiveAnswer, Is.True, "our own names are answered, never forwarded");
+    }
+
+    /// <summary>What an upstream might send back: its own ID, the name lower-cased, AA=1, <paramref name="addresses"/> A records.</summary>
+    private static byte[] UpstreamAnswer(byte[] query, int addresses)
+    {
+        var message = DnsMessage.Parse(query);
+        var answer = message.CreateResponseInstance();
+        answer.TransactionID = 0x7777;
+        answer.Questions.Clear();
+        answer.Questions.Add(new DnsQuestion(ARSoft.Tools.Net.DomainName.Parse(message.Questions[0].Name.ToString().ToLowerInvariant()), RecordType.A, RecordClass.INet));
+        answer.IsAuthoritiveAnswer = true;
+        answer.AnswerRecords.AddRange(Enumerable.Range(0, addresses).Select(i => new ARecord(answer.Questions[0].Name, 60, IPAddress.Parse($"198.18.{i / 250}.{i % 250}"))));
+        var bytes = new byte[QueryPipeline.OutputSize];
+        var (length, _) = AnswerSize.Fit(answer, bytes, QueryPipeline.MaxTcpMessage, TransportProtocol.Tcp); // ARSoft's writer
+        return bytes[..length];
+    }
+
+    [Test]
+    public void A_relayed_answer_carries_the_clients_ID_and_question_RA_and_no_AA()
+    {
+        var pipeline = Forwarding();
+        var query = RawQuery.Build("WwW.ExAmPlE.oRg", id: 0x1234, recursionDesired: true);
+        var output = new byte[QueryPipeline.OutputSize];
+        var upstream = UpstreamAnswer(query, 3);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(upstream.Length);
+        upstream.CopyTo(buffer, 0);
+
+        using var reply = new UpstreamReply(ForwardResult.Answered, buffer, upstream.Length);
+        var answer = DnsMessage.Parse(output[..pipeline.Relay(query, reply, output, TransportProtocol.Udp)]);
+
+        Assert.That(answer.TransactionID, Is.EqualTo(0x1234));
+        Assert.That(answer.Questions.Single().Name.ToString(), Is.EqualTo("WwW.ExAmPlE.oRg."));
+        Assert.That((answer.IsRecursionAllowed, answer.IsAuthoritiveAnswer, answer.AnswerRecords.Count), Is.EqualTo((true, false, 3)));
+    }
+
+    [TestCase(false, 512)]
+    [TestCase(true, 1232)]
+    public void A_relayed_answer_too_large_for_UDP_is_TC_within_the_clients_size(bool edns, int limit)
+    {
+        var pipeline = Forwarding();
+        var query = RawQuery.Build("big.example.org", recursionDesired: true, edns: edns ? new RawQuery.Edns(Size: 4096, DnssecOk: true) : null);
+        var output = new byte[QueryPipeline.OutputSize];
+        var upstream = UpstreamAnswer(query, 200);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(upstream.Length);
+        upstream.CopyTo(buffer, 0);
+
+        using var reply = new UpstreamReply(ForwardResult.Answered, buffer, upstream.Length);
+        var overUdp = pipeline.Relay(query, reply, output, TransportProtocol.Udp);
+        var answer = DnsMessage.Parse(output[..overUdp]);
+        var overTcp = DnsMessage.Parse(output[..pipeline.Relay(query, reply, output, TransportProtocol.Tcp)]);
+
+        Assert.That(upstream.Length, Is.GreaterThan(3000));
+        Assert.That(overUdp, Is.LessThanOrEqualTo(limit));
+        Assert.That((answer.IsTruncated, answer.IsRecursionAllowed, answer.AnswerRecords.Count), Is.EqualTo((true, true, 0)));
+        Assert.That(answer.EDnsOptions?.IsDnsSecOk, Is.EqualTo(edns ? true : null), "an OPT (DO copied) exactly when the query had one");
+        Assert.That(overTcp.AnswerRecords, Has.Count.EqualTo(200), "over TCP it is whole");
+    }
+
+    [TestCase(ForwardResult.Failed)]
+    [TestCase(ForwardResult.Overloaded)]
+    public void No_answer_from_the_upstreams_is_SERVFAIL_with_RA(ForwardResult result)
+    {
+        var results = new List<ForwardResult>();
+        var pipeline = Forwarding(results);
+        var query = RawQuery.Build("www.example.org", id: 0x4242, recursionDesired: true);
+        var output = new byte[QueryPipeline.OutputSize];
+
+        var answer = DnsMessage.Parse(output[..pipeline.Relay(query, new UpstreamReply(result, null, 0), output, TransportProtocol.Udp)]);
+
+        Assert.That((answer.ReturnCode, answer.IsRecursionAllowed, answer.TransactionID), Is.EqualTo((ReturnCode.ServerFailure, true, 0x4242)));
+        Assert.That(results, Is.EqualTo(new[] { result }));
+    }
+
+    [Test]
+    public void With_forwarding_the_names_of_the_internet_take_no_room_in_the_fast_path()
+    {
+        var pipeline = Forwarding();
+        var output = new byte[QueryPipeline.OutputSize];
+        pipeline.Answer(RawQuery.Build("web.default.minilb"), output, TransportProtocol.Udp, Lan);
+        var ours = pipeline.PreparedAnswerCount;
+
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.That(pipeline.Answer(RawQuery.Build($"site{i}.example.org"), output, TransportProtocol.Udp, Lan), Is.EqualTo(QueryPipeline.Forward));
+            pipeline.Answer(RawQuery.Build($"site{i}.example.org"), output, TransportProtocol.Udp, Internet);
+        }
+
+        Assert.That(ours, Is.EqualTo(1), "our own answer is learned");
+        Assert.That(pipeline.PreparedAnswerCount, Is.EqualTo(ours), "500 outside names, forwarded or refused, learned none");
     }
 }

@@ -19,7 +19,7 @@ public sealed class MiniLbConfigTests
 
         Assert.That(defaulted.Select(d => d.Name), Is.EquivalentTo(new[]
         {
-            "Domain", "Ttl", "Listen", "LoadBalancerClass", "Transfer",
+            "Domain", "Ttl", "Listen", "LoadBalancerClass", "Transfer", "Forwarding",
             "NodeLiveness.Enabled", "NodeLiveness.Port", "NodeLiveness.IntervalMilliseconds", "NodeLiveness.Failures",
         }));
         foreach (var (name, schema, value) in defaulted)

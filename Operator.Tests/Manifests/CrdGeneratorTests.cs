@@ -53,7 +53,7 @@ public sealed class CrdGeneratorTests
     public void Spec_fields_carry_their_types_defaults_and_bounds()
     {
         var fields = spec.Properties;
-        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass", "nodeLiveness", "transfer" }));
+        Assert.That(fields.Keys, Is.EqualTo(new[] { "domain", "ttl", "listen", "loadBalancerClass", "nodeLiveness", "transfer", "forwarding" }));
         Assert.That(fields["domain"], Has.Property("Type").EqualTo("string").And.Property("DefaultProperty").EqualTo("minilb")
             .And.Property("MaxLength").EqualTo(253));
         Assert.That(fields["domain"].Pattern, Is.Not.Empty);
@@ -68,6 +68,10 @@ public sealed class CrdGeneratorTests
         Assert.That(liveness.Properties["intervalMilliseconds"], Has.Property("DefaultProperty").EqualTo(1000).And.Property("Minimum").EqualTo(200));
         Assert.That(liveness.Properties["failures"], Has.Property("DefaultProperty").EqualTo(2).And.Property("Maximum").EqualTo(10));
         Assert.That(liveness.Properties["enabled"], Has.Property("Type").EqualTo("boolean").And.Property("DefaultProperty").EqualTo(true));
+        var forwarding = fields["forwarding"];
+        Assert.That(forwarding.Properties["upstreams"], Has.Property("Type").EqualTo("array").And.Property("DefaultProperty").Null, "off unless upstreams are given");
+        Assert.That(forwarding.Properties["timeoutMilliseconds"], Has.Property("DefaultProperty").EqualTo(2000).And.Property("Minimum").EqualTo(100));
+        Assert.That(forwarding.Properties["maxInFlight"], Has.Property("DefaultProperty").EqualTo(100).And.Property("Maximum").EqualTo(10000));
         Assert.That(spec.DefaultProperty, Is.Not.Null, "a MiniLbConfig created without a spec still gets the defaults");
         Assert.That(spec.Required, Is.Null, "every spec field has a default");
     }

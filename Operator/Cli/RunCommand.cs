@@ -142,7 +142,7 @@ public static class RunCommand
             Defaults = flags.Spec,
             Flags = flags.Given,
             Informers = new InformerOptions { Metrics = telemetry },
-            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered },
+            Dns = new DnsHostOptions { Answered = telemetry.DnsQueryAnswered, Forwarded = telemetry.DnsForwarded },
         };
         await using var minilb = new LoadBalancerOperator(client, options, monitoring.Loggers);
         telemetry.ObserveServed(() =>

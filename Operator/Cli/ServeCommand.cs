@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Observability;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Routes;
@@ -27,6 +28,7 @@ public static class ServeCommand
         var reusePort = new Option<bool>("--udp-reuseport") { Description = "One SO_REUSEPORT socket per UDP receive loop instead of one shared socket.", DefaultValueFactory = _ => false };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Answers per second over UDP to one client /24 (IPv4) or /56 (IPv6); 0 for no limit (the default).", DefaultValueFactory = _ => 0 };
         var slip = new Option<int>("--rate-limit-slip") { Description = "Over the rate limit, every Nth query gets an empty truncated reply (TC=1) so real clients retry over TCP; 0 for never.", DefaultValueFactory = _ => 2 };
+        var (upstream, forwardAllow, forwardTimeout) = ForwardingOptions();
         var healthListen = MonitoringOptions.HealthListen();
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel(LogLevel.Warning);
@@ -36,13 +38,14 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve DNS from a cluster snapshot file (no cluster needed).")
         {
-            snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, healthListen, logFormat, logLevel, lameDuck,
-            transferAllowFrom, notify,
+            snapshot, domain, ttl, listen, loadBalancerClass, udpLoops, reusePort, rateLimit, slip, upstream, forwardAllow, forwardTimeout,
+            healthListen, logFormat, logLevel, lameDuck, transferAllowFrom, notify,
         };
         command.SetAction((parse, ct) => ServeAsync(
             parse.GetValue(snapshot), parse.GetValue(domain)!, parse.GetValue(ttl), parse.GetValue(listen)!, parse.GetValue(loadBalancerClass)!,
             new DnsHostOptions { UdpReceiveLoops = parse.GetValue(udpLoops), UdpReusePort = parse.GetValue(reusePort) },
             (parse.GetValue(rateLimit), parse.GetValue(slip)),
+            (parse.GetValue(upstream) ?? [], parse.GetValue(forwardAllow) ?? [], parse.GetValue(forwardTimeout)),
             RunCommand.Monitoring(parse, healthListen, logFormat, logLevel), TimeSpan.FromSeconds(parse.GetValue(lameDuck)),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct,
             new TransferSpec { AllowFrom = [.. parse.GetValue(transferAllowFrom) ?? []], Notify = [.. parse.GetValue(notify) ?? []] }));
@@ -50,7 +53,8 @@ public static class ServeCommand
     }
 
     private static async Task<int> ServeAsync(FileInfo? snapshot, string domain, int ttl, string listen, string loadBalancerClass,
-        DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, RunCommand.MonitoringSettings monitoringSettings,
+        DnsHostOptions dnsOptions, (int Qps, int Slip) rateLimit, (string[] Upstreams, string[] AllowFrom, int TimeoutMs) forwardingFlags,
+        RunCommand.MonitoringSettings monitoringSettings,
         TimeSpan lameDuck, TextWriter output, TextWriter error, CancellationToken ct, TransferSpec transfer)
     {
         if (!TransferSettings.TryRead(transfer, "--", out var transferSettings, out var transferProblem))
@@ -67,6 +71,11 @@ public static class ServeCommand
             return CommandLine.BadInput;
         }
         var limit = rateLimit.Qps == 0 ? null : new RateLimit(rateLimit.Qps, rateLimit.Slip);
+        if (ReadForwarding(forwardingFlags.Upstreams, forwardingFlags.AllowFrom, forwardingFlags.TimeoutMs, out var forwarding) is { } forwardingProblem)
+        {
+            await error.WriteLineAsync($"minilb serve: {forwardingProblem}");
+            return CommandLine.BadInput;
+        }
         if (!ListenAddress.TryParse(listen, out var address, out var listenProblem))
         {
             await error.WriteLineAsync($"minilb serve: --listen: {listenProblem}");
@@ -112,7 +121,11 @@ public static class ServeCommand
         DnsHost host;
         try
         {
-            host = DnsHost.Start(address, zones, options: dnsOptions with { RateLimit = limit, Answered = monitoring.Telemetry.DnsQueryAnswered, Transfer = transferSettings },
+            host = DnsHost.Start(address, zones, options: dnsOptions with
+            {
+                RateLimit = limit, Answered = monitoring.Telemetry.DnsQueryAnswered,
+                Forwarding = forwarding, Forwarded = monitoring.Telemetry.DnsForwarded, Transfer = transferSettings,
+            },
                 logger: monitoring.Loggers.CreateLogger<DnsHost>());
             dnsBound.Set();
         }
@@ -141,6 +154,8 @@ public static class ServeCommand
             if (limit is not null)
                 await output.WriteLineAsync($"UDP answers are limited to {limit.QueriesPerSecond}/s per client /24 or /56; over it "
                     + (limit.Slip == 0 ? "queries get no reply." : $"1 query in {limit.Slip} gets an empty TC=1 reply (retry over TCP), the rest no reply."));
+            await output.WriteLineAsync(forwarding is null ? "Names outside the zone are refused (no --upstream)."
+                : $"Forwarding: {forwarding.Describe()}; others are refused.");
             if (transferSettings.Enabled)
                 await output.WriteLineAsync($"Zone transfer: {transferSettings.Describe()}.");
             await output.WriteLineAsync("Press Ctrl-C to stop.");
@@ -169,6 +184,45 @@ public static class ServeCommand
             .Concat(zone.Aliases.Keys.Select(k => k.ToString(false)).Order(StringComparer.Ordinal))
             .ToArray();
         return new Served(zone, RoutePlan.FromNodes(model.Nodes), names, services.Count, endpoints);
+    }
+
+    /// <summary><c>--upstream</c> (repeatable, or a comma list), <c>--forward-allow</c> and <c>--forward-timeout</c>; <c>run</c> takes <c>--upstream</c> too.</summary>
+    internal static (Option<string[]> Upstream, Option<string[]> Allow, Option<int> Timeout) ForwardingOptions() => (
+        UpstreamOption(),
+        new Option<string[]>("--forward-allow")
+        {
+            Description = "Clients (CIDR or address; repeatable, or a comma list) whose queries --upstream forwards. Default: loopback, RFC 1918, RFC 4193 and link-local.",
+            HelpName = "CIDR",
+        },
+        new Option<int>("--forward-timeout")
+        {
+            Description = "Milliseconds to wait for one upstream before the next (100-30000); SERVFAIL when all fail.",
+            DefaultValueFactory = _ => ForwardingSpec.DefaultTimeoutMilliseconds,
+        });
+
+    internal static Option<string[]> UpstreamOption() => new("--upstream")
+    {
+        Description = "Resolver (ip, ip:port or [ipv6]:port; repeatable, or a comma list, tried in order) that answers names outside the zone for allowed clients. Default: none, such names are refused.",
+        HelpName = "IP[:PORT]",
+    };
+
+    /// <summary>Each flag value split at commas, blanks dropped.</summary>
+    internal static string[] Items(IEnumerable<string> values) =>
+        [.. values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
+
+    /// <summary>The forwarding flags as settings (null: no --upstream), or what is wrong with them, naming the flag.</summary>
+    internal static string? ReadForwarding(string[] upstreams, string[] allowFrom, int timeoutMs, out ForwardingSettings? settings)
+    {
+        settings = null;
+        var (hosts, networks) = (Items(upstreams), Items(allowFrom));
+        if (!ForwardingSettings.TryParse(hosts, networks, _ => "--upstream", _ => "--forward-allow", out var parsed, out var problem))
+            return problem;
+        if (timeoutMs is < 100 or > 30000)
+            return $"--forward-timeout {timeoutMs}: must be between 100 and 30000 milliseconds";
+        if (parsed is null && networks.Length > 0)
+            return "--forward-allow: needs --upstream (there is nothing to forward to)";
+        settings = parsed is null ? null : parsed with { Timeout = TimeSpan.FromMilliseconds(timeoutMs) };
+        return null;
     }
 
     private sealed record Served(Zone Zone, RoutePlan Routes, string[] Names, int Services, int Endpoints);

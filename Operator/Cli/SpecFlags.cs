@@ -30,6 +30,8 @@ public static class SpecFlags
             DefaultValueFactory = _ => MiniLbConfigSpec.DefaultListen }, "spec.listen", (spec, value) => spec.Listen = value),
         Of(new Option<string>("--load-balancer-class") { Description = "The loadBalancerClass of the Services to serve (spec.loadBalancerClass)." + Overridden,
             HelpName = "CLASS", DefaultValueFactory = _ => MiniLbConfigSpec.DefaultLoadBalancerClass }, "spec.loadBalancerClass", (spec, value) => spec.LoadBalancerClass = value),
+        Of(ServeCommand.UpstreamOption(), "spec.forwarding.upstreams",
+            (spec, value) => spec.Forwarding = new ForwardingSpec { Upstreams = [.. ServeCommand.Items(value ?? [])] }),
     ];
 
     /// <summary>

@@ -122,6 +122,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 // Only started here (it closes the sockets at once); Apply waits for the rest outside the lock.
                 replacedStopping = old?.StopAsync() ?? Task.CompletedTask;
             }
+            host.Forwarding = Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out _) ? forwarding : null;
             host.Transfers.Apply(TransferSettings.TryRead(spec.Transfer, "spec.transfer", out var transfer, out _) ? transfer : TransferSettings.None);
             var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
                 && previous.Listen.Text == listen.Text && Problem is null;
@@ -209,6 +210,8 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             problem = "spec: " + zoneProblem.Replace("--load-balancer-class", "loadBalancerClass", StringComparison.Ordinal).Replace("--", "", StringComparison.Ordinal);
             return false;
         }
+        if (!Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out _, out problem))
+            return false;
         problem = "";
         return true;
     }

@@ -48,6 +48,41 @@ internal static class AnswerSize
     }
 
     /// <summary>
+    /// Writes an upstream's <paramref name="answer"/> to a forwarded <paramref name="query"/> as it came, but with
+    /// the client's ID and question (0x20 case) and AA=0 (it is not ours), when it fits <paramref name="limit"/>;
+    /// otherwise the header and question with TC=1 (and an OPT record if the client sent one), so the client asks
+    /// again over TCP and gets it whole (RFC 2181 §9). The answer's question must be the query's but for case, at
+    /// the same place (the forwarder checks). Never longer than the limit: relaying must not amplify.
+    /// </summary>
+    public static int Relay(ReadOnlySpan<byte> query, in WireMessage layout, ReadOnlySpan<byte> answer, Span<byte> output, int limit)
+    {
+        int length;
+        if (answer.Length <= limit)
+        {
+            answer.CopyTo(output);
+            query[..2].CopyTo(output);
+            query[WireMessage.HeaderLength..layout.QuestionEnd].CopyTo(output[WireMessage.HeaderLength..]);
+            length = answer.Length;
+        }
+        else
+        {
+            length = layout.WriteEmptyResponse(query, output, (ReturnCode)(answer[3] & 0x0F), truncated: true);
+            if (layout.OptStart >= 0)
+            {
+                // RFC 6891 §7: an OPT in the reply to a query that had one; our own size, version 0, DO copied.
+                ReadOnlySpan<byte> opt = [0, 0, 41, Responder.MaxUdpPayloadSize >> 8, Responder.MaxUdpPayloadSize & 0xFF, 0, 0, 0, 0, 0, 0];
+                opt.CopyTo(output[length..]);
+                if (layout.DnssecOk)
+                    output[length + 7] = 0x80;
+                output[11] = 1; // ARCOUNT
+                length += opt.Length;
+            }
+        }
+        output[2] &= 0xFB; // AA=0
+        return length;
+    }
+
+    /// <summary>
     /// Cuts records from the end of <paramref name="section"/> until the message fits: as many as the excess
     /// needs at the section's average record size, then one more at a time (compression makes sizes vary).
     /// </summary>

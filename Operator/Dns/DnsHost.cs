@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Transfer;
 
@@ -41,6 +42,12 @@ public sealed record DnsHostOptions
     /// <summary>Zone transfer to secondaries and NOTIFY (off by default); changed live with <see cref="DnsHost.Transfers"/>.</summary>
     public TransferSettings Transfer { get; init; } = TransferSettings.None;
 
+    /// <summary>Forward names outside the zone for allowed clients (docs/forwarding.md); null (the default): refuse them.</summary>
+    public ForwardingSettings? Forwarding { get; init; }
+
+    /// <summary>Called for every query that was or would have been forwarded, with what became of it (metrics).</summary>
+    public Action<ForwardResult>? Forwarded { get; init; }
+
     /// <summary>Called after every answered query with its type, response code, transport and the time the responder took (metrics).</summary>
     public Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? Answered { get; init; }
 }
@@ -60,12 +67,14 @@ public sealed class DnsHost : IAsyncDisposable
     private readonly QueryPipeline pipeline;
     private readonly ILogger logger;
     private readonly TransferNotifier notifier;
+    private readonly TimeProvider time;
     private Task? stopped;
 
-    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger, TransferNotifier notifier)
+    private DnsHost(ListenAddress address, IReadOnlyList<UdpTransport> udp, IReadOnlyList<TcpTransport> tcp, QueryPipeline pipeline, ILogger logger, TransferNotifier notifier, TimeProvider time)
     {
         this.notifier = notifier;
         Address = address;
+        this.time = time;
         (this.udp, this.tcp, this.pipeline, this.logger) = (udp, tcp, pipeline, logger);
         EndPoints = [.. udp.Select(u => u.LocalEndPoint)];
     }
@@ -90,6 +99,25 @@ public sealed class DnsHost : IAsyncDisposable
     /// <summary>The response-rate limiter, when one is configured.</summary>
     public ResponseRateLimiter? RateLimiter => pipeline.RateLimiter;
 
+    /// <summary>
+    /// Forwarding in effect: null turns it off. A change takes effect with the next query; queries being forwarded
+    /// finish with the settings they started with.
+    /// </summary>
+    public ForwardingSettings? Forwarding
+    {
+        get => pipeline.Forwarder?.Settings;
+        set
+        {
+            if (value?.Describe() == Forwarding?.Describe())
+                return;
+            pipeline.Forwarder = value is null ? null : new Forwarder(value, time);
+            if (value is null)
+                logger.LogInformation("DNS forwarding off: names outside the zone are refused");
+            else
+                logger.LogInformation("DNS forwarding: {Forwarding}", value.Describe());
+        }
+    }
+
     /// <summary>Binds every endpoint of <paramref name="address"/> for UDP and TCP and starts answering.</summary>
     /// <exception cref="ListenException">An endpoint cannot be bound (in use, no permission, no such address).</exception>
     public static DnsHost Start(ListenAddress address, ZoneHolder zones, Responder? responder = null, DnsHostOptions? options = null, ILogger<DnsHost>? logger = null)
@@ -99,7 +127,7 @@ public sealed class DnsHost : IAsyncDisposable
         var transfers = new ZoneTransfers(zones, options.Transfer, log);
         var pipeline = new QueryPipeline(zones, responder ?? new Responder(), options, log) { Transfers = transfers };
         var (udp, tcp) = Bind(address, pipeline, options);
-        var host = new DnsHost(address, udp, tcp, pipeline, log, new TransferNotifier(zones, transfers, log, options.Time));
+        var host = new DnsHost(address, udp, tcp, pipeline, log, new TransferNotifier(zones, transfers, log, options.Time), options.Time);
         foreach (var transport in udp)
             transport.Start();
         foreach (var transport in tcp)

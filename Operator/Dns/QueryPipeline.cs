@@ -1,8 +1,10 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Resolution;
 using Zone = MiniLb.Operator.Resolution.Zone;
 
@@ -14,6 +16,9 @@ namespace MiniLb.Operator.Dns;
 /// <see cref="Responder"/> on the current <see cref="Zone"/> → learn the answer for the fast path → size it to
 /// the transport → metrics. Synchronous and without I/O: a transport hands over a message and an output buffer
 /// and sends what comes back. Thread-safe.
+/// With forwarding on, a query it would refuse (a name outside the zone and aliases) from an allowed client comes
+/// back as <see cref="Forward"/>: the transport asks the <see cref="Forwarder"/> (the I/O) and hands the upstream's
+/// answer to <see cref="Relay"/>, which sizes it like any answer.
 /// </summary>
 internal sealed class QueryPipeline
 {
@@ -23,12 +28,17 @@ internal sealed class QueryPipeline
     /// <summary>Output buffers must hold this many bytes: any message the responder may write.</summary>
     public const int OutputSize = ushort.MaxValue;
 
+    /// <summary>What <see cref="Answer"/> returns for a query the transport should forward (only with a <see cref="Forwarder"/>).</summary>
+    public const int Forward = -1;
+
     private static readonly IPEndPoint AnyV4 = new(IPAddress.Any, 0), AnyV6 = new(IPAddress.IPv6Any, 0);
 
     private readonly ZoneHolder zones;
     private readonly Responder responder;
     private readonly PreparedAnswers? answers;
     private readonly Action<RecordType, ReturnCode, TransportProtocol, TimeSpan>? answered;
+    private readonly Action<ForwardResult>? forwarded;
+    private volatile Forwarder? forwarder;
     private readonly TimeProvider time;
     private readonly ILogger logger;
 
@@ -39,7 +49,15 @@ internal sealed class QueryPipeline
         this.logger = logger;
         answers = options.FastPath ? new PreparedAnswers(zones.Current) : null;
         RateLimiter = options.RateLimit is { } limit ? new ResponseRateLimiter(limit, options.Time) : null;
-        (answered, time) = (options.Answered, options.Time);
+        (answered, forwarded, time) = (options.Answered, options.Forwarded, options.Time);
+        forwarder = options.Forwarding is { } forwarding ? new Forwarder(forwarding, time) : null;
+    }
+
+    /// <summary>Where queries for outside names from allowed clients go; null (the default): they are refused.</summary>
+    public Forwarder? Forwarder
+    {
+        get => forwarder;
+        set => forwarder = value;
     }
 
     /// <summary>The response-rate limiter (UDP only), when one is configured.</summary>
@@ -54,7 +72,8 @@ internal sealed class QueryPipeline
     /// <summary>
     /// Answers <paramref name="message"/>, received over <paramref name="transport"/> from <paramref name="sender"/>
     /// (needed for rate limiting only), into <paramref name="output"/> (at least <see cref="OutputSize"/> bytes).
-    /// Returns the length of the answer to send; 0 to send nothing.
+    /// Returns the length of the answer to send; 0 to send nothing; <see cref="Forward"/> to forward the query
+    /// (<paramref name="sender"/> is then in the allow-list).
     /// </summary>
     public int Answer(ReadOnlySpan<byte> message, Span<byte> output, TransportProtocol transport, SocketAddress? sender = null)
     {
@@ -91,6 +110,8 @@ internal sealed class QueryPipeline
             outcome = answers.TryAnswer(message, layout, zone, output, limit, key, out var replayed, out keyLength);
             if (outcome == PreparedAnswers.Outcome.Answered)
             {
+                if (forwarder is not null && Forwards(message, layout, output[..replayed], sender))
+                    return Forward;
                 Report(layout.QuestionType, (ReturnCode)(output[3] & 0x0F), transport, started);
                 return replayed;
             }
@@ -98,10 +119,54 @@ internal sealed class QueryPipeline
 
         // Slow path: parse, respond, size; then teach the fast path what it answered, unless sizing cut it.
         var (length, rcode, whole) = Respond(message, layout, zone, output, limit, transport);
-        if (outcome == PreparedAnswers.Outcome.Learnable && whole)
+        // With forwarding, minilb is the LAN's DNS server and sees every name its clients look up: keeping a refusal
+        // per outside name would fill the fast path's table with names it never answers.
+        if (outcome == PreparedAnswers.Outcome.Learnable && whole && !(forwarder is not null && rcode == ReturnCode.Refused))
             answers!.Learn(key[..keyLength], zone, output[..length]);
+        if (forwarder is not null && length > 0 && Forwards(message, layout, output[..length], sender))
+            return Forward;
         if (length > 0)
             Report(layout.QuestionType, rcode, transport, started);
+        return length;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="answer"/> is the refusal of a name outside the zone and aliases — a standard query
+    /// (opcode QUERY, one question, class IN, no zone transfer), our own names never among them — from a client
+    /// that may have it forwarded. Refusals of anything else stand.
+    /// </summary>
+    private bool Forwards(ReadOnlySpan<byte> message, in WireMessage layout, ReadOnlySpan<byte> answer, SocketAddress? sender)
+    {
+        if (answer.Length < WireMessage.HeaderLength || (ReturnCode)(answer[3] & 0x0F) != ReturnCode.Refused
+            || (layout.Flags & 0x7800) != 0 || layout.Questions != 1 || layout.QuestionEnd == 0
+            || BinaryPrimitives.ReadUInt16BigEndian(message[(layout.QuestionEnd - 2)..]) != (ushort)RecordClass.INet
+            || layout.QuestionType is RecordType.Axfr or RecordType.Ixfr)
+            return false;
+        if (sender is not null && forwarder is { } current && current.Settings.Allows(Address(sender)))
+            return true;
+        forwarded?.Invoke(ForwardResult.NotAllowed);
+        return false;
+    }
+
+    /// <summary>
+    /// The answer to a forwarded <paramref name="query"/> from <paramref name="reply"/>: the upstream's answer with
+    /// the client's ID and question, RA=1 and AA=0, within the transport's size (else TC=1); SERVFAIL (RA=1) when
+    /// no upstream answered. Returns the length written to <paramref name="output"/>.
+    /// </summary>
+    public int Relay(ReadOnlySpan<byte> query, in UpstreamReply reply, Span<byte> output, TransportProtocol transport)
+    {
+        var started = answered is null ? 0 : time.GetTimestamp();
+        var layout = WireMessage.Read(query);
+        if (!layout.IsQuery || layout.QuestionEnd == 0)
+            return 0;
+        var limit = transport == TransportProtocol.Udp ? layout.UdpLimit : MaxTcpMessage;
+        var result = reply.Result == ForwardResult.Answered && reply.Length < layout.QuestionEnd ? ForwardResult.Failed : reply.Result;
+        forwarded?.Invoke(result);
+        var length = result == ForwardResult.Answered
+            ? AnswerSize.Relay(query, layout, reply.Message, output, limit)
+            : layout.WriteEmptyResponse(query, output, ReturnCode.ServerFailure, truncated: false);
+        output[3] |= 0x80; // RA: recursion is available to this client
+        Report(layout.QuestionType, (ReturnCode)(output[3] & 0x0F), transport, started);
         return length;
     }
 

@@ -40,6 +40,7 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
         using var onStop = stopping.Register(deadline.Cancel);
         // What the client sent and we have not answered yet: pipelined queries arrive several per read.
         var received = new Received(new byte[4096]);
+        var client = socket.RemoteEndPoint?.Serialize(); // the forwarder's allow-list
         try
         {
             while (true)
@@ -69,8 +70,12 @@ internal sealed class TcpConnection(Socket socket, QueryPipeline pipeline, DnsHo
                 var output = ArrayPool<byte>.Shared.Rent(LengthPrefix + QueryPipeline.OutputSize);
                 try
                 {
-                    var answer = pipeline.Answer(received.Pending.Slice(LengthPrefix, size), output.AsSpan(LengthPrefix), TransportProtocol.Tcp);
+                    var query = received.Pending.Slice(LengthPrefix, size);
+                    var answer = pipeline.Answer(query, output.AsSpan(LengthPrefix), TransportProtocol.Tcp, client);
+                    var forward = answer == QueryPipeline.Forward ? query.ToArray() : null;
                     received.Consume(LengthPrefix + size);
+                    if (forward is not null)
+                        answer = await ForwardedQuery.AnswerAsync(pipeline, forward, output.AsMemory(LengthPrefix), TransportProtocol.Tcp, stopping);
                     if (answer == 0)
                         continue; // garbage or a response: nothing to say, the connection stays usable
                     BinaryPrimitives.WriteUInt16BigEndian(output, (ushort)answer);

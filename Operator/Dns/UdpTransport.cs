@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
@@ -9,7 +10,9 @@ namespace MiniLb.Operator.Dns;
 /// answers. Each loop is a thread blocking in <c>recvfrom</c> with its own buffers, so answering allocates
 /// nothing on the fast path; with <see cref="DnsHostOptions.UdpReusePort"/> each loop has its own SO_REUSEPORT
 /// socket and the kernel spreads clients. Overload is shed by the kernel: a full socket buffer drops datagrams,
-/// so there is never a backlog of queries older than the buffer.
+/// so there is never a backlog of queries older than the buffer. A query to forward leaves the loop at once: its
+/// exchange with the upstreams runs on the thread pool (bounded by <see cref="Forwarding.ForwardingSettings.MaxInFlight"/>)
+/// and sends the relayed answer from there, so a slow upstream never holds up the loop.
 /// </summary>
 internal sealed class UdpTransport
 {
@@ -19,6 +22,7 @@ internal sealed class UdpTransport
     private readonly QueryPipeline pipeline;
     private readonly int loops;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource stopping = new();
     private int running;
     private int closed;
 
@@ -59,6 +63,7 @@ internal sealed class UdpTransport
     {
         if (Interlocked.Exchange(ref closed, 1) == 0)
         {
+            stopping.Cancel();
             foreach (var socket in sockets)
                 socket.Close();
             if (Volatile.Read(ref running) == 0)
@@ -114,7 +119,9 @@ internal sealed class UdpTransport
                     return;
                 }
                 var length = pipeline.Answer(buffer.AsSpan(0, count), output, TransportProtocol.Udp, sender);
-                if (length > 0)
+                if (length == QueryPipeline.Forward)
+                    _ = ForwardAsync(socket, buffer.AsSpan(0, count).ToArray(), Copy(sender));
+                else if (length > 0)
                     Send(socket, output.AsSpan(0, length), sender);
             }
         }
@@ -123,6 +130,30 @@ internal sealed class UdpTransport
             if (Interlocked.Decrement(ref running) == 0 && Volatile.Read(ref closed) == 1)
                 stopped.TrySetResult();
         }
+    }
+
+    private async Task ForwardAsync(Socket socket, byte[] query, SocketAddress client)
+    {
+        await Task.Yield(); // off the receive loop before any socket work
+        var output = ArrayPool<byte>.Shared.Rent(Responder.MaxUdpPayloadSize); // a relayed UDP answer never exceeds it
+        try
+        {
+            var length = await ForwardedQuery.AnswerAsync(pipeline, query, output, TransportProtocol.Udp, stopping.Token);
+            if (length > 0)
+                Send(socket, output.AsSpan(0, length), client);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(output);
+        }
+    }
+
+    /// <summary>The loop reuses its sender address for the next datagram; a forwarded query's reply needs its own.</summary>
+    private static SocketAddress Copy(SocketAddress sender)
+    {
+        var copy = new SocketAddress(sender.Family, sender.Size);
+        sender.Buffer.Span[..sender.Size].CopyTo(copy.Buffer.Span);
+        return copy;
     }
 
     private static void Send(Socket socket, ReadOnlySpan<byte> answer, SocketAddress receiver)

@@ -66,6 +66,9 @@ public sealed class MiniLbConfigSpec
 
     [Description("Zone transfer to a secondary on the router (AXFR/IXFR over TCP, RFC 5936) and NOTIFY when the zone changes (RFC 1996). Off unless allowFrom lists a client.")]
     public TransferSpec? Transfer { get; set; }
+
+    [Description("Forwarding of names outside the zone to the LAN's resolvers, for allowed clients only, so minilb can be the LAN's DNS server when the router cannot forward one zone. Off unless upstreams are given.")]
+    public ForwardingSpec? Forwarding { get; set; }
 }
 
 /// <summary>How minilb decides a node is unreachable. The defaults take a dead node out of DNS within 2.5 s.</summary>

@@ -24,6 +24,7 @@ public static class ManifestSet
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(MiniLbConfigStatus))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(NodeRoute))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(NodeLivenessSpec))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(ForwardingSpec))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicProperties, typeof(Condition))]
     public static IReadOnlyList<Manifest> Generate(string @namespace = DefaultNamespace)
     {

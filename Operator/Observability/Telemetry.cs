@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Forwarding;
 using MiniLb.Operator.Kube;
 using Prometheus;
 
@@ -22,6 +23,7 @@ public sealed class Telemetry : IRuntimeMetrics
     ];
 
     private readonly Counter _queries;
+    private readonly Counter _forwarded;
     private readonly Histogram _responseDuration;
     private readonly Gauge _servedServices;
     private readonly Gauge _servedEndpoints;
@@ -47,6 +49,8 @@ public sealed class Telemetry : IRuntimeMetrics
 
         _queries = factory.CreateCounter("minilb_dns_queries_total",
             "DNS queries answered, by query type, response code and transport.", "type", "rcode", "transport");
+        _forwarded = factory.CreateCounter("minilb_dns_forwarded_total",
+            "Queries for names outside the zone, by what became of them: answered (an upstream's answer relayed), failed (no upstream answered: SERVFAIL), overloaded (too many in flight: SERVFAIL), not_allowed (client outside forwarding.allowFrom: REFUSED).", "result");
         _responseDuration = factory.CreateHistogram("minilb_dns_response_duration_seconds",
             "Time from a parsed query to its response being ready, by transport.",
             new HistogramConfiguration
@@ -110,6 +114,15 @@ public sealed class Telemetry : IRuntimeMetrics
         _durationChildren.GetOrAdd(transport, static (key, histogram) => histogram.WithLabels(TransportLabel(key)), _responseDuration)
             .Observe(elapsed.TotalSeconds);
     }
+
+    /// <summary>Counts one query that was (or, for a client outside the allow-list, would have been) forwarded.</summary>
+    public void DnsForwarded(ForwardResult result) => _forwarded.WithLabels(result switch
+    {
+        ForwardResult.Answered => "answered",
+        ForwardResult.Failed => "failed",
+        ForwardResult.Overloaded => "overloaded",
+        _ => "not_allowed",
+    }).Inc();
 
     /// <summary>Sets the served-object gauges after a new zone is published.</summary>
     public void ZonePublished(int services, int endpoints, int aliasNames)

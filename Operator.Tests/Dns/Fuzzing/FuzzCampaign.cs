@@ -38,6 +38,8 @@ internal sealed class FuzzCampaign
     /// <summary>Share of the packets sent over TCP (connections are slower to make than datagrams to send).</summary>
     public double TcpShare { get; init; } = 0.15;
     public TimeSpan Patience { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The server forwards outside names to <see cref="Forwarding.Upstreams.Resolver"/>: checks expect its answers.</summary>
+    public bool Forwarding { get; init; }
 
     private readonly ConcurrentQueue<string> failures = new();
     private readonly ConcurrentDictionary<string, long> kinds = new();
@@ -81,11 +83,32 @@ internal sealed class FuzzCampaign
                 m.ReturnCode != ReturnCode.NxDomain || !m.AuthorityRecords.OfType<SoaRecord>().Any() ? $"expected NXDOMAIN with SOA, got {m.ReturnCode}" : null),
             3 => new(RawQuery.Build("web.default.minilb", RecordType.Aaaa, id: id), (m, _) =>
                 m.ReturnCode != ReturnCode.NoError || m.AnswerRecords.Count != 0 ? $"expected NODATA, got {m.ReturnCode} with {m.AnswerRecords.Count} answers" : null),
+            // Hostile packets that read as outside names are forwarded too; beyond the in-flight limit the forwarder sheds
+            // load with SERVFAIL, a correct answer under a flood (counted, not a failure).
+            4 when Forwarding => new(RawQuery.Build("WwW.eXaMpLe.TeSt", id: id, recursionDesired: true), (m, _) =>
+                !m.IsRecursionAllowed || m.IsAuthoritiveAnswer ? $"expected a forwarded answer (RA, no AA), got RA={m.IsRecursionAllowed} AA={m.IsAuthoritiveAnswer}"
+                : m.Questions.Single().Name.ToString() != "WwW.eXaMpLe.TeSt." ? $"question not echoed byte for byte: {m.Questions.Single().Name}"
+                : m.ReturnCode == ReturnCode.ServerFailure && m.AnswerRecords.Count == 0 ? Shed()
+                : m.ReturnCode != ReturnCode.NoError ? $"expected a forwarded NOERROR or SERVFAIL, got {m.ReturnCode}"
+                : !m.AnswerRecords.OfType<ARecord>().Select(a => a.Address.ToString()).ToHashSet().SetEquals(MiniLb.Operator.Tests.Forwarding.Upstreams.WwwAddresses) ? "wrong forwarded addresses"
+                : Forwarded()),
             4 => new(RawQuery.Build("example.com", id: id, recursionDesired: true), (m, _) =>
                 m.ReturnCode != ReturnCode.Refused || m.IsRecursionAllowed ? $"expected REFUSED without RA, got {m.ReturnCode} RA={m.IsRecursionAllowed}" : null),
             _ => new(RawQuery.Build("big.default.minilb", id: id, edns: new RawQuery.Edns(Size: 1232)), (m, tcp) =>
                 Addresses(m, AmplificationTests.BigAddresses, exact: tcp)),
         };
+    }
+
+    private string? Shed()
+    {
+        kinds.AddOrUpdate("check forwarded: SERVFAIL (load shed)", 1, (_, n) => n + 1);
+        return null;
+    }
+
+    private string? Forwarded()
+    {
+        kinds.AddOrUpdate("check forwarded: answered", 1, (_, n) => n + 1);
+        return null;
     }
 
     private static string? Addresses(DnsMessage message, string[] expected, bool exact)

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using MiniLb.Operator.Dns;
+using MiniLb.Operator.Forwarding;
+using MiniLb.Operator.Tests.Forwarding;
 
 namespace MiniLb.Operator.Tests.Dns.Fuzzing;
 
@@ -14,11 +16,14 @@ public class FuzzTests
     /// <summary>What the pipeline logs when ARSoft cannot parse a message whose framing holds together; it answers FORMERR.</summary>
     private const string ParseFailure = "Unreadable DNS query";
 
-    [Test]
+    /// <summary>With forwarding, hostile packets that read as queries for outside names go to an upstream (127.0.0.3).</summary>
+    [TestCase(false)]
+    [TestCase(true)]
     [Category("Fuzz")]
-    public async Task Hostile_packets_over_UDP_and_TCP_crash_nothing_leak_nothing_and_real_queries_are_still_answered()
+    public async Task Hostile_packets_over_UDP_and_TCP_crash_nothing_leak_nothing_and_real_queries_are_still_answered(bool forwarding)
     {
         var packets = int.TryParse(Environment.GetEnvironmentVariable(PacketsVariable), out var p) ? p : 30_000;
+        await using var upstream = forwarding ? Upstreams.Resolver() : null;
         var seed = int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var s) ? s : Random.Shared.Next();
         TestContext.Out.WriteLine($"fuzz: {packets} packets, seed {seed} (replay with {SeedVariable}={seed})");
 
@@ -33,21 +38,27 @@ public class FuzzTests
         try
         {
             await using var server = TestDnsServer.Start(AmplificationTests.Zone(),
-                new DnsHostOptions { IoTimeout = TimeSpan.FromSeconds(1), TcpIdleTimeout = TimeSpan.FromSeconds(2) }, logger: logger);
+                new DnsHostOptions
+                {
+                    IoTimeout = TimeSpan.FromSeconds(1), TcpIdleTimeout = TimeSpan.FromSeconds(2),
+                    Forwarding = upstream is null ? null : new ForwardingSettings { Upstreams = [upstream.EndPoint] },
+                }, logger: logger);
             var sockets = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
 
             // Warm up (JIT, pools, buffers) before the "before" measurement.
-            var warmUp = await Campaign(server, Math.Min(5_000, packets / 10 + 100), seed + 1).RunAsync();
+            var warmUp = await Campaign(server, Math.Min(5_000, packets / 10 + 100), seed + 1, forwarding).RunAsync();
             Assert.That(warmUp.Failures, Is.Empty, $"seed {seed}: warm-up");
             var before = Memory.Measure();
 
             // Two halves: the first may still grow pools and thread counts; growth in the second would be a leak.
-            var first = await Campaign(server, packets / 2, seed).RunAsync();
+            var first = await Campaign(server, packets / 2, seed, forwarding).RunAsync();
             var middle = Memory.Measure();
-            var second = await Campaign(server, packets - packets / 2, seed + 2).RunAsync();
+            var second = await Campaign(server, packets - packets / 2, seed + 2, forwarding).RunAsync();
             var report = first.Add(second);
 
             Assert.That(await ProcessSockets.Eventually(() => server.Host.OpenTcpConnections == 0), Is.True, $"seed {seed}: {server.Host.OpenTcpConnections} TCP connections still open");
+            if (forwarding && ProcessSockets.Visible)
+                await ProcessSockets.Eventually(() => ProcessSockets.Open() <= sockets); // exchanges with the upstream still in flight hold buffers
             var after = Memory.Measure();
             var socketsAfter = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
             GC.Collect();
@@ -63,6 +74,8 @@ public class FuzzTests
             TestContext.Out.WriteLine($"fuzz: memory before {before}, half way {middle}, after {after}; sockets before {sockets}, after {socketsAfter}; UDP datagrams dropped by the kernel {ProcessSockets.UdpDrops(server.Port)}");
 
             Assert.That(report.Failures, Is.Empty, $"seed {seed}: well-formed queries went wrong");
+            if (forwarding)
+                Assert.That(report.Kinds.GetValueOrDefault("check forwarded: answered"), Is.Positive, $"seed {seed}: no forwarded check was answered by the upstream");
             Assert.That(unexpected.Select(e => $"{e.Message}: {e.Exception}"), Is.Empty, $"seed {seed}: exceptions other than parse failures");
             Assert.That(unobserved, Is.Zero, $"seed {seed}: unobserved task exceptions");
             Assert.That(report.Packets, Is.GreaterThanOrEqualTo(packets * 95L / 100), "the campaign sent what it was asked to");
@@ -79,7 +92,8 @@ public class FuzzTests
         }
     }
 
-    private static FuzzCampaign Campaign(TestDnsServer server, int packets, int seed) => new() { Target = server.EndPoint, Packets = packets, Seed = seed };
+    private static FuzzCampaign Campaign(TestDnsServer server, int packets, int seed, bool forwarding) =>
+        new() { Target = server.EndPoint, Packets = packets, Seed = seed, Forwarding = forwarding };
 
     internal sealed record Memory(long HeapBytes, long ResidentBytes)
     {
