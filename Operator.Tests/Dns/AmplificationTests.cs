@@ -22,11 +22,13 @@ public class AmplificationTests(bool forwarding)
     [
         "web.default.minilb", "big.default.minilb", "dual.default.minilb", "_http._tcp.big.default.minilb", "minilb",
         "nothing.default.minilb", "example.com", "www.google.com", "www.example.test", "big.example.test",
+        // The reverse zones of the nodes' podCIDRs: a PTR, an apex, a missing address, an empty non-terminal.
+        "11.0.244.10.in-addr.arpa", "0.244.10.in-addr.arpa", "99.0.244.10.in-addr.arpa", "0.245.10.in-addr.arpa", "10.0.245.10.in-addr.arpa",
     ];
 
     private static readonly System.Net.IPAddress Stranger = IPAddress.Parse("127.0.0.2");
 
-    private static readonly RecordType[] Types = [RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Any, RecordType.Ns, RecordType.Soa, RecordType.Txt];
+    private static readonly RecordType[] Types = [RecordType.A, RecordType.Aaaa, RecordType.Srv, RecordType.Any, RecordType.Ns, RecordType.Soa, RecordType.Txt, RecordType.Ptr];
 
     // No EDNS (null), sizes below the 512 floor, around it, around our 1232 ceiling, and far above.
     private static readonly int?[] Sizes = [null, 0, 1, 256, 511, 512, 513, 600, 700, 900, 1000, 1100, 1231, 1232, 1233, 1400, 1500, 4096, 65535];
@@ -38,10 +40,16 @@ public class AmplificationTests(bool forwarding)
     private TestDnsServer? upstream;
     private int upstreamAsked;
 
-    /// <summary>A small Service, a large one (300 addresses), a dual-stack one (150 + 150) and NS glue.</summary>
+    /// <summary>
+    /// A small Service, a large one (300 addresses), a dual-stack one (150 + 150), NS glue, and the reverse zones of
+    /// three nodes' podCIDRs (so every served address has a PTR).
+    /// </summary>
     internal static MiniLb.Operator.Resolution.Zone Zone()
     {
         var model = new ClusterModel(new ZoneSettings { NameServerAddresses = [IPAddress.Parse("192.168.1.53")] });
+        model.Upsert(Node("node-0", ["192.168.1.30"], ["10.244.0.0/24"]));
+        model.Upsert(Node("node-1", ["192.168.1.31"], ["10.244.1.0/24"]));
+        model.Upsert(Node("node-2", ["192.168.1.32"], ["10.245.0.0/16", "fd00:10:245::/64"]));
         model.Upsert(Service("default", "web"));
         model.Upsert(Slice("default", "web", "web-1", "IPv4", Ready(WebAddresses)));
         model.Upsert(Service("default", "big"));
@@ -66,7 +74,7 @@ public class AmplificationTests(bool forwarding)
     };
 
     /// <summary>Answered by the upstream (RA=1) rather than refused by minilb.</summary>
-    private bool Forwarded(string name) => forwarding && !name.EndsWith("minilb", StringComparison.Ordinal);
+    private bool Forwarded(string name) => forwarding && !name.EndsWith("minilb", StringComparison.Ordinal) && !name.EndsWith(".arpa", StringComparison.Ordinal);
 
     [OneTimeTearDown]
     public async Task Stop()

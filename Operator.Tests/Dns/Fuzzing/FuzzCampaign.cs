@@ -73,8 +73,13 @@ internal sealed class FuzzCampaign
     private Check NextCheck(Random random)
     {
         var id = (ushort)random.Next(65536);
-        return random.Next(6) switch
+        return random.Next(7) switch
         {
+            // 10.244.0.11 backs both web and big: its PTR RRset names both Services.
+            6 => new(RawQuery.Build("11.0.244.10.in-addr.arpa", RecordType.Ptr, id: id), (m, _) =>
+                m.ReturnCode != ReturnCode.NoError || !m.AnswerRecords.OfType<PtrRecord>().Select(r => r.PointerDomainName.ToString()).ToHashSet()
+                    .SetEquals(["big.default.minilb.", "web.default.minilb."])
+                    ? $"expected the PTRs big.default.minilb and web.default.minilb, got {m.ReturnCode} with {string.Join(", ", m.AnswerRecords)}" : null),
             0 => new(RawQuery.Build("web.default.minilb", id: id), (m, _) => Addresses(m, AmplificationTests.WebAddresses, exact: true)),
             1 => new(RawQuery.Build("WeB.DeFaUlT.MiNiLb", id: id, edns: new RawQuery.Edns()), (m, _) =>
                 m.Questions.Single().Name.ToString() != "WeB.DeFaUlT.MiNiLb." ? $"question not echoed byte for byte: {m.Questions.Single().Name}"

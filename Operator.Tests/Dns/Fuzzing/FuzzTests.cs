@@ -42,6 +42,8 @@ public class FuzzTests
                 {
                     IoTimeout = TimeSpan.FromSeconds(1), TcpIdleTimeout = TimeSpan.FromSeconds(2),
                     Forwarding = upstream is null ? null : new ForwardingSettings { Upstreams = [upstream.EndPoint] },
+                    // Transfers allowed to the fuzzer: hostile packets that read as AXFR/IXFR reach the transfer path too.
+                    Transfer = new MiniLb.Operator.Transfer.TransferSettings { AllowFrom = [System.Net.IPNetwork.Parse("127.0.0.0/8"), System.Net.IPNetwork.Parse("::1/128")] },
                 }, logger: logger);
             var sockets = ProcessSockets.Visible ? ProcessSockets.Open() : 0;
 
