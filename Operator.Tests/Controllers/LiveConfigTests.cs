@@ -113,4 +113,49 @@ public sealed class LiveConfigTests
         Assert.That(live.Problem, Is.EqualTo(new ConfigProblem("InvalidSpec", live.Problem!.Message, 2)));
         Assert.That(live.Host, Is.Not.Null, "DNS keeps listening");
     }
+
+    [Test]
+    public async Task A_first_MiniLbConfig_whose_port_is_taken_leaves_the_flags_serving_DNS_meanwhile()
+    {
+        // A port this test holds for UDP and TCP (the TCP side too, so no other program's connection has it afterwards).
+        var (taken, port) = TakePort();
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance,
+            new MiniLbConfigSpec { Ttl = 30, Listen = "127.0.0.1:0" }, flags: [new GivenFlag("--ttl", "30", "spec.ttl")]);
+
+        // The MiniLbConfig is the first thing seen at start (it existed before minilb), and its spec cannot work.
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = $"127.0.0.1:{port}" } });
+
+        Assert.That(live.Host, Is.Not.Null, "DNS is up on the flags' address rather than waiting for a spec that may never work");
+        Assert.That(live.Current, Is.Not.Null);
+        Assert.That((live.Current!.Source, live.Current.Zone.Ttl), Is.EqualTo(((string?)null, 30)));
+        Assert.That(live.Problem?.Reason, Is.EqualTo("ListenFailed"));
+        Assert.That(live.DescribeSource(), Does.StartWith("the flag --ttl 30 in force (MiniLbConfig 'default' is not applied: "));
+
+        taken.ForEach(s => s.Dispose());
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = $"127.0.0.1:{port}" } });
+        Assert.That((live.Current!.Source, live.Problem), Is.EqualTo(("default", (ConfigProblem?)null)), "once the port is free the MiniLbConfig applies");
+    }
+
+    private static (List<System.Net.Sockets.Socket> Sockets, int Port) TakePort()
+    {
+        while (true)
+        {
+            var udp = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            udp.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            var port = ((System.Net.IPEndPoint)udp.LocalEndPoint!).Port;
+            var tcp = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                tcp.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+                tcp.Listen();
+                return ([udp, tcp], port);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                udp.Dispose();
+                tcp.Dispose();
+            }
+        }
+    }
 }
