@@ -34,6 +34,9 @@ public class TransferNotifierTests
         public ConcurrentQueue<(ushort Id, uint Serial, string Zone)> Received { get; } = new();
         public Func<int, bool> Answer { get; set; } = _ => true;
 
+        /// <summary>The zones answered NOTAUTH, as a secondary that does not hold them does.</summary>
+        public Func<string, bool> NotAuthFor { get; set; } = _ => false;
+
         private async Task ListenAsync()
         {
             var buffer = new byte[1500];
@@ -49,6 +52,8 @@ public class TransferNotifierTests
                         continue;
                     var reply = buffer[..12];
                     reply[2] |= 0x80; // QR; ID and opcode as received, NOERROR
+                    if (NotAuthFor(Received.Last().Zone))
+                        reply[3] = (byte)((reply[3] & 0xF0) | (int)ReturnCode.NotAuthoritive);
                     BinaryPrimitives.WriteUInt16BigEndian(reply.AsSpan(4), 0);
                     BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(6), 0);
                     BinaryPrimitives.WriteUInt16BigEndian(reply.AsSpan(10), 0);
@@ -163,6 +168,31 @@ public class TransferNotifierTests
             Assert.That(second.Select(r => r.Zone).Order(StringComparer.Ordinal), Is.EqualTo(new[] { "1.244.10.in-addr.arpa", "minilb" }),
                 "the /16 around it and the IPv6 zone did not change");
             Assert.That(second.Select(r => r.Serial), Has.All.EqualTo(zones.Current.Serial));
+        }
+    }
+
+    [Test]
+    public async Task A_secondary_holding_only_the_forward_zone_is_warned_about_once_per_reverse_zone()
+    {
+        using var secondary = new FakeSecondary { NotAuthFor = zone => zone.EndsWith(".arpa", StringComparison.Ordinal) };
+        var logs = new LogLines();
+        var model = ReverseZoneTransferTests.Model();
+        var (zones, notifier) = Start(secondary, logs.CreateLogger("notify"), model.Publish());
+        await using (notifier)
+        {
+            await OperatorFixture.WaitUntilAsync(() => Task.FromResult(notifier.Acknowledged == 4), "the NOTIFYs at start");
+            model.Upsert(Slice("shop", "api", "api-6", "IPv6", Ready("fd00:10:244:1::7", "fd00:10:244:1::8")));
+            zones.Swap(model.Publish());
+            model.Upsert(Slice("shop", "api", "api-4", "IPv4", Ready("10.244.1.5", "10.244.1.9")));
+            await Task.Delay(Fast.Interval * 2);
+            zones.Swap(model.Publish());
+            await OperatorFixture.WaitUntilAsync(() => Task.FromResult(notifier.Acknowledged == 8), "the NOTIFYs of two more versions");
+
+            var warnings = logs.All.Where(l => l.StartsWith("Warning", StringComparison.Ordinal)).ToList();
+            TestContext.Out.WriteLine(string.Join("\n", warnings));
+            Assert.That(warnings, Has.Count.EqualTo(3), "one per reverse zone, not one per version");
+            Assert.That(warnings, Has.All.Contains("NotAuthoritive").And.Contains(".arpa"));
+            Assert.That(logs.All, Has.None.Contains("did not answer").Or.Contains("answers NOTIFY again"), "the secondary answers: it is not silent");
         }
     }
 }

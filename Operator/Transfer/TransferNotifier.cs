@@ -150,9 +150,8 @@ public sealed class TransferNotifier : IAsyncDisposable
                     return;
                 }
             }
-            if (!secondary.Silent)
+            if (secondary.Silent.TryAdd(apex, true))
             {
-                secondary.Silent = true;
                 logger.LogWarning("Secondary {Secondary} did not answer NOTIFY for {Zone} serial {Serial} ({Attempts} tries); it catches up at its next SOA refresh. Logged once until it answers",
                     secondary.Target, apex, zone.Serial, timing.Attempts);
             }
@@ -170,10 +169,10 @@ public sealed class TransferNotifier : IAsyncDisposable
 
     private void Answered(Secondary secondary, Zone zone, DomainName apex, ReturnCode rcode)
     {
-        if (secondary.Silent)
-            logger.LogInformation("Secondary {Secondary} answers NOTIFY again", secondary.Target);
-        secondary.Silent = false;
-        // Per zone: a router holding the forward zone only refuses every reverse NOTIFY (NOTAUTH); that is said once.
+        // Per zone, as the refusals below: a secondary holding the forward zone only may ignore every reverse NOTIFY.
+        if (secondary.Silent.TryRemove(apex, out _))
+            logger.LogInformation("Secondary {Secondary} answers NOTIFY again for {Zone}", secondary.Target, apex);
+        // A router holding the forward zone only refuses every reverse NOTIFY (NOTAUTH): said once per zone.
         var before = secondary.Refusals.GetValueOrDefault(apex);
         if (rcode != ReturnCode.NoError && before != rcode)
             logger.LogWarning("Secondary {Secondary} answered NOTIFY for {Zone} with {Rcode}: does it hold that zone, and does its ACL allow NOTIFY from minilb?", secondary.Target, apex, rcode);
@@ -249,7 +248,8 @@ public sealed class TransferNotifier : IAsyncDisposable
 
         /// <summary>Per zone apex, the version last notified (loop only).</summary>
         public readonly Dictionary<DomainName, SentVersion> Sent = [];
-        public volatile bool Silent;
+        /// <summary>The zones whose NOTIFY the secondary did not answer, logged once until it does (written by the NOTIFYs in flight).</summary>
+        public readonly ConcurrentDictionary<DomainName, bool> Silent = new();
 
         /// <summary>Per zone apex, the error the secondary last answered NOTIFY with (written by the NOTIFYs in flight).</summary>
         public readonly ConcurrentDictionary<DomainName, ReturnCode> Refusals = new();
@@ -262,6 +262,7 @@ public sealed class TransferNotifier : IAsyncDisposable
                 Sent[apex].Cancel();
                 Sent.Remove(apex);
                 Refusals.TryRemove(apex, out _);
+                Silent.TryRemove(apex, out _);
             }
         }
 
