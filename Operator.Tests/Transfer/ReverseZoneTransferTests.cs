@@ -93,6 +93,15 @@ public class ReverseZoneTransferTests
     }
 
     [Test]
+    public void A_question_in_other_letter_case_gets_the_same_zone()
+    {
+        var zone = Model().Publish();
+
+        // Letter case as the question's: ARSoft's name compression points the owners at the question (RFC 4343 allows it).
+        Assert.That(Transferred(zone, Inner.ToUpperInvariant()), Is.EqualTo(Transferred(zone, Inner)).IgnoreCase, "RFC 4343: the question matches in any case");
+    }
+
+    [Test]
     public void IXFR_over_UDP_for_a_reverse_apex_is_its_SOA()
     {
         var zone = Model().Publish();
