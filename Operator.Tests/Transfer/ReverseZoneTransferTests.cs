@@ -93,6 +93,25 @@ public class ReverseZoneTransferTests
     }
 
     [Test]
+    public void A_large_reverse_zone_takes_several_messages_each_within_reach_of_compression_pointers()
+    {
+        var model = ZoneTransferTests.Model(webAddresses: 20_000); // 10.1.0.0 … 10.1.78.31
+        model.Upsert(Node("node-a", ["192.168.1.10"], ["10.1.0.0/16"]));
+        var zone = model.Publish();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var messages = ZoneTransfer.Messages(Query(RecordType.Axfr, "1.10.in-addr.arpa"), zone)!;
+
+        var elapsed = clock.Elapsed;
+        var records = AnswersOf(messages);
+        TestContext.Out.WriteLine($"20,000 PTRs: {records.Count} records in {messages.Count} messages, {messages.Sum(m => m.Length):N0} bytes, built in {elapsed.TotalMilliseconds:0} ms");
+        Assert.That(messages.Select(m => m.Length), Has.All.LessThanOrEqualTo(ZoneTransfer.MaxMessageBytes), "a pointer holds 14 bits of offset");
+        Assert.That(records.OfType<PtrRecord>().Count(), Is.EqualTo(20_000), "none lost between messages");
+        Assert.That(records[0], Is.TypeOf<SoaRecord>());
+        Assert.That(records[^1], Is.TypeOf<SoaRecord>());
+    }
+
+    [Test]
     public void A_question_in_other_letter_case_gets_the_same_zone()
     {
         var zone = Model().Publish();
