@@ -6,8 +6,8 @@ namespace MiniLb.Operator.Tests.Transfer;
 
 /// <summary>
 /// The NativeAOT binary in snapshot mode with <c>--transfer-allow-from</c> and <c>--notify</c>: Knot, started first
-/// and still without the zone, gets minilb's NOTIFY at start, transfers the zone and answers the snapshot's names;
-/// dig's AXFR sees the same zone.
+/// and still without the zone, gets minilb's NOTIFY at start, transfers the zone and the nodes' reverse zones and
+/// answers the snapshot's names and their PTRs; dig's AXFR sees the same zones.
 /// </summary>
 public sealed class AotServeTransferTests
 {
@@ -18,7 +18,8 @@ public sealed class AotServeTransferTests
             Assert.Ignore("knotd is not installed (Debian package knot): no real secondary to transfer to");
         var port = OperatorFixture.FreePort();
         var knotPort = OperatorFixture.FreePort();
-        using var knot = SecondaryServer.Start("knot", knotPort, "minilb", port); // nothing to transfer from yet
+        string[] reverseZones = ["0.244.10.in-addr.arpa", "1.244.10.in-addr.arpa", "2.244.10.in-addr.arpa"]; // the snapshot's three podCIDRs
+        using var knot = SecondaryServer.Start("knot", knotPort, "minilb", port, reverseZones); // nothing to transfer from yet
 
         await using var serve = AotBinary.Start("serve", "--snapshot", AotBinary.RepositoryFile("config/samples/cluster-snapshot.yaml"),
             "--listen", $"127.0.0.1:{port}", "--transfer-allow-from", "127.0.0.1/32", "--notify", $"127.0.0.1:{knotPort}");
@@ -32,6 +33,7 @@ public sealed class AotServeTransferTests
         try
         {
             await OperatorFixture.WaitUntilAsync(async () => (await knot.AddressesAsync(name)).SequenceEqual(expected!), $"Knot answers {name} itself");
+            await OperatorFixture.WaitUntilAsync(async () => (await knot.PointersAsync(expected![0])).Contains(name + "."), $"Knot answers kdig -x {expected![0]} itself");
         }
         catch (AssertionException)
         {
@@ -45,6 +47,10 @@ public sealed class AotServeTransferTests
         var axfr = await dig.StandardOutput.ReadToEndAsync();
         await dig.WaitForExitAsync();
         Assert.That(axfr, Does.Contain(";; XFR size:").And.Contain(name + ".\t"), "dig's AXFR from the AOT binary");
+        var reverse = Process.Start(new ProcessStartInfo("dig", ["@127.0.0.1", "-p", port.ToString(), "0.244.10.in-addr.arpa", "AXFR", "+tries=1"]) { RedirectStandardOutput = true })!;
+        var reverseAxfr = await reverse.StandardOutput.ReadToEndAsync();
+        await reverse.WaitForExitAsync();
+        Assert.That(reverseAxfr, Does.Contain(";; XFR size:").And.Contain("PTR"), "dig's AXFR of a reverse zone");
         Assert.That(await serve.StopAsync(), Is.Zero, serve.Error);
     }
 }

@@ -38,13 +38,17 @@ internal sealed class SecondaryServer : IDisposable
 
     private static string Daemon(string name) => name == "knot" ? "knotd" : "unbound";
 
-    /// <summary>Starts <paramref name="name"/> (knot or unbound) on <paramref name="port"/> as a secondary of <paramref name="zone"/> at 127.0.0.1:<paramref name="primaryPort"/>.</summary>
-    public static SecondaryServer Start(string name, int port, string zone, int primaryPort)
+    /// <summary>
+    /// Starts <paramref name="name"/> (knot or unbound) on <paramref name="port"/> as a secondary of <paramref name="zone"/>,
+    /// and of each of <paramref name="moreZones"/> (reverse zones), at 127.0.0.1:<paramref name="primaryPort"/>.
+    /// </summary>
+    public static SecondaryServer Start(string name, int port, string zone, int primaryPort, params string[] moreZones)
     {
         var binary = Binary(name) ?? throw new InvalidOperationException($"{Daemon(name)} is not installed");
         var directory = Directory.CreateTempSubdirectory($"minilb-{name}-").FullName;
         var config = Path.Combine(directory, name + ".conf");
-        File.WriteAllText(config, name == "knot" ? KnotConfig(directory, port, zone, primaryPort) : UnboundConfig(directory, port, zone, primaryPort));
+        string[] zones = [zone, .. moreZones];
+        File.WriteAllText(config, name == "knot" ? KnotConfig(directory, port, zones, primaryPort) : UnboundConfig(directory, port, zones, primaryPort));
         string[] args = name == "knot" ? ["-c", config] : ["-d", "-c", config];
         var start = new ProcessStartInfo(binary, args) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         var process = Process.Start(start) ?? throw new InvalidOperationException($"{binary} did not start");
@@ -57,7 +61,7 @@ internal sealed class SecondaryServer : IDisposable
     }
 
     // NOTIFY is accepted from minilb's address; the transfer itself needs no ACL on the secondary's side.
-    private static string KnotConfig(string directory, int port, string zone, int primaryPort) => $"""
+    private static string KnotConfig(string directory, int port, string[] zones, int primaryPort) => $"""
         server:
             rundir: "{directory}"
             listen: 127.0.0.1@{port}
@@ -79,14 +83,18 @@ internal sealed class SecondaryServer : IDisposable
           - id: default
             storage: "{directory}/zones"
         zone:
+        {string.Concat(zones.Select(zone => $"""
           - domain: {zone}
             master: minilb
             acl: notify-from-minilb
+
+        """))}
         """;
 
-    // docs/forwarding.md's auth-zone, plus what a test on loopback needs: no chroot or user switch, and permission
+    // docs/forwarding.md's auth-zone (for a reverse zone in 10.0.0.0/8 with its local-zone line: Unbound's own
+    // RFC 6303 zone would answer NXDOMAIN first), plus what a test on loopback needs: no chroot or user switch, and permission
     // to reach a primary on 127.0.0.1 (do-not-query-localhost).
-    private static string UnboundConfig(string directory, int port, string zone, int primaryPort) => $"""
+    private static string UnboundConfig(string directory, int port, string[] zones, int primaryPort) => $"""
         server:
           interface: 127.0.0.1@{port}
           port: {port}
@@ -99,7 +107,14 @@ internal sealed class SecondaryServer : IDisposable
           verbosity: 2
           do-not-query-localhost: no
           module-config: "iterator"
+        {string.Concat(zones.Select(zone => $"""
           domain-insecure: "{zone}"
+
+        """))}
+        {(zones.Any(z => z.EndsWith(".10.in-addr.arpa", StringComparison.Ordinal)) ? """
+          local-zone: "10.in-addr.arpa." nodefault
+        """ : "")}
+        {string.Concat(zones.Select(zone => $"""
         auth-zone:
           name: "{zone}"
           primary: 127.0.0.1@{primaryPort}
@@ -108,6 +123,8 @@ internal sealed class SecondaryServer : IDisposable
           for-upstream: yes
           fallback-enabled: no
           zonefile: "{directory}/{zone}.zone"
+
+        """))}
         remote-control:
           control-enable: no
         """;
@@ -121,9 +138,14 @@ internal sealed class SecondaryServer : IDisposable
     }
 
     /// <summary>The server's own answer (kdig, UDP, RD=1 as a router's clients send): the A records of <paramref name="name"/>, sorted.</summary>
-    public async Task<string[]> AddressesAsync(string name)
+    public Task<string[]> AddressesAsync(string name) => KdigAsync(name, "A");
+
+    /// <summary>The server's own reverse answer (<c>kdig -x</c>): the PTR targets of <paramref name="address"/>, sorted.</summary>
+    public Task<string[]> PointersAsync(string address) => KdigAsync("-x", address);
+
+    private async Task<string[]> KdigAsync(string first, string second)
     {
-        var kdig = new ProcessStartInfo("kdig", ["@127.0.0.1", "-p", Port.ToString(), name, "A", "+short", "+time=1", "+retry=0"])
+        var kdig = new ProcessStartInfo("kdig", ["@127.0.0.1", "-p", Port.ToString(), first, second, "+short", "+time=1", "+retry=0"])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };

@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Resolution;
@@ -73,35 +75,69 @@ public sealed class TransferNotifier : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a NOTIFY of <paramref name="zone"/> to every target that has not had this version yet.</summary>
+    /// <summary>
+    /// Starts a NOTIFY to every target for each zone of <paramref name="zone"/> it has not had this version of: the
+    /// forward zone, and each reverse zone whose PTRs changed since the version last sent for it (a new pod's
+    /// address changes one reverse zone, not all of them).
+    /// </summary>
     private void Round(Zone zone, IReadOnlyList<IPEndPoint> targets)
     {
         foreach (var gone in secondaries.Keys.Except(targets).ToList())
         {
-            secondaries[gone].Cancel();
+            secondaries[gone].CancelAll();
             secondaries.Remove(gone);
         }
         foreach (var target in targets)
         {
             if (!secondaries.TryGetValue(target, out var secondary))
                 secondaries[target] = secondary = new Secondary(target);
-            if (secondary.Serial == zone.Serial && secondary.Apex.Equals(zone.Apex))
-                continue;
-            secondary.Cancel();
-            (secondary.Serial, secondary.Apex) = (zone.Serial, zone.Apex);
-            var inFlight = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-            secondary.InFlight = inFlight;
-            _ = NotifyAsync(secondary, zone, inFlight);
+            secondary.Forget(apex => ZoneTransfer.Holds(zone, apex));
+            Notify(secondary, zone, zone.Apex);
+            foreach (var apex in zone.Reverse.Apexes.Keys)
+                Notify(secondary, zone, apex);
         }
     }
 
+    private void Notify(Secondary secondary, Zone zone, DomainName apex)
+    {
+        var sent = secondary.Sent.GetValueOrDefault(apex);
+        if (sent is not null && sent.Serial == zone.Serial)
+            return;
+        if (sent is not null && !apex.Equals(zone.Apex) && SamePointers(sent.Reverse, zone.Reverse, apex))
+        {
+            // Nothing to tell; compared against this version from now on, so the PTRs are walked once per version.
+            secondary.Sent[apex] = sent with { Serial = zone.Serial, Reverse = zone.Reverse };
+            return;
+        }
+        sent?.Cancel();
+        var inFlight = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        secondary.Sent[apex] = new SentVersion(zone.Serial, zone.Reverse, inFlight);
+        _ = NotifyAsync(secondary, zone, apex, inFlight);
+    }
+
+    /// <summary>The reverse zone at <paramref name="apex"/> holds the same PTRs in both versions (the same object when nothing reverse changed).</summary>
+    private static bool SamePointers(ReverseZones before, ReverseZones after, DomainName apex)
+    {
+        if (ReferenceEquals(before, after))
+            return true;
+        var (a, b) = (ZoneTransfer.Pointers(before, apex), ZoneTransfer.Pointers(after, apex));
+        if (a.Count != b.Count)
+            return false;
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (!a[i].Owner.Equals(b[i].Owner) || !a[i].Targets.SequenceEqual(b[i].Targets))
+                return false;
+        }
+        return true;
+    }
+
     /// <summary>Sends until answered or out of attempts; owns <paramref name="inFlight"/> and disposes it (its link to stopping goes with it).</summary>
-    private async Task NotifyAsync(Secondary secondary, Zone zone, CancellationTokenSource inFlight)
+    private async Task NotifyAsync(Secondary secondary, Zone zone, DomainName apex, CancellationTokenSource inFlight)
     {
         using var owned = inFlight;
         var ct = inFlight.Token;
         var id = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
-        var message = Notify(zone, id);
+        var message = Notify(zone, apex, id);
         var timeout = timing.Timeout;
         try
         {
@@ -110,15 +146,14 @@ public sealed class TransferNotifier : IAsyncDisposable
                 if (await SendAsync(secondary.Target, message, id, timeout, ct) is { } rcode)
                 {
                     Interlocked.Increment(ref acknowledged);
-                    Answered(secondary, zone, rcode);
+                    Answered(secondary, zone, apex, rcode);
                     return;
                 }
             }
-            if (!secondary.Silent)
+            if (secondary.Silent.TryAdd(apex, true))
             {
-                secondary.Silent = true;
                 logger.LogWarning("Secondary {Secondary} did not answer NOTIFY for {Zone} serial {Serial} ({Attempts} tries); it catches up at its next SOA refresh. Logged once until it answers",
-                    secondary.Target, zone.Apex, zone.Serial, timing.Attempts);
+                    secondary.Target, apex, zone.Serial, timing.Attempts);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -128,20 +163,25 @@ public sealed class TransferNotifier : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Fire and forget: nothing may escape unobserved; the next version tries again.
-            logger.LogError(e, "NOTIFY to {Secondary} for {Zone} serial {Serial} failed", secondary.Target, zone.Apex, zone.Serial);
+            logger.LogError(e, "NOTIFY to {Secondary} for {Zone} serial {Serial} failed", secondary.Target, apex, zone.Serial);
         }
     }
 
-    private void Answered(Secondary secondary, Zone zone, ReturnCode rcode)
+    private void Answered(Secondary secondary, Zone zone, DomainName apex, ReturnCode rcode)
     {
-        if (secondary.Silent)
-            logger.LogInformation("Secondary {Secondary} answers NOTIFY again", secondary.Target);
-        secondary.Silent = false;
-        if (rcode != ReturnCode.NoError && secondary.Refusal != rcode)
-            logger.LogWarning("Secondary {Secondary} answered NOTIFY for {Zone} with {Rcode}: does its ACL allow NOTIFY from minilb?", secondary.Target, zone.Apex, rcode);
+        // Per zone, as the refusals below: a secondary holding the forward zone only may ignore every reverse NOTIFY.
+        if (secondary.Silent.TryRemove(apex, out _))
+            logger.LogInformation("Secondary {Secondary} answers NOTIFY again for {Zone}", secondary.Target, apex);
+        // A router holding the forward zone only refuses every reverse NOTIFY (NOTAUTH): said once per zone.
+        var before = secondary.Refusals.GetValueOrDefault(apex);
+        if (rcode != ReturnCode.NoError && before != rcode)
+            logger.LogWarning("Secondary {Secondary} answered NOTIFY for {Zone} with {Rcode}: does it hold that zone, and does its ACL allow NOTIFY from minilb?", secondary.Target, apex, rcode);
         else
-            logger.LogDebug("Secondary {Secondary} acknowledged NOTIFY for {Zone} serial {Serial}", secondary.Target, zone.Apex, zone.Serial);
-        secondary.Refusal = rcode == ReturnCode.NoError ? null : rcode;
+            logger.LogDebug("Secondary {Secondary} acknowledged NOTIFY for {Zone} serial {Serial}", secondary.Target, apex, zone.Serial);
+        if (rcode == ReturnCode.NoError)
+            secondary.Refusals.TryRemove(apex, out _);
+        else
+            secondary.Refusals[apex] = rcode;
     }
 
     /// <summary>One NOTIFY and its answer: the answer's RCODE, or null when none came in time.</summary>
@@ -181,12 +221,12 @@ public sealed class TransferNotifier : IAsyncDisposable
         }
     }
 
-    /// <summary>NOTIFY for the zone's SOA, with the new SOA in the answer section as a hint (RFC 1996 §3.7).</summary>
-    private static byte[] Notify(Zone zone, ushort id)
+    /// <summary>NOTIFY for the SOA at <paramref name="apex"/>, with the new SOA in the answer section as a hint (RFC 1996 §3.7).</summary>
+    private static byte[] Notify(Zone zone, DomainName apex, ushort id)
     {
         var message = new DnsMessage { TransactionID = id, OperationCode = OperationCode.Notify, IsAuthoritiveAnswer = true, IsQuery = true };
-        message.Questions.Add(new DnsQuestion(zone.Apex, RecordType.Soa, RecordClass.INet));
-        message.AnswerRecords.Add(ZoneTransfer.Soa(zone));
+        message.Questions.Add(new DnsQuestion(apex, RecordType.Soa, RecordClass.INet));
+        message.AnswerRecords.Add(ZoneTransfer.Soa(zone, apex));
         return ZoneTransfer.Encode(message);
     }
 
@@ -197,32 +237,56 @@ public sealed class TransferNotifier : IAsyncDisposable
         await stopping.CancelAsync();
         await running;
         foreach (var secondary in secondaries.Values)
-            secondary.Cancel();
+            secondary.CancelAll();
         stopping.Dispose();
     }
 
-    /// <summary>What the notifier knows of one secondary; touched only by the notifier's loop and the one NOTIFY in flight.</summary>
+    /// <summary>What the notifier knows of one secondary; touched only by the notifier's loop and the NOTIFYs in flight.</summary>
     private sealed class Secondary(IPEndPoint target)
     {
         public IPEndPoint Target => target;
-        public uint Serial;
-        public ARSoft.Tools.Net.DomainName Apex = ARSoft.Tools.Net.DomainName.Root;
-        public CancellationTokenSource? InFlight;
-        public volatile bool Silent;
-        public ReturnCode? Refusal;
 
+        /// <summary>Per zone apex, the version last notified (loop only).</summary>
+        public readonly Dictionary<DomainName, SentVersion> Sent = [];
+        /// <summary>The zones whose NOTIFY the secondary did not answer, logged once until it does (written by the NOTIFYs in flight).</summary>
+        public readonly ConcurrentDictionary<DomainName, bool> Silent = new();
+
+        /// <summary>Per zone apex, the error the secondary last answered NOTIFY with (written by the NOTIFYs in flight).</summary>
+        public readonly ConcurrentDictionary<DomainName, ReturnCode> Refusals = new();
+
+        /// <summary>Drops the zones a version no longer has (a node and its reverse zone left), stopping their NOTIFY.</summary>
+        public void Forget(Func<DomainName, bool> held)
+        {
+            foreach (var apex in Sent.Keys.Where(a => !held(a)).ToList())
+            {
+                Sent[apex].Cancel();
+                Sent.Remove(apex);
+                Refusals.TryRemove(apex, out _);
+                Silent.TryRemove(apex, out _);
+            }
+        }
+
+        public void CancelAll()
+        {
+            foreach (var sent in Sent.Values)
+                sent.Cancel();
+        }
+    }
+
+    /// <summary>One zone's version sent to a secondary, and its NOTIFY while in flight.</summary>
+    private sealed record SentVersion(uint Serial, ReverseZones Reverse, CancellationTokenSource InFlight)
+    {
         /// <summary>Stops the NOTIFY in flight, if any; it disposes its own token source when it ends.</summary>
         public void Cancel()
         {
             try
             {
-                InFlight?.Cancel();
+                InFlight.Cancel();
             }
             catch (ObjectDisposedException)
             {
                 // It had ended already.
             }
-            InFlight = null;
         }
     }
 }

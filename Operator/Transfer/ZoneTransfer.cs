@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
@@ -9,8 +10,9 @@ namespace MiniLb.Operator.Transfer;
 
 /// <summary>
 /// A zone transfer as DNS messages, from one immutable <see cref="Zone"/> version: pure, no I/O. AXFR (RFC 5936)
-/// sends SOA, the apex NS, every record of the forward zone, and the SOA again; IXFR (RFC 1995) is answered with the
-/// same full zone (allowed by RFC 1995 §4), or with the SOA alone when the client is already current.
+/// sends SOA, the apex NS, every record of the zone asked for — the forward zone or one reverse zone — and the SOA
+/// again; IXFR (RFC 1995) is answered with the same full zone (allowed by RFC 1995 §4), or with the SOA alone when
+/// the client is already current. All zones of one version share its serial, as the responder's SOAs do.
 /// </summary>
 public static class ZoneTransfer
 {
@@ -31,7 +33,45 @@ public static class ZoneTransfer
     /// </summary>
     public const int MaxRecords = 100_000;
 
-    /// <summary>Every record of <paramref name="zone"/> in transfer order: SOA, apex NS, the names (sorted), SOA.</summary>
+    /// <summary>The zones a transfer can be asked for: the forward apex and every reverse apex.</summary>
+    public static bool Holds(Zone zone, DomainName apex) => apex.Equals(zone.Apex) || zone.Reverse.Apexes.ContainsKey(apex);
+
+    /// <summary>Every record of the zone at <paramref name="apex"/> (the forward or a reverse apex) in transfer order.</summary>
+    public static List<DnsRecordBase> Records(Zone zone, DomainName apex)
+    {
+        if (apex.Equals(zone.Apex))
+            return Records(zone);
+        if (!zone.Reverse.Apexes.ContainsKey(apex))
+            throw new ArgumentException($"{apex} is no zone of this version", nameof(apex));
+        var ttl = zone.Settings.Ttl;
+        var records = new List<DnsRecordBase> { Soa(zone, apex), new NsRecord(apex, ttl, zone.NameServer) };
+        foreach (var (owner, targets) in Pointers(zone.Reverse, apex))
+        {
+            foreach (var target in targets)
+                records.Add(new PtrRecord(owner, ttl, target));
+        }
+        records.Add(Soa(zone, apex));
+        return records;
+    }
+
+    /// <summary>
+    /// The PTR owners of the reverse zone at <paramref name="apex"/>, sorted: those whose closest apex it is (a PTR
+    /// under nested apexes belongs to the deepest, as <see cref="ReverseZones.Find"/> answers it).
+    /// </summary>
+    public static List<(DomainName Owner, ImmutableArray<DomainName> Targets)> Pointers(ReverseZones reverse, DomainName apex)
+    {
+        var pointers = new List<(string Key, DomainName Owner, ImmutableArray<DomainName> Targets)>();
+        foreach (var (owner, targets) in reverse.Pointers)
+        {
+            if (owner.IsSubDomainOf(apex) && reverse.Find(owner) is { } lookup && lookup.SoaOwner.Equals(apex))
+                pointers.Add((owner.ToString(false), owner, targets));
+        }
+        // Sorted (the same bytes for one version) by a text made once per owner, not twice per comparison.
+        pointers.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return [.. pointers.Select(p => (p.Owner, p.Targets))];
+    }
+
+    /// <summary>Every record of the forward zone in transfer order: SOA, apex NS, the names (sorted), SOA.</summary>
     /// <remarks>
     /// Left out: aliases outside the zone (Ingress and route hosts such as shop.example.com belong to no zone the
     /// secondary holds) and empty non-terminals (implied by the names below them). Wildcards inside the zone are
@@ -78,8 +118,11 @@ public static class ZoneTransfer
     }
 
     /// <summary>The zone's SOA, as the responder gives it (same TTL, timers and serial).</summary>
-    public static SoaRecord Soa(Zone zone) =>
-        new(zone.Apex, zone.Settings.Ttl, zone.NameServer, zone.Hostmaster, zone.Serial, Responder.Refresh, Responder.Retry, Responder.Expire, zone.Settings.Ttl);
+    public static SoaRecord Soa(Zone zone) => Soa(zone, zone.Apex);
+
+    /// <summary>The SOA at <paramref name="apex"/> (the forward or a reverse apex), as the responder gives it there.</summary>
+    public static SoaRecord Soa(Zone zone, DomainName apex) =>
+        new(apex, zone.Settings.Ttl, zone.NameServer, zone.Hostmaster, zone.Serial, Responder.Refresh, Responder.Retry, Responder.Expire, zone.Settings.Ttl);
 
     /// <summary>
     /// True when an IXFR client already holds <paramref name="zone"/>'s version or a newer one: its SOA (in the
@@ -89,13 +132,14 @@ public static class ZoneTransfer
         ixfr.AuthorityRecords.OfType<SoaRecord>().FirstOrDefault() is { } soa && (int)(soa.SerialNumber - zone.Serial) >= 0;
 
     /// <summary>
-    /// The messages of a transfer answering <paramref name="query"/> (AXFR, or IXFR from a client that is behind),
+    /// The messages of a transfer answering <paramref name="query"/> (AXFR, or IXFR from a client that is behind) for
+    /// the zone its question names (see <see cref="Holds"/>),
     /// each below 16 KiB (compression pointers reach no further), each encoded with name compression. Null when the zone has more than
     /// <see cref="MaxRecords"/> records.
     /// </summary>
     public static List<byte[]>? Messages(DnsMessage query, Zone zone)
     {
-        var records = Records(zone);
+        var records = Records(zone, query.Questions[0].Name);
         if (records.Count > MaxRecords)
             return null;
         var messages = new List<byte[]>();
@@ -121,7 +165,7 @@ public static class ZoneTransfer
     public static byte[] SoaOnly(DnsMessage query, Zone zone)
     {
         var response = Response(query, first: true);
-        response.AnswerRecords.Add(Soa(zone));
+        response.AnswerRecords.Add(Soa(zone, query.Questions[0].Name));
         return Encode(response);
     }
 
@@ -149,6 +193,7 @@ public static class ZoneTransfer
         AaaaRecord => 16,
         SrvRecord srv => 6 + NameLength(srv.Target),
         NsRecord ns => NameLength(ns.NameServer),
+        PtrRecord ptr => NameLength(ptr.PointerDomainName),
         SoaRecord soa => NameLength(soa.MasterName) + NameLength(soa.ResponsibleName) + 20,
         _ => throw new ArgumentException($"no size for {record.RecordType} records", nameof(record)),
     };

@@ -69,8 +69,8 @@ public sealed class ZoneTransfers
             return null;
         var zone = zones.Current; // one version for the whole transfer
         var type = message.Questions[0].RecordType;
-        if (!message.Questions[0].Name.Equals(zone.Apex) || message.Questions[0].RecordClass != RecordClass.INet)
-            return null; // not our zone: REFUSED like any other name outside it
+        if (!ZoneTransfer.Holds(zone, message.Questions[0].Name) || message.Questions[0].RecordClass != RecordClass.INet)
+            return null; // not one of our zones: REFUSED like any other name outside it
         if (type == RecordType.Ixfr && ZoneTransfer.IsCurrent(message, zone))
             return new TransferReply([ZoneTransfer.SoaOnly(message, zone)], null);
         if (!slots.Wait(0))
@@ -82,10 +82,10 @@ public sealed class ZoneTransfers
         if (messages is null)
         {
             slots.Release();
-            logger.LogError("Zone transfer of {Zone} to {Client} refused with SERVFAIL: more than {Max} records", zone.Apex, client, ZoneTransfer.MaxRecords);
+            logger.LogError("Zone transfer of {Zone} to {Client} refused with SERVFAIL: more than {Max} records", message.Questions[0].Name, client, ZoneTransfer.MaxRecords);
             return new TransferReply([Failure(message, ReturnCode.ServerFailure)], null);
         }
-        logger.LogInformation("Zone transfer ({Type}) of {Zone} serial {Serial} to {Client}: {Messages} message(s)", type, zone.Apex, zone.Serial, client, messages.Count);
+        logger.LogInformation("Zone transfer ({Type}) of {Zone} serial {Serial} to {Client}: {Messages} message(s)", type, message.Questions[0].Name, zone.Serial, client, messages.Count);
         return new TransferReply(messages, slots);
     }
 
@@ -98,7 +98,7 @@ public sealed class ZoneTransfers
         if (layout.QuestionType != RecordType.Ixfr || layout.Questions != 1 || !Settings.Allows(client))
             return 0;
         var zone = zones.Current;
-        if (Parse(query) is not { } message || !message.Questions[0].Name.Equals(zone.Apex))
+        if (Parse(query) is not { } message || !ZoneTransfer.Holds(zone, message.Questions[0].Name))
             return 0;
         var reply = ZoneTransfer.SoaOnly(message, zone);
         if (reply.Length > layout.UdpLimit)
