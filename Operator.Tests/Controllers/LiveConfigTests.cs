@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using MiniLb.Operator.Dns;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
@@ -115,7 +116,7 @@ public sealed class LiveConfigTests
     }
 
     [Test]
-    public async Task A_first_MiniLbConfig_whose_port_is_taken_leaves_the_flags_serving_DNS_meanwhile()
+    public async Task A_first_MiniLbConfig_whose_port_is_taken_serves_nothing_elsewhere_until_the_port_is_free()
     {
         // A port this test holds for UDP and TCP (the TCP side too, so no other program's connection has it afterwards).
         var (taken, port) = TakePort();
@@ -123,18 +124,18 @@ public sealed class LiveConfigTests
         await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance,
             new MiniLbConfigSpec { Ttl = 30, Listen = "127.0.0.1:0" }, flags: [new GivenFlag("--ttl", "30", "spec.ttl")]);
 
-        // The MiniLbConfig is the first thing seen at start (it existed before minilb), and its spec cannot work.
+        // The MiniLbConfig is the first thing seen at start (it existed before minilb), and its spec cannot work: it
+        // still wins over the flags, so DNS does not come up on the flags' address, which the MiniLbConfig replaced.
         live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = $"127.0.0.1:{port}" } });
 
-        Assert.That(live.Host, Is.Not.Null, "DNS is up on the flags' address rather than waiting for a spec that may never work");
-        Assert.That(live.Current, Is.Not.Null);
-        Assert.That((live.Current!.Source, live.Current.Zone.Ttl), Is.EqualTo(((string?)null, 30)));
+        Assert.That((live.Host, live.Current), Is.EqualTo(((DnsHost?)null, (AppliedConfig?)null)));
         Assert.That(live.Problem?.Reason, Is.EqualTo("ListenFailed"));
-        Assert.That(live.DescribeSource(), Does.StartWith("the flag --ttl 30 in force (MiniLbConfig 'default' is not applied: "));
+        Assert.That(live.DescribeSource(), Does.StartWith("no configuration in force yet: cannot listen on 127.0.0.1:"));
 
         taken.ForEach(s => s.Dispose());
         live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 }, Spec = new MiniLbConfigSpec { Listen = $"127.0.0.1:{port}" } });
         Assert.That((live.Current!.Source, live.Problem), Is.EqualTo(("default", (ConfigProblem?)null)), "once the port is free the MiniLbConfig applies");
+        Assert.That(live.Host!.EndPoints[0].Port, Is.EqualTo(port));
     }
 
     private static (List<System.Net.Sockets.Socket> Sockets, int Port) TakePort()

@@ -94,7 +94,9 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
     {
         var taken = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         var port = ((System.Net.IPEndPoint)taken.Client.LocalEndPoint!).Port;
-        await StartOperatorAsync(new OperatorOptions { Flags = [new GivenFlag("--ttl", "30", "spec.ttl")] });
+        var minilb = await StartOperatorAsync(new OperatorOptions { Flags = [new GivenFlag("--ttl", "30", "spec.ttl")] });
+        // The flags are in force first (no MiniLbConfig yet); then one arrives whose port is taken.
+        await WaitUntilAsync(() => Task.FromResult(minilb.Config.Current is { Source: null }), "the flags in force");
         await CreateConfigAsync(port: port);
 
         await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.ConfigSource)?.Reason == ConfigSource.Flags,

@@ -101,7 +101,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
         var what = config is null ? $"{ConfigSource.DescribeFlags(Flags)} (no MiniLbConfig '{configName}')" : $"MiniLbConfig '{configName}' generation {generation}";
         if (!TryRead(spec, out var settings, out var listen, out var problem))
         {
-            FailKeepingLastGood(new ConfigProblem("InvalidSpec", problem, generation), what, config is not null);
+            Fail(new ConfigProblem("InvalidSpec", problem, generation), what);
         }
         else
         {
@@ -114,7 +114,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 }
                 catch (ListenException e)
                 {
-                    FailKeepingLastGood(new ConfigProblem("ListenFailed", e.Message, generation), what, config is not null);
+                    Fail(new ConfigProblem("ListenFailed", e.Message, generation), what);
                     return true;
                 }
                 var old = host;
@@ -156,21 +156,6 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
     public static bool SameZone(ZoneSettings a, ZoneSettings b) =>
         a.Domain == b.Domain && a.Ttl == b.Ttl && a.LoadBalancerClass == b.LoadBalancerClass
         && a.NameServerAddresses.SequenceEqual(b.NameServerAddresses);
-
-    /// <summary>
-    /// A MiniLbConfig spec that cannot work leaves the last good configuration running. When there is none yet (the
-    /// first spec seen at start fails, say its port is taken), the flags or defaults come up meanwhile, exactly as
-    /// with no MiniLbConfig, so DNS never waits for a spec that may never work.
-    /// </summary>
-    private void FailKeepingLastGood(ConfigProblem problem, string what, bool fromConfig)
-    {
-        if (fromConfig && Current is null)
-        {
-            ApplyLocked(null);
-            configExists = true;
-        }
-        Fail(problem, what);
-    }
 
     private void Fail(ConfigProblem problem, string what)
     {

@@ -108,8 +108,10 @@ public sealed class FaultTests : ApiServerFixture
         var after = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
 
         Assert.That(watchEnded, Is.True);
-        Assert.That(refused!.InnerException, Is.InstanceOf<System.Net.Sockets.SocketException>());
-        Assert.That(((System.Net.Sockets.SocketException)refused.InnerException!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionReset),
+        // The reset reaches the client as a SocketException, wrapped in an IOException when it lands during the TLS handshake.
+        var reset = refused!.InnerException is System.IO.IOException { InnerException: { } io } ? io : refused.InnerException;
+        Assert.That(reset, Is.InstanceOf<System.Net.Sockets.SocketException>(), refused.ToString());
+        Assert.That(((System.Net.Sockets.SocketException)reset!).SocketErrorCode, Is.EqualTo(System.Net.Sockets.SocketError.ConnectionReset),
             "reset before a byte of HTTP, so the attempt can be counted");
         Assert.That(Server.Faults.RefusedInOutage, Is.EqualTo(1), "the one request made during the outage is counted");
         Assert.That(Server.Uri.Port, Is.EqualTo(port), "it comes back on the same port");
