@@ -117,6 +117,23 @@ public sealed class LiveConfigTests
         Assert.That(live.Host, Is.Not.Null, "DNS keeps listening");
     }
 
+    [TestCase(0, 1000, 2, "spec.nodeLiveness.port: 0 must be between 1 and 65535")]
+    [TestCase(10250, 50, 2, "spec.nodeLiveness.intervalMilliseconds: 50 must be between 200 and 60000 milliseconds")]
+    [TestCase(10250, 1000, 11, "spec.nodeLiveness.failures: 11 must be between 1 and 10")]
+    public async Task Node_liveness_outside_the_schema_is_refused_by_field_and_the_running_liveness_stays(int port, int interval, int failures, string message)
+    {
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance);
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 },
+            Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", NodeLiveness = new() { Failures = 3 } } });
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 2 },
+            Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", NodeLiveness = new() { Port = port, IntervalMilliseconds = interval, Failures = failures } } });
+
+        Assert.That(live.Problem, Is.EqualTo(new ConfigProblem("InvalidSpec", message, 2)));
+        Assert.That((live.Current!.Generation, live.Current.Liveness.Failures), Is.EqualTo((1L, 3)), "generation 1, with its liveness, keeps running");
+    }
+
     [Test]
     public async Task A_first_MiniLbConfig_whose_port_is_taken_serves_nothing_elsewhere_until_the_port_is_free()
     {

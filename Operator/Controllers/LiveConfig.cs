@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Forwarding;
+using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Transfer;
 
@@ -15,11 +16,14 @@ public sealed record AppliedConfig(string? Source, long? Generation, ZoneSetting
 {
     /// <summary>The spec these settings were read from (the MiniLbConfig's, or the one the flags describe).</summary>
     public MiniLbConfigSpec? Spec { get; init; }
+
+    /// <summary>Node liveness as that spec sets it: applied with the rest, or, when the spec is refused, not at all.</summary>
+    public LivenessSettings Liveness { get; init; } = LivenessSettings.Default;
 }
 
 /// <summary>A MiniLbConfig spec read and checked once: what `run` applies (<see cref="LiveConfig"/>) and `serve` serves.</summary>
 /// <param name="Forwarding">Null: names outside the zone are refused.</param>
-public sealed record SpecSettings(ZoneSettings Zone, ListenAddress Listen, ForwardingSettings? Forwarding, TransferSettings Transfer);
+public sealed record SpecSettings(ZoneSettings Zone, ListenAddress Listen, ForwardingSettings? Forwarding, TransferSettings Transfer, LivenessSettings Liveness);
 
 /// <summary>Why the newest MiniLbConfig spec is not in effect; the last good configuration keeps running.</summary>
 public sealed record ConfigProblem(string Reason, string Message, long? Generation);
@@ -133,7 +137,7 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             host.Transfers.Apply(read.Transfer);
             var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
                 && previous.Listen.Text == listen.Text && Problem is null;
-            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec };
+            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec, Liveness = read.Liveness };
             domains[settings.Domain] = true;
             Problem = null;
             if (config is null && Flags.Count == 0)
@@ -179,9 +183,10 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
         settings = null;
         problem = ReadZone(spec, out var zone, out var listen);
         if (problem is not null || !TransferSettings.TryRead(spec.Transfer, out var transfer, out problem)
-            || !ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out problem))
+            || !ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out problem)
+            || !LivenessSettings.TryRead(spec.NodeLiveness, out var liveness, out problem))
             return false;
-        settings = new SpecSettings(zone, listen, forwarding, transfer);
+        settings = new SpecSettings(zone, listen, forwarding, transfer, liveness);
         return true;
     }
 

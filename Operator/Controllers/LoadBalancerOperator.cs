@@ -132,7 +132,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             if (((change.New ?? change.Old)!).Metadata.Name == options.ConfigName)
             {
                 Config.Apply(change.New);
-                Liveness.Settings = LivenessSettings.From((change.New?.Spec ?? options.Defaults).NodeLiveness ?? new());
+                Liveness.Settings = Config.Current?.Liveness ?? LivenessSettings.From(options.Defaults.NodeLiveness);
                 FollowPublishedReachability(change.New);
             }
         });
