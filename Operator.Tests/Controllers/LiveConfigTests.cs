@@ -44,6 +44,13 @@ public sealed class LiveConfigTests
     }
 
     [Test]
+    public void A_blank_load_balancer_class_is_refused()
+    {
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { LoadBalancerClass = "  ", Listen = "127.0.0.1:0" }, out _, out var problem), Is.False);
+        Assert.That(problem, Is.EqualTo(new SpecProblem("spec.loadBalancerClass", "'  ' must not be blank")));
+    }
+
+    [Test]
     public async Task Without_a_MiniLbConfig_the_flags_are_in_force_and_a_MiniLbConfig_then_overrides_them()
     {
         var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));

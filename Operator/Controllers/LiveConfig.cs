@@ -209,8 +209,10 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             return new("spec.domain", "must not be empty");
         if (zone.Domain.Length > 253 || !Regex.IsMatch(zone.Domain, MiniLbConfigSpec.DomainPattern) || zone.Domain.Split('.').Any(l => l.Length > 63))
             return new("spec.domain", $"'{spec.Domain}' must be a DNS subdomain (RFC 1123): labels of letters, digits and '-' (at most 63 each, 253 in all), separated by dots");
-        if (zone.LoadBalancerClass.Trim().Length is 0 || zone.LoadBalancerClass.Length > 253)
+        if (zone.LoadBalancerClass.Length is 0 or > 253)
             return new("spec.loadBalancerClass", $"'{zone.LoadBalancerClass}' must be 1–253 characters");
+        if (string.IsNullOrWhiteSpace(zone.LoadBalancerClass))
+            return new("spec.loadBalancerClass", $"'{zone.LoadBalancerClass}' must not be blank");
         return null;
     }
 
