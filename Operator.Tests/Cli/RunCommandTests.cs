@@ -27,6 +27,23 @@ public sealed class RunCommandTests : OperatorFixture
     }
 
     [Test]
+    public async Task The_status_router_lines_are_what_minilb_routes_prints_for_the_same_nodes()
+    {
+        await CreateConfigAsync();
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-b", ["192.168.1.12", "fd00::12"], ["10.244.1.0/24", "fd00:10:244:1::/64"]));
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-a", ["192.168.1.11"], ["10.244.0.0/24"]));
+        await Client.CoreV1.CreateNodeAsync(TestObjects.Node("node-c", ["192.168.1.13"], []));
+        await StartOperatorAsync();
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Router?.Count == 3, "the routes of node-a and node-b in the status");
+
+        var routes = await CliRun.RunAsync("routes", "--kubeconfig", Kubeconfig, "--format", "ip");
+
+        Assert.That(routes.ExitCode, Is.Zero, routes.Error);
+        Assert.That((await ReadConfigAsync()).Status!.Router, Is.EqualTo(routes.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.That(routes.Output, Does.Contain("ip route add fd00:10:244:1::/64 via fd00::12\n"), "both families, one line each");
+    }
+
+    [Test]
     public async Task Run_serves_readiness_and_metrics_with_the_chart_flags()
     {
         await CreateConfigAsync();

@@ -77,7 +77,7 @@ public partial class ServeCommandTests
         }
     }
 
-    [TestCase("nonsense", "'nonsense' is not a listen address")]
+    [TestCase("nonsense", "--listen nonsense: is not a listen address")]
     [TestCase("127.0.0.1:http", "the port must be a number")]
     public async Task A_bad_listen_address_is_bad_input(string listen, string message)
     {
@@ -101,8 +101,9 @@ public partial class ServeCommandTests
         Assert.That(run.Output, Is.Empty);
     }
 
-    [TestCase("--ttl", "-1", "--ttl -1")]
-    [TestCase("--domain", "bad..name", "--domain 'bad..name'")]
+    [TestCase("--ttl", "-1", "--ttl -1: must be 1–3600 seconds")]
+    [TestCase("--ttl", "0", "--ttl 0: must be 1–3600 seconds")]
+    [TestCase("--domain", "bad..name", "--domain bad..name: must be a DNS subdomain (RFC 1123)")]
     public async Task Bad_settings_are_bad_input(string option, string value, string message)
     {
         var run = await CliRun.RunAsync("serve", "--snapshot", TestObjects.SampleSnapshot, "--listen", "127.0.0.1:0", option, value);

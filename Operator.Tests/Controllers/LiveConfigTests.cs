@@ -13,17 +13,18 @@ public sealed class LiveConfigTests
     [TestCase("127.0.0.1:99999", "spec.listen")]
     public void A_listen_address_that_cannot_be_parsed_names_the_field(string listen, string field)
     {
-        var ok = LiveConfig.TryRead(new MiniLbConfigSpec { Listen = listen }, out _, out _, out var problem);
+        var ok = LiveConfig.TryRead(new MiniLbConfigSpec { Listen = listen }, out _, out var problem);
 
         Assert.That(ok, Is.False);
-        Assert.That(problem, Does.StartWith(field).And.Contain(listen));
+        Assert.That(problem!.Field, Is.EqualTo(field));
+        Assert.That(problem.ToString(), Does.StartWith(field + ": ").And.Contain(listen));
     }
 
     [Test]
     public void A_TTL_outside_the_schema_range_names_the_field()
     {
-        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Ttl = 0, Listen = "127.0.0.1:0" }, out _, out _, out var problem), Is.False);
-        Assert.That(problem, Does.StartWith("spec.ttl"));
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Ttl = 0, Listen = "127.0.0.1:0" }, out _, out var problem), Is.False);
+        Assert.That(problem!.ToString(), Does.StartWith("spec.ttl"));
     }
 
     [TestCase("under_score.lan", "spec.domain: 'under_score.lan' must be a DNS subdomain")]
@@ -31,15 +32,22 @@ public sealed class LiveConfigTests
     [TestCase(".", "spec.domain: must not be empty")]
     public void A_domain_the_schema_would_refuse_is_refused_here_too(string domain, string problem)
     {
-        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Domain = domain, Listen = "127.0.0.1:0" }, out _, out _, out var found), Is.False);
-        Assert.That(found, Does.StartWith(problem));
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Domain = domain, Listen = "127.0.0.1:0" }, out _, out var found), Is.False);
+        Assert.That(found!.ToString(), Does.StartWith(problem));
     }
 
     [Test]
     public void A_load_balancer_class_longer_than_the_schema_allows_is_refused()
     {
-        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { LoadBalancerClass = new string('a', 254), Listen = "127.0.0.1:0" }, out _, out _, out var problem), Is.False);
-        Assert.That(problem, Does.StartWith("spec.loadBalancerClass:"));
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { LoadBalancerClass = new string('a', 254), Listen = "127.0.0.1:0" }, out _, out var problem), Is.False);
+        Assert.That(problem!.ToString(), Does.StartWith("spec.loadBalancerClass:"));
+    }
+
+    [Test]
+    public void A_blank_load_balancer_class_is_refused()
+    {
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { LoadBalancerClass = "  ", Listen = "127.0.0.1:0" }, out _, out var problem), Is.False);
+        Assert.That(problem, Is.EqualTo(new SpecProblem("spec.loadBalancerClass", "'  ' must not be blank")));
     }
 
     [Test]
@@ -93,7 +101,8 @@ public sealed class LiveConfigTests
     [Test]
     public void A_specific_listen_address_is_the_name_server_glue()
     {
-        LiveConfig.TryRead(new MiniLbConfigSpec { Domain = "Lan.Example.", Listen = "192.0.2.53:53" }, out var settings, out var listen, out _);
+        Assert.That(LiveConfig.TryRead(new MiniLbConfigSpec { Domain = "Lan.Example.", Listen = "192.0.2.53:53" }, out var read, out _), Is.True);
+        var (settings, listen) = (read!.Zone, read.Listen);
 
         Assert.That(settings.Domain, Is.EqualTo("lan.example"));
         Assert.That(settings.NameServerAddresses.Select(a => a.ToString()), Is.EqualTo(new[] { "192.0.2.53" }));
@@ -113,6 +122,23 @@ public sealed class LiveConfigTests
         Assert.That(live.Current, Is.SameAs(running));
         Assert.That(live.Problem, Is.EqualTo(new ConfigProblem("InvalidSpec", live.Problem!.Message, 2)));
         Assert.That(live.Host, Is.Not.Null, "DNS keeps listening");
+    }
+
+    [TestCase(0, 1000, 2, "spec.nodeLiveness.port: 0 must be between 1 and 65535")]
+    [TestCase(10250, 50, 2, "spec.nodeLiveness.intervalMilliseconds: 50 must be between 200 and 60000 milliseconds")]
+    [TestCase(10250, 1000, 11, "spec.nodeLiveness.failures: 11 must be between 1 and 10")]
+    public async Task Node_liveness_outside_the_schema_is_refused_by_field_and_the_running_liveness_stays(int port, int interval, int failures, string message)
+    {
+        var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
+        await using var live = new LiveConfig("default", zones, NullLoggerFactory.Instance);
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 1 },
+            Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", NodeLiveness = new() { Failures = 3 } } });
+
+        live.Apply(new MiniLbConfig { Metadata = new() { Name = "default", Generation = 2 },
+            Spec = new MiniLbConfigSpec { Listen = "127.0.0.1:0", NodeLiveness = new() { Port = port, IntervalMilliseconds = interval, Failures = failures } } });
+
+        Assert.That(live.Problem, Is.EqualTo(new ConfigProblem("InvalidSpec", message, 2)));
+        Assert.That((live.Current!.Generation, live.Current.Liveness.Failures), Is.EqualTo((1L, 3)), "generation 1, with its liveness, keeps running");
     }
 
     [Test]

@@ -9,7 +9,7 @@ namespace MiniLb.Operator.Tests.Forwarding;
 public class ForwardingSettingsTests
 {
     private static string? Problem(ForwardingSpec forwarding) =>
-        LiveConfig.TryRead(new MiniLbConfigSpec { Forwarding = forwarding }, out _, out _, out var problem) ? null : problem;
+        LiveConfig.TryRead(new MiniLbConfigSpec { Forwarding = forwarding }, out _, out var problem) ? null : problem.ToString();
 
     [Test]
     public void Without_upstreams_forwarding_is_off()
@@ -22,7 +22,7 @@ public class ForwardingSettingsTests
     [Test]
     public void Upstreams_take_an_address_with_or_without_a_port_and_the_defaults_allow_the_LAN_only()
     {
-        Assert.That(ForwardingSettings.TryRead(new ForwardingSpec { Upstreams = ["192.168.1.1", "192.168.1.2:5353", "[fd00::1]:5353", "fd00::2", "[fd00::3]"] }, out var settings, out var problem), Is.True, problem);
+        Assert.That(ForwardingSettings.TryRead(new ForwardingSpec { Upstreams = ["192.168.1.1", "192.168.1.2:5353", "[fd00::1]:5353", "fd00::2", "[fd00::3]"] }, out var settings, out var problem), Is.True, problem?.ToString());
 
         Assert.That(settings!.Upstreams.Select(e => e.ToString()), Is.EqualTo(new[] { "192.168.1.1:53", "192.168.1.2:5353", "[fd00::1]:5353", "[fd00::2]:53", "[fd00::3]:53" }));
         Assert.That(settings.Timeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
@@ -51,8 +51,8 @@ public class ForwardingSettingsTests
     [Test]
     public void Limits_outside_the_schemas_ranges_are_named_too()
     {
-        Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], TimeoutMilliseconds = 5 }), Is.EqualTo("spec.forwarding.timeoutMilliseconds: 5 is outside 100–30000"));
-        Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], MaxInFlight = 0 }), Is.EqualTo("spec.forwarding.maxInFlight: 0 is outside 1–10000"));
+        Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], TimeoutMilliseconds = 5 }), Is.EqualTo("spec.forwarding.timeoutMilliseconds: 5 must be between 100 and 30000 milliseconds"));
+        Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], MaxInFlight = 0 }), Is.EqualTo("spec.forwarding.maxInFlight: 0 must be between 1 and 10000"));
         Assert.That(Problem(new ForwardingSpec { Upstreams = ["192.168.1.1"], AllowFrom = ["192.168.0.0/16", "10.1.2.3"] }), Is.Null, "a single address is a /32");
     }
 

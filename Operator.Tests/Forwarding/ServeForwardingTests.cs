@@ -224,6 +224,6 @@ public sealed class ServeForwardingTests
         var run = await CliRun.RunAsync("run", "--kubeconfig", "/nonexistent", "--upstream", "not-an-ip");
 
         Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
-        Assert.That(run.Error, Does.Contain("minilb run: --upstream not-an-ip: is not an IP address[:port]"), "named like the other flags of run (SpecFlags)");
+        Assert.That(run.Error, Does.Contain("minilb run: --upstream: 'not-an-ip' is not an IP address[:port]"), "named like the other flags of run (SpecFlags)");
     }
 }

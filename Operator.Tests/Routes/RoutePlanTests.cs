@@ -107,4 +107,27 @@ public class RoutePlanTests
     {
         Assert.That(() => RouteFormats.Render(Plan, "cisco"), Throws.ArgumentException.With.Message.Contains("'cisco'"));
     }
+
+    [TestCase("ip")]
+    [TestCase("bsd")]
+    [TestCase("routeros")]
+    [TestCase("openwrt")]
+    [TestCase("dnsmasq")]
+    [TestCase("isc-dhcpd")]
+    public void The_text_of_a_format_is_its_lines(string format)
+    {
+        Assert.That(RouteFormats.Render(Plan, format), Is.EqualTo(string.Concat(RouteFormats.Lines(Plan, format).Select(l => l + "\n"))));
+    }
+
+    [Test]
+    public void The_banner_shows_the_ip_lines_and_the_nodes_without_a_route()
+    {
+        var plan = RoutePlan.FromNodes([Node("node-1", ["192.168.1.30"], ["10.244.0.0/24"]), Node("no-cidr", ["192.168.1.40"], [])]);
+
+        var banner = RouteFormats.Banner(plan).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.That(banner[0], Is.EqualTo(RouteFormats.RouterHeading));
+        Assert.That(banner[1..^1], Is.EqualTo(RouteFormats.Lines(plan, "ip")));
+        Assert.That(banner[^1], Does.StartWith("  not routed: node no-cidr: no spec.podCIDRs"));
+    }
 }

@@ -68,7 +68,7 @@ public static class RunCommand
             command.Options.Add(row.Option);
         command.SetAction(async (parse, ct) =>
         {
-            if (!SpecFlags.TryRead(specFlags, parse, out var spec, out var given, out var problem))
+            if (!SpecFlags.TryRead(specFlags, parse, out var spec, out _, out var given, out var problem))
             {
                 await parse.InvocationConfiguration.Error.WriteLineAsync($"minilb run: {problem}");
                 return CommandLine.BadInput;
@@ -165,7 +165,7 @@ public static class RunCommand
         try
         {
             await minilb.Nodes.WaitForSyncAsync(stop.Token);
-            await output.WriteAsync(LoadBalancerOperator.DescribeRoutes(RoutePlan.FromNodes(minilb.Nodes.Items)));
+            await output.WriteAsync(RouteFormats.Banner(RoutePlan.FromNodes(minilb.Nodes.Items)));
             // The first LISTs leave their garbage (JSON text, pages, replaced objects) in a heap the GC keeps for later;
             // the steady state needs the caches only, so give the rest back once (docs/benchmarks.md, run mode).
             await minilb.Host.WaitForSyncAsync(stop.Token);

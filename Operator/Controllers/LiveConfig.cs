@@ -1,8 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
+using MiniLb.Operator.Forwarding;
+using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
 using MiniLb.Operator.Transfer;
 
@@ -13,7 +16,14 @@ public sealed record AppliedConfig(string? Source, long? Generation, ZoneSetting
 {
     /// <summary>The spec these settings were read from (the MiniLbConfig's, or the one the flags describe).</summary>
     public MiniLbConfigSpec? Spec { get; init; }
+
+    /// <summary>Node liveness as that spec sets it: applied with the rest, or, when the spec is refused, not at all.</summary>
+    public LivenessSettings Liveness { get; init; } = LivenessSettings.Default;
 }
+
+/// <summary>A MiniLbConfig spec read and checked once: what `run` applies (<see cref="LiveConfig"/>) and `serve` serves.</summary>
+/// <param name="Forwarding">Null: names outside the zone are refused.</param>
+public sealed record SpecSettings(ZoneSettings Zone, ListenAddress Listen, ForwardingSettings? Forwarding, TransferSettings Transfer, LivenessSettings Liveness);
 
 /// <summary>Why the newest MiniLbConfig spec is not in effect; the last good configuration keeps running.</summary>
 public sealed record ConfigProblem(string Reason, string Message, long? Generation);
@@ -99,12 +109,13 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
             return false;
         var spec = config?.Spec ?? defaults ?? new MiniLbConfigSpec();
         var what = config is null ? $"{ConfigSource.DescribeFlags(Flags)} (no MiniLbConfig '{configName}')" : $"MiniLbConfig '{configName}' generation {generation}";
-        if (!TryRead(spec, out var settings, out var listen, out var problem))
+        if (!TryRead(spec, out var read, out var problem))
         {
-            Fail(new ConfigProblem("InvalidSpec", problem, generation), what);
+            Fail(new ConfigProblem("InvalidSpec", problem.ToString(), generation), what);
         }
         else
         {
+            var (settings, listen) = (read.Zone, read.Listen);
             if (host is null || host.Address.Text != listen.Text)
             {
                 DnsHost next;
@@ -122,11 +133,11 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
                 // Only started here (it closes the sockets at once); Apply waits for the rest outside the lock.
                 replacedStopping = old?.StopAsync() ?? Task.CompletedTask;
             }
-            host.Forwarding = Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out _) ? forwarding : null;
-            host.Transfers.Apply(TransferSettings.TryRead(spec.Transfer, "spec.transfer", out var transfer, out _) ? transfer : TransferSettings.None);
+            host.Forwarding = read.Forwarding;
+            host.Transfers.Apply(read.Transfer);
             var unchanged = Current is { } previous && previous.Source == config?.Metadata.Name && SameZone(previous.Zone, settings)
                 && previous.Listen.Text == listen.Text && Problem is null;
-            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec };
+            Current = new AppliedConfig(config?.Metadata.Name, generation, settings, listen) { Spec = spec, Liveness = read.Liveness };
             domains[settings.Domain] = true;
             Problem = null;
             if (config is null && Flags.Count == 0)
@@ -163,57 +174,46 @@ public sealed class LiveConfig(string configName, ZoneHolder zones, ILoggerFacto
         log.LogError("{What} not applied, the last good configuration keeps running: {Problem}", what, problem.Message);
     }
 
-    /// <summary>The spec as zone settings and a listen address, or a message naming the field that cannot work.</summary>
-    public static bool TryRead(MiniLbConfigSpec spec, out ZoneSettings settings, out ListenAddress listen, out string problem)
+    /// <summary>
+    /// The spec as settings, or the field that cannot work and why. The one set of rules for a MiniLbConfig, the flags
+    /// of `run` and those of `serve`: the schema's rules again, for flags and clusters that skip validation (no CRD schema).
+    /// </summary>
+    public static bool TryRead(MiniLbConfigSpec spec, [NotNullWhen(true)] out SpecSettings? settings, [NotNullWhen(false)] out SpecProblem? problem)
     {
-        settings = new ZoneSettings();
-        listen = null!;
-        if (!ListenAddress.TryParse(spec.Listen, out var address, out var listenProblem))
-        {
-            problem = $"spec.listen: {listenProblem}";
+        settings = null;
+        problem = ReadZone(spec, out var zone, out var listen);
+        if (problem is not null || !TransferSettings.TryRead(spec.Transfer, out var transfer, out problem)
+            || !ForwardingSettings.TryRead(spec.Forwarding, out var forwarding, out problem)
+            || !LivenessSettings.TryRead(spec.NodeLiveness, out var liveness, out problem))
             return false;
-        }
-        listen = address;
-        settings = new ZoneSettings
+        settings = new SpecSettings(zone, listen, forwarding, transfer, liveness);
+        return true;
+    }
+
+    private static SpecProblem? ReadZone(MiniLbConfigSpec spec, out ZoneSettings zone, out ListenAddress listen)
+    {
+        zone = new ZoneSettings();
+        if (!ListenAddress.TryParse(spec.Listen, out listen!, out var listenProblem))
+            return new("spec.listen", listenProblem);
+        zone = new ZoneSettings
         {
             Domain = (spec.Domain ?? "").Trim().TrimEnd('.').ToLowerInvariant(),
             Ttl = spec.Ttl,
             LoadBalancerClass = spec.LoadBalancerClass ?? "",
             // A specific listen address is where ns1.<domain> answers, so it is the NS glue.
-            NameServerAddresses = address.EndPoints.Select(e => e.Address).Where(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)).ToArray(),
+            NameServerAddresses = listen.EndPoints.Select(e => e.Address).Where(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)).ToArray(),
         };
         if (spec.Ttl is < 1 or > 3600)
-        {
-            problem = $"spec.ttl: {spec.Ttl} must be 1–3600 seconds";
-            return false;
-        }
-        // The schema's rules again: flags and clusters that skip validation (no CRD schema) get the same answer.
-        if (settings.Domain.Length == 0)
-        {
-            problem = "spec.domain: must not be empty";
-            return false;
-        }
-        if (settings.Domain.Length > 253 || !Regex.IsMatch(settings.Domain, MiniLbConfigSpec.DomainPattern) || settings.Domain.Split('.').Any(l => l.Length > 63))
-        {
-            problem = $"spec.domain: '{spec.Domain}' must be a DNS subdomain (RFC 1123): labels of letters, digits and '-' (at most 63 each, 253 in all), separated by dots";
-            return false;
-        }
-        if (settings.LoadBalancerClass.Length is 0 or > 253)
-        {
-            problem = $"spec.loadBalancerClass: '{settings.LoadBalancerClass}' must be 1–253 characters";
-            return false;
-        }
-        if (!TransferSettings.TryRead(spec.Transfer, "spec.transfer", out _, out problem))
-            return false;
-        if (settings.Problem() is { } zoneProblem)
-        {
-            problem = "spec: " + zoneProblem.Replace("--load-balancer-class", "loadBalancerClass", StringComparison.Ordinal).Replace("--", "", StringComparison.Ordinal);
-            return false;
-        }
-        if (!Forwarding.ForwardingSettings.TryRead(spec.Forwarding, out _, out problem))
-            return false;
-        problem = "";
-        return true;
+            return new("spec.ttl", $"{spec.Ttl} must be 1–3600 seconds");
+        if (zone.Domain.Length == 0)
+            return new("spec.domain", "must not be empty");
+        if (zone.Domain.Length > 253 || !Regex.IsMatch(zone.Domain, MiniLbConfigSpec.DomainPattern) || zone.Domain.Split('.').Any(l => l.Length > 63))
+            return new("spec.domain", $"'{spec.Domain}' must be a DNS subdomain (RFC 1123): labels of letters, digits and '-' (at most 63 each, 253 in all), separated by dots");
+        if (zone.LoadBalancerClass.Length is 0 or > 253)
+            return new("spec.loadBalancerClass", $"'{zone.LoadBalancerClass}' must be 1–253 characters");
+        if (string.IsNullOrWhiteSpace(zone.LoadBalancerClass))
+            return new("spec.loadBalancerClass", $"'{zone.LoadBalancerClass}' must not be blank");
+        return null;
     }
 
     public async ValueTask DisposeAsync()

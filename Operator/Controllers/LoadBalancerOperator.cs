@@ -68,7 +68,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) { Access = Access }
             : new AlwaysLeader();
         Host = new OperatorHost(Leadership, loggers, options.Time, (options.Informers ?? new InformerOptions()) with { Access = Access });
-        LiveConfig.TryRead(options.Defaults, out var initial, out _, out _);
+        var initial = LiveConfig.TryRead(options.Defaults, out var defaults, out _) ? defaults.Zone : new ZoneSettings();
         Zones = new ZoneHolder(Zone.Empty(initial));
         Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns, options.Flags);
         feed = new ZoneFeed(Zones, initial, loggers.CreateLogger<ZoneFeed>(), options.Coalesce, options.Time);
@@ -132,7 +132,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             if (((change.New ?? change.Old)!).Metadata.Name == options.ConfigName)
             {
                 Config.Apply(change.New);
-                Liveness.Settings = LivenessSettings.From((change.New?.Spec ?? options.Defaults).NodeLiveness ?? new());
+                Liveness.Settings = Config.Current?.Liveness ?? LivenessSettings.From(options.Defaults.NodeLiveness);
                 FollowPublishedReachability(change.New);
             }
         });
@@ -223,13 +223,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     }
 
     /// <summary>The routes as `serve` prints them, written to the log whenever they change.</summary>
-    public static string DescribeRoutes(RoutePlan plan)
-    {
-        var text = new System.Text.StringBuilder(RouteFormats.RouterHeading).Append('\n').Append(RouteFormats.Render(plan, "ip"));
-        foreach (var problem in plan.Problems)
-            text.Append($"  not routed: node {problem.Node}: {problem.Reason}\n");
-        return text.ToString();
-    }
+    public static string DescribeRoutes(RoutePlan plan) => RouteFormats.Banner(plan);
 
     /// <summary>The same podCIDRs, addresses and Ready condition: what the route plan and the preflight read of a Node.</summary>
     internal static bool SameRouting(V1Node a, V1Node b) =>

@@ -94,7 +94,7 @@ public sealed class MiniLbConfigController(
             ObservedGeneration = applied?.Generation ?? entity.Status?.ObservedGeneration,
             Routes = routes,
             ReachableNodes = ReachableNodes(routes),
-            Router = RouteFormats.Render(plan, "ip").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList(),
+            Router = [.. RouteFormats.Lines(plan, "ip")],
             DhcpOption121 = dhcp.DnsmasqLine,
             Conditions = conditions,
             ServedServices = counts.Services,

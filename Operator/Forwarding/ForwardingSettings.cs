@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using MiniLb.Operator.Entities;
@@ -55,71 +56,58 @@ public sealed record ForwardingSettings
 
     /// <summary>
     /// <c>spec.forwarding</c> as settings; null settings when forwarding is off (no upstreams). The problem names
-    /// the field, e.g. <c>spec.forwarding.upstreams[1]: 'x' is not an IP address[:port]</c>.
+    /// the field, e.g. <c>spec.forwarding.upstreams[1]</c>: <c>'x' is not an IP address[:port]</c>.
     /// </summary>
-    public static bool TryRead(ForwardingSpec? spec, out ForwardingSettings? settings, out string problem)
+    public static bool TryRead(ForwardingSpec? spec, out ForwardingSettings? settings, [NotNullWhen(false)] out SpecProblem? problem)
     {
         settings = null;
-        problem = "";
-        if (spec is null || spec.Upstreams is not { Count: > 0 })
+        problem = null;
+        if (spec is null)
             return true;
+        // Checked with or without upstreams, as the schema does: a value out of range is a mistake either way.
         if (spec.TimeoutMilliseconds is < 100 or > 30000)
-        {
-            problem = $"spec.forwarding.timeoutMilliseconds: {spec.TimeoutMilliseconds} is outside 100–30000";
-            return false;
-        }
-        if (spec.MaxInFlight is < 1 or > 10000)
-        {
-            problem = $"spec.forwarding.maxInFlight: {spec.MaxInFlight} is outside 1–10000";
-            return false;
-        }
-        if (!TryParse(spec.Upstreams, spec.AllowFrom, i => $"spec.forwarding.upstreams[{i}]", i => $"spec.forwarding.allowFrom[{i}]", out settings, out problem))
-            return false;
-        settings = settings! with { Timeout = TimeSpan.FromMilliseconds(spec.TimeoutMilliseconds), MaxInFlight = spec.MaxInFlight };
-        return true;
+            problem = new(Field + ".timeoutMilliseconds", $"{spec.TimeoutMilliseconds} must be between 100 and 30000 milliseconds");
+        else if (spec.MaxInFlight is < 1 or > 10000)
+            problem = new(Field + ".maxInFlight", $"{spec.MaxInFlight} must be between 1 and 10000");
+        else if (Items(spec.Upstreams, "upstreams", ParseUpstreamProblem, out var upstreams) is { } badUpstream)
+            problem = badUpstream;
+        else if (Items(spec.AllowFrom, "allowFrom", ParseNetworkProblem, out var networks) is { } badNetwork)
+            problem = badNetwork;
+        else if (upstreams.Count > 0)
+            settings = new ForwardingSettings
+            {
+                Upstreams = upstreams,
+                AllowFrom = networks.Count > 0 ? networks : DefaultAllowFrom,
+                Timeout = TimeSpan.FromMilliseconds(spec.TimeoutMilliseconds),
+                MaxInFlight = spec.MaxInFlight,
+            };
+        return problem is null;
     }
 
-    /// <summary>
-    /// Upstreams and allow-list from text; <paramref name="allowFrom"/> null or empty means the defaults. Each
-    /// problem starts with the name <paramref name="upstreamField"/> or <paramref name="allowField"/> gives the item.
-    /// </summary>
-    public static bool TryParse(IEnumerable<string> upstreams, IEnumerable<string>? allowFrom, Func<int, string> upstreamField, Func<int, string> allowField,
-        out ForwardingSettings? settings, out string problem)
+    private const string Field = "spec.forwarding";
+
+    /// <summary>Each entry parsed, or the first that cannot be, named by its index.</summary>
+    private static SpecProblem? Items<T>(IEnumerable<string>? texts, string key, Func<string, (T Value, string? Why)> parse, out List<T> items)
     {
-        settings = null;
-        var endPoints = new List<IPEndPoint>();
-        var index = 0;
-        foreach (var text in upstreams)
+        items = [];
+        foreach (var text in texts ?? [])
         {
-            if (ParseUpstream(text) is not { } endPoint)
-            {
-                problem = $"{upstreamField(index)}: '{text}' is not an IP address[:port] (for example 192.168.1.1, 192.168.1.1:5353 or [fd00::1]:53)";
-                return false;
-            }
-            if (endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                problem = $"{upstreamField(index)}: '{text}' is not an address a query can be sent to";
-                return false;
-            }
-            endPoints.Add(endPoint);
-            index++;
+            var (value, why) = parse(text);
+            if (why is not null)
+                return new SpecProblem($"{Field}.{key}[{items.Count}]", $"'{text}' {why}");
+            items.Add(value);
         }
-        var networks = new List<IPNetwork>();
-        index = 0;
-        foreach (var text in allowFrom ?? [])
-        {
-            if (ParseNetwork(text, out var why) is not { } network)
-            {
-                problem = $"{allowField(index)}: '{text}' {why}";
-                return false;
-            }
-            networks.Add(network);
-            index++;
-        }
-        problem = "";
-        settings = endPoints.Count == 0 ? null : new ForwardingSettings { Upstreams = endPoints, AllowFrom = networks.Count > 0 ? networks : DefaultAllowFrom };
-        return true;
+        return null;
     }
+
+    private static (IPEndPoint, string?) ParseUpstreamProblem(string text) => ParseUpstream(text) switch
+    {
+        null => (null!, "is not an IP address[:port] (for example 192.168.1.1, 192.168.1.1:5353 or [fd00::1]:53)"),
+        var endPoint when endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any) => (null!, "is not an address a query can be sent to"),
+        var endPoint => (endPoint, null),
+    };
+
+    private static (IPNetwork, string?) ParseNetworkProblem(string text) => ParseNetwork(text, out var why) is { } network ? (network, null) : (default, why);
 
     /// <summary>'ip' (port 53), 'ip:port', '[ipv6]:port', '[ipv6]' or a bare IPv6 address; null when it is none of them.</summary>
     public static IPEndPoint? ParseUpstream(string text)

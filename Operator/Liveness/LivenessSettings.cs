@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using MiniLb.Operator.Entities;
 
 namespace MiniLb.Operator.Liveness;
@@ -16,7 +17,25 @@ public sealed record LivenessSettings(bool Enabled, int Port, TimeSpan Interval,
     /// <summary>The longest a powered-off node keeps its endpoints in answers: the probe after the last answer, plus the failures needed.</summary>
     public TimeSpan Detection => Interval * Failures + Timeout;
 
-    /// <summary>The spec as settings, clamped to the schema's ranges (an API server without validation could let anything through).</summary>
+    /// <summary>
+    /// The spec as settings, or the field outside the schema's range (an API server without the schema lets anything
+    /// through); null: the defaults.
+    /// </summary>
+    public static bool TryRead(NodeLivenessSpec? spec, out LivenessSettings settings, [NotNullWhen(false)] out SpecProblem? problem)
+    {
+        settings = Default;
+        spec ??= new NodeLivenessSpec();
+        problem = spec.Port is < 1 or > 65535 ? new("spec.nodeLiveness.port", $"{spec.Port} must be between 1 and 65535")
+            : spec.IntervalMilliseconds is < 200 or > 60000 ? new("spec.nodeLiveness.intervalMilliseconds", $"{spec.IntervalMilliseconds} must be between 200 and 60000 milliseconds")
+            : spec.Failures is < 1 or > 10 ? new("spec.nodeLiveness.failures", $"{spec.Failures} must be between 1 and 10")
+            : null;
+        if (problem is not null)
+            return false;
+        settings = From(spec);
+        return true;
+    }
+
+    /// <summary>The spec as settings, clamped to the schema's ranges (<see cref="TryRead"/> names a value outside them instead).</summary>
     public static LivenessSettings From(NodeLivenessSpec spec) => new(
         spec.Enabled,
         Math.Clamp(spec.Port, 1, 65535),

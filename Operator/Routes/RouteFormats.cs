@@ -16,19 +16,28 @@ public static class RouteFormats
     /// Text to paste into the router: one command or line per route, with comments where a format cannot carry
     /// a route. Problems are left to the caller, except in <c>json</c>, which holds both.
     /// </summary>
-    public static string Render(RoutePlan plan, string format) => format switch
+    public static string Render(RoutePlan plan, string format) => format == "json" ? Json(plan) : Text(Lines(plan, format));
+
+    /// <summary>
+    /// The lines of <see cref="Render"/>, for every format but <c>json</c> (a document, not lines). The <c>ip</c> lines
+    /// are the one route report: status.router, `minilb routes --format ip` and the start banner of run and serve.
+    /// </summary>
+    public static IReadOnlyList<string> Lines(RoutePlan plan, string format) => format switch
     {
-        "ip" => Lines(plan.Routes.Select(r => $"ip route add {r.Destination} via {r.Gateway}")),
-        "bsd" => Lines(plan.Routes.Select(r => $"route -n add {(r.IsIPv6 ? "-inet6" : "-net")} {r.Destination} {r.Gateway}")),
-        "routeros" => Lines(plan.Routes.Select(r => $"/{(r.IsIPv6 ? "ipv6" : "ip")} route add dst-address={r.Destination} gateway={r.Gateway} comment=\"minilb {r.Node}\"")),
+        "ip" => [.. plan.Routes.Select(r => $"ip route add {r.Destination} via {r.Gateway}")],
+        "bsd" => [.. plan.Routes.Select(r => $"route -n add {(r.IsIPv6 ? "-inet6" : "-net")} {r.Destination} {r.Gateway}")],
+        "routeros" => [.. plan.Routes.Select(r => $"/{(r.IsIPv6 ? "ipv6" : "ip")} route add dst-address={r.Destination} gateway={r.Gateway} comment=\"minilb {r.Node}\"")],
         "openwrt" => OpenWrt(plan),
         "dnsmasq" => Dnsmasq(plan),
         "isc-dhcpd" => IscDhcpd(plan),
-        "json" => Json(plan),
         _ => throw new ArgumentException($"unknown route format '{format}'; expected one of {string.Join(", ", Names)}", nameof(format)),
     };
 
-    private static string Lines(IEnumerable<string> lines)
+    /// <summary>The routes for people (the start of run and serve, run's log): the heading, the <c>ip</c> lines, the nodes without a route.</summary>
+    public static string Banner(RoutePlan plan) =>
+        Text([RouterHeading, .. Lines(plan, "ip"), .. plan.Problems.Select(p => $"  not routed: node {p.Node}: {p.Reason}")]);
+
+    private static string Text(IEnumerable<string> lines)
     {
         var text = new StringBuilder();
         foreach (var line in lines)
@@ -37,10 +46,10 @@ public static class RouteFormats
     }
 
     /// <summary>UCI commands; the routes live on the <c>lan</c> interface.</summary>
-    private static string OpenWrt(RoutePlan plan)
+    private static List<string> OpenWrt(RoutePlan plan)
     {
         if (plan.Routes.Count == 0)
-            return "";
+            return [];
         var lines = new List<string>();
         foreach (var route in plan.Routes)
         {
@@ -52,14 +61,14 @@ public static class RouteFormats
         }
         lines.Add("uci commit network");
         lines.Add("/etc/init.d/network reload");
-        return Lines(lines);
+        return lines;
     }
 
     /// <summary>
     /// DHCP option 121 (RFC 3442 classless static routes) so LAN clients reach pods directly. A client that
     /// accepts option 121 ignores the router option (3), so the default route must be added to the same line.
     /// </summary>
-    private static string Dnsmasq(RoutePlan plan)
+    private static List<string> Dnsmasq(RoutePlan plan)
     {
         var lines = new List<string>();
         var option = DhcpOption121.From(plan);
@@ -77,14 +86,14 @@ public static class RouteFormats
         }
         foreach (var route in plan.Routes.Where(r => r.IsIPv6))
             lines.Add($"# not in option 121 (DHCPv4 carries IPv4 routes only): {route.Destination} via {route.Gateway} ({route.Node})");
-        return Lines(lines);
+        return lines;
     }
 
     /// <summary>
     /// Option 121 for ISC dhcpd, which splits an option longer than 255 octets into several (RFC 3396), so
     /// every IPv4 route fits; RFC 3396 clients (ISC dhclient, systemd-networkd) join them again.
     /// </summary>
-    private static string IscDhcpd(RoutePlan plan)
+    private static List<string> IscDhcpd(RoutePlan plan)
     {
         var v4 = plan.Routes.Where(r => !r.IsIPv6).ToArray();
         var lines = new List<string>();
@@ -96,7 +105,7 @@ public static class RouteFormats
         }
         foreach (var route in plan.Routes.Where(r => r.IsIPv6))
             lines.Add($"# not in option 121 (DHCPv4 carries IPv4 routes only): {route.Destination} via {route.Gateway} ({route.Node})");
-        return Lines(lines);
+        return lines;
     }
 
     private static string Json(RoutePlan plan)

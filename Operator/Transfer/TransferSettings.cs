@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using MiniLb.Operator.Entities;
 
@@ -29,36 +30,28 @@ public sealed record TransferSettings
         return false;
     }
 
-    /// <summary>
-    /// The spec as settings, or a message naming the field that cannot work: <c>spec.transfer.allowFrom[1]</c> when
-    /// <paramref name="field"/> is <c>spec.transfer</c>; the flag (<c>--transfer-allow-from</c>, <c>--notify</c>) when it is <c>--</c>.
-    /// </summary>
-    public static bool TryRead(TransferSpec? spec, string field, out TransferSettings settings, out string problem)
+    /// <summary>The spec as settings, or the field that cannot work: <c>spec.transfer.allowFrom[1]</c>, <c>spec.transfer.notify</c>.</summary>
+    public static bool TryRead(TransferSpec? spec, out TransferSettings settings, [NotNullWhen(false)] out SpecProblem? problem)
     {
         settings = None;
-        problem = "";
+        problem = null;
         if (spec is null)
             return true;
-        var flags = field == "--";
-        string Name(string key, int index) => flags
-            ? (key == "allowFrom" ? "--transfer-allow-from" : "--notify")
-            : index < 0 ? $"{field}.{key}" : $"{field}.{key}[{index}]";
-
-        var allow = new List<IPNetwork>();
-        var notify = new List<IPEndPoint>();
         foreach (var (key, list) in new[] { ("allowFrom", spec.AllowFrom), ("notify", spec.Notify) })
         {
             if (list is { Count: > TransferSpec.MaxEntries })
             {
-                problem = $"{Name(key, -1)}: at most {TransferSpec.MaxEntries} entries, not {list.Count}";
+                problem = new($"{Field}.{key}", $"at most {TransferSpec.MaxEntries} entries, not {list.Count}");
                 return false;
             }
         }
+        var allow = new List<IPNetwork>();
+        var notify = new List<IPEndPoint>();
         foreach (var (entry, i) in (spec.AllowFrom ?? []).Select((e, i) => (e, i)))
         {
             if (!IPNetwork.TryParse(entry?.Trim() ?? "", out var network))
             {
-                problem = $"{Name("allowFrom", i)}: '{entry}' is not a CIDR such as 192.168.1.1/32 or fd00::/64";
+                problem = new($"{Field}.allowFrom[{i}]", $"'{entry}' is not a CIDR such as 192.168.1.1/32 or fd00::/64");
                 return false;
             }
             allow.Add(network);
@@ -69,7 +62,7 @@ public sealed record TransferSettings
             // IPEndPoint.TryParse accepts a bare address (port 0); a secondary needs its port said.
             if (!IPEndPoint.TryParse(text, out var endPoint) || endPoint.Port == 0 || !HasPort(text))
             {
-                problem = $"{Name("notify", i)}: '{entry}' is not 'ip:port' or '[ipv6]:port' with a port from 1 to 65535, such as 192.168.1.1:53";
+                problem = new($"{Field}.notify[{i}]", $"'{entry}' is not 'ip:port' or '[ipv6]:port' with a port from 1 to 65535, such as 192.168.1.1:53");
                 return false;
             }
             notify.Add(endPoint);
@@ -77,6 +70,8 @@ public sealed record TransferSettings
         settings = new TransferSettings { AllowFrom = allow, Notify = notify };
         return true;
     }
+
+    private const string Field = "spec.transfer";
 
     private static bool HasPort(string text) =>
         text.StartsWith('[') ? text.Contains("]:", StringComparison.Ordinal) : text.Count(c => c == ':') == 1;
