@@ -11,7 +11,7 @@ using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Tests.Cluster;
 
-namespace MiniLb.Operator.Tests.Controllers;
+namespace MiniLb.Operator.Tests;
 
 /// <summary>
 /// A test API server with the MiniLbConfig CRD, operators started in-process against it over the real protocol,
