@@ -11,8 +11,9 @@ namespace MiniLb.Operator.Tests.Dns;
 /// The responder's protocol rules, one RFC case per row, in process (<see cref="DnsCase"/>): EDNS, opcodes,
 /// question counts, classes, ANY, SRV, PTR, negative answers and their TTLs. The shape of the name space
 /// (wildcards, empty non-terminals, aliases, the apex) is in <c>Resolution/ZoneCases</c>. Over real sockets,
-/// <see cref="ResponderTests"/> asks the same rules through the transports (UPDATE, AXFR/IXFR, Z flags, QR=1, TC
-/// and sizes, which belong to the wire and the size stage); <see cref="ResponderUnitTests"/> covers the shuffle.
+/// <see cref="ResponderTests"/> asks the same rules through the transports, with what only the wire shows (UPDATE,
+/// AXFR/IXFR, Z flags, QR=1); TC and sizes (RFC 2181 §9, RFC 7766) are the size stage's, in
+/// <see cref="QueryPipelineTests"/>; <see cref="ResponderUnitTests"/> covers the shuffle and QR=1 in process.
 /// </summary>
 public class ResponderCases
 {

@@ -83,7 +83,11 @@ public class RoutePlanCases
             Assert.That(plan.Routes.Select(r => $"{r.Node} {r.Destination} via {r.Gateway}"), Is.EqualTo(row.Routes), "routes");
             Assert.That(plan.Problems, Has.Count.EqualTo(row.Problems.Length), "problems: " + string.Join("; ", plan.Problems));
             foreach (var (problem, expected) in plan.Problems.Zip(row.Problems))
-                Assert.That($"{problem.Node}: {problem.Reason}", Does.StartWith(expected.Split(": ", 2)[0] + ": ").And.Contain(expected.Split(": ", 2)[1]));
+            {
+                var nodeAndReason = expected.Split(": ", 2);
+                Assert.That(problem.Node, Is.EqualTo(nodeAndReason[0]), "problem node");
+                Assert.That(problem.Reason, Does.Contain(nodeAndReason[1]), $"problem of {nodeAndReason[0]}");
+            }
         });
     }
 }
