@@ -69,6 +69,8 @@ public class ZoneCases
         new("RFC 8020: the name between an in-zone alias and the apex is an empty non-terminal", "apps.minilb") { Authority = [ZoneSoa] },
         new("RFC 4592 2.2.1: the parent of a wildcard exists, and the wildcard does not match it", "preview.minilb") { Authority = [ZoneSoa] },
         new("RFC 4592 2.2.1: the parent of an Ingress wildcard inside the zone exists", "dev.minilb") { Authority = [ZoneSoa] },
+        new("RFC 2308 2.2: a Service with no ready endpoint keeps its SRV name, NODATA", "_http._tcp.idle.default.minilb", RecordType.Srv) { Authority = [ZoneSoa] },
+        new("RFC 8020: the _tcp level of a Service with no ready endpoint is an empty non-terminal", "_tcp.idle.default.minilb", RecordType.Srv) { Authority = [ZoneSoa] },
 
         // Aliases: the Service's addresses answered directly (no CNAME); one outside the zone is an apex of its own.
         new("Alias outside the zone answers the Service's addresses, no CNAME", "www.example.com")
