@@ -37,7 +37,7 @@ public sealed record DnsCase(string Title, string Name, RecordType Type = Record
     public TestCaseData AsTestCase() => new TestCaseData(this).SetName(Title);
 
     /// <summary>Asks <paramref name="zone"/> (through a <see cref="Responder"/> with a fixed seed) and checks the whole reply.</summary>
-    public DnsMessage AssertAnsweredBy(Zone zone)
+    public void AssertAnsweredBy(Zone zone)
     {
         var query = new DnsMessage { IsQuery = true, TransactionID = 0x5a5a };
         query.Questions.Add(new DnsQuestion(DomainName.Parse(Name), Type, Class));
@@ -58,18 +58,15 @@ public sealed record DnsCase(string Title, string Name, RecordType Type = Record
             Assert.That(response.IsTruncated, Is.False, "TC: the responder never truncates, the size stage does");
             // 0x20: the question comes back byte for byte, case included (draft-vixie-dnsext-dns0x20, RFC 4343 §4.1).
             Assert.That(response.Questions.Select(Format), Is.EqualTo(query.Questions.Select(Format)), "question echoed exactly");
-            Assert.That(Expand(response.AnswerRecords, zone), Is.EquivalentTo(Expand(Answer, zone)), "ANSWER");
-            Assert.That(Expand(response.AuthorityRecords, zone), Is.EquivalentTo(Expand(Authority, zone)), "AUTHORITY");
-            Assert.That(Expand(response.AdditionalRecords.Where(r => r is not OptRecord), zone), Is.EquivalentTo(Expand(Additional, zone)), "ADDITIONAL");
+            Assert.That(response.AnswerRecords.Select(Format), Is.EquivalentTo(Expected(Answer, zone)), "ANSWER");
+            Assert.That(response.AuthorityRecords.Select(Format), Is.EquivalentTo(Expected(Authority, zone)), "AUTHORITY");
+            Assert.That(response.AdditionalRecords.Where(r => r is not OptRecord).Select(Format), Is.EquivalentTo(Expected(Additional, zone)), "ADDITIONAL");
             Assert.That(response.EDnsOptions is { } opt ? Format(opt) : null, Is.EqualTo(Edns), "OPT");
         });
-        return response!;
     }
 
-    private static IEnumerable<string> Expand(IEnumerable<string> expected, Zone zone) =>
+    private static IEnumerable<string> Expected(IEnumerable<string> expected, Zone zone) =>
         expected.Select(e => e.Replace("{serial}", zone.Serial.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-
-    private static IEnumerable<string> Expand(IEnumerable<DnsRecordBase> records, Zone zone) => records.Select(Format);
 
     private static string Format(DnsQuestion question) => $"{question.Name.ToString(false)} {question.RecordClass} {question.RecordType}";
 
