@@ -137,16 +137,18 @@ public class ResponderCases
 
     private const string LongTtlSoa = "minilb 30 SOA ns1.minilb hostmaster.minilb {serial} 7200 1800 86400 30";
 
-    private static IEnumerable<TestCaseData> TtlCases() => new DnsCase[]
+    /// <summary>A zone with TTL 30 and no name-server addresses.</summary>
+    private static IEnumerable<TestCaseData> LongTtlCases() => new DnsCase[]
     {
         new("RFC 2308 5: with TTL 30, NXDOMAIN's SOA has TTL and MINIMUM 30", "nothing.default.minilb") { Rcode = ReturnCode.NxDomain, Authority = [LongTtlSoa] },
         new("RFC 2308 5: with TTL 30, NODATA's SOA has TTL and MINIMUM 30", "web.default.minilb", RecordType.Aaaa) { Authority = [LongTtlSoa] },
         new("With TTL 30, answers carry TTL 30", "web.default.minilb") { Answer = ["web.default.minilb 30 A 10.244.0.11", "web.default.minilb 30 A 10.244.1.12"] },
+        new("RFC 1034 4.2.1: without a name-server address in the settings, NS at the apex has no glue", "minilb", RecordType.Ns) { Answer = ["minilb 30 NS ns1.minilb"] },
     }.Select(c => c.AsTestCase());
 
     [TestCaseSource(nameof(Cases))]
     public void Answers(DnsCase row) => row.AssertAnsweredBy(Zone);
 
-    [TestCaseSource(nameof(TtlCases))]
-    public void Answers_with_the_configured_ttl(DnsCase row) => row.AssertAnsweredBy(LongTtlZone);
+    [TestCaseSource(nameof(LongTtlCases))]
+    public void Answers_with_TTL_30_and_no_name_server_address(DnsCase row) => row.AssertAnsweredBy(LongTtlZone);
 }
