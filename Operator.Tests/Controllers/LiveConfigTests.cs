@@ -76,7 +76,7 @@ public sealed class LiveConfigTests
     {
         // The replaced server is stopped outside LiveConfig's lock; the next move must still wait until it has closed.
         var addresses = new[] { $"127.0.0.1:{OperatorFixture.FreePort()}", $"127.0.0.1:{OperatorFixture.FreePort()}" };
-        var logs = new LogLines();
+        var logs = new CapturingLogger();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
         var zones = new ZoneHolder(Zone.Empty(new ZoneSettings()));
         await using var live = new LiveConfig("default", zones, loggers, new MiniLbConfigSpec { Listen = addresses[0] });

@@ -86,7 +86,7 @@ public sealed class ZoneFeedTests
     {
         var settings = new ZoneSettings();
         var zones = new ZoneHolder(Zone.Empty(settings));
-        var log = new Kube.CapturingLogger<ZoneFeed>();
+        var log = new CapturingLogger<ZoneFeed>();
         var feed = new ZoneFeed(zones, settings, log, TimeSpan.Zero);
         var odd = Service("default", "web");
         odd.Metadata.Annotations = new Dictionary<string, string> { [ServedService.ExcludeAnnotation] = "yes" };

@@ -51,7 +51,7 @@ public sealed class SampleNamesTests
     public async Task The_headless_Service_with_minilb_serve_answers_its_ready_pods_and_is_listed()
     {
         Assert.That(await AddressesAsync("db.default.minilb"), Is.EqualTo(new[] { "10.244.0.40", "10.244.1.41" }));
-        await Controllers.OperatorFixture.WaitUntilAsync(() => Task.FromResult(serve.Output.ToString().Contains("Press Ctrl-C")), "serve prints what it serves");
+        await OperatorFixture.WaitUntilAsync(() => Task.FromResult(serve.Output.ToString().Contains("Press Ctrl-C")), "serve prints what it serves");
         Assert.That(serve.Output.ToString(), Does.Contain("\n  db.default.minilb\n"));
     }
 

@@ -113,5 +113,5 @@ public class TransferHardeningTests
     }
 
     private static Task OperatorFixtureWait(Func<bool> condition, string what, TimeSpan? timeout = null) =>
-        Controllers.OperatorFixture.WaitUntilAsync(() => Task.FromResult(condition()), what, timeout);
+        OperatorFixture.WaitUntilAsync(() => Task.FromResult(condition()), what, timeout);
 }

@@ -122,7 +122,7 @@ public class TransferNotifierTests
     public async Task A_secondary_that_never_answers_is_logged_once_and_again_when_it_answers()
     {
         using var secondary = new FakeSecondary { Answer = _ => false };
-        var logs = new LogLines();
+        var logs = new CapturingLogger();
         var (zones, notifier) = Start(secondary, logs.CreateLogger("notify"));
         await using (notifier)
         {
@@ -175,7 +175,7 @@ public class TransferNotifierTests
     public async Task A_secondary_holding_only_the_forward_zone_is_warned_about_once_per_reverse_zone()
     {
         using var secondary = new FakeSecondary { NotAuthFor = zone => zone.EndsWith(".arpa", StringComparison.Ordinal) };
-        var logs = new LogLines();
+        var logs = new CapturingLogger();
         var model = ReverseZoneTransferTests.Model();
         var (zones, notifier) = Start(secondary, logs.CreateLogger("notify"), model.Publish());
         await using (notifier)

@@ -11,7 +11,7 @@ using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Tests.Cluster;
 
-namespace MiniLb.Operator.Tests.Controllers;
+namespace MiniLb.Operator.Tests;
 
 /// <summary>
 /// A test API server with the MiniLbConfig CRD, operators started in-process against it over the real protocol,
@@ -25,7 +25,7 @@ public abstract class OperatorFixture : CliFixture
     private readonly List<(LoadBalancerOperator Operator, CancellationTokenSource Stop, Task Run)> running = [];
 
     /// <summary>Every line the operators logged, formatted.</summary>
-    protected LogLines Logs { get; } = new();
+    protected CapturingLogger Logs { get; } = new();
 
     protected override TestApiServerOptions Options => new() { BookmarkInterval = TimeSpan.FromSeconds(1) };
 
@@ -262,29 +262,5 @@ public sealed class ApiLink : DelegatingHandler
         if (disposing)
             crashed.Dispose();
         base.Dispose(disposing);
-    }
-}
-
-/// <summary>Collects log lines so tests can assert on what an operator told its user.</summary>
-public sealed class LogLines : ILoggerProvider
-{
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> lines = new();
-
-    public IReadOnlyList<string> All => lines.ToArray();
-
-    public ILogger CreateLogger(string categoryName) => new Writer(lines);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Writer(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
     }
 }

@@ -1,0 +1,64 @@
+using System.Collections.Immutable;
+using MiniLb.Operator.Resolution;
+
+namespace MiniLb.Operator.Tests.Resolution;
+
+public class SliceIndexTests
+{
+    private static SliceView Slice(string name, string? service, params string[] nodes) => new("shop", name, null, "1")
+    {
+        ServiceName = service,
+        AddressType = "IPv4",
+        Endpoints = [.. nodes.Select((n, i) => new EndpointView(ImmutableArray.Create($"10.0.0.{i + 1}"), true, null, null, n, null))],
+    };
+
+    [Test]
+    public void A_slice_is_found_under_its_Service_and_the_nodes_of_its_endpoints()
+    {
+        var index = new SliceIndex();
+
+        Assert.That(index.Upsert(Slice("web-1", "web", "node-a", "node-b")), Is.EqualTo(new[] { "shop/web" }));
+        index.Upsert(Slice("web-2", "web", "node-b"));
+        index.Upsert(Slice("db-1", "db", "node-c"));
+
+        Assert.That(index.Of("shop/web").Select(s => s.Name), Is.EquivalentTo(new[] { "web-1", "web-2" }));
+        Assert.That(index.ServicesOn("node-b"), Is.EquivalentTo(new[] { "shop/web" }));
+        Assert.That(index.ServicesOn("node-c"), Is.EquivalentTo(new[] { "shop/db" }));
+        Assert.That(index.ServicesOn("node-z"), Is.Empty);
+    }
+
+    [Test]
+    public void A_slice_that_moves_to_another_Service_touches_both()
+    {
+        var index = new SliceIndex();
+        index.Upsert(Slice("s-1", "web", "node-a"));
+
+        var affected = index.Upsert(Slice("s-1", "api", "node-a"));
+
+        Assert.That(affected, Is.EqualTo(new[] { "shop/web", "shop/api" }));
+        Assert.That(index.Of("shop/web"), Is.Empty);
+        Assert.That(index.ServicesOn("node-a"), Is.EquivalentTo(new[] { "shop/api" }));
+    }
+
+    [Test]
+    public void Removing_the_last_endpoint_on_a_node_forgets_the_node()
+    {
+        var index = new SliceIndex();
+        index.Upsert(Slice("web-1", "web", "node-a", "node-a"));
+
+        Assert.That(index.Remove("shop/web-1"), Is.EqualTo("shop/web"));
+        Assert.That(index.ServicesOn("node-a"), Is.Empty);
+        Assert.That(index.Count, Is.Zero);
+        Assert.That(index.Remove("shop/web-1"), Is.Null, "removing twice changes nothing");
+    }
+
+    [Test]
+    public void A_slice_without_a_Service_is_kept_but_touches_no_Service()
+    {
+        var index = new SliceIndex();
+
+        Assert.That(index.Upsert(Slice("orphan", null, "node-a")), Is.Empty);
+        Assert.That(index.Count, Is.EqualTo(1));
+        Assert.That(index.ServicesOn("node-a"), Is.Empty);
+    }
+}
