@@ -33,6 +33,9 @@ public interface IConfigInForce
 
     /// <summary>Where DNS answers; empty while it does not listen.</summary>
     IReadOnlyList<IPEndPoint> DnsEndPoints { get; }
+
+    /// <summary>What is in force, in words (the flags, the defaults or which MiniLbConfig, and why).</summary>
+    string DescribeSource();
 }
 
 /// <summary>What the MiniLbConfig controller reports on besides the configuration: the caches and the running parts.</summary>
@@ -87,6 +90,7 @@ internal sealed class LiveConfigInForce(LiveConfig config) : IConfigInForce
     public ConfigProblem? Problem => config.Problem;
     public IEnumerable<string> Domains => config.Domains;
     public IReadOnlyList<IPEndPoint> DnsEndPoints => config.Host?.EndPoints ?? [];
+    public string DescribeSource() => config.DescribeSource();
 }
 
 /// <summary><see cref="IClusterFacts"/> of the running operator's informers, feed, access problems and node liveness.</summary>

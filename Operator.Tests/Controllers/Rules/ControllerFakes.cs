@@ -20,6 +20,8 @@ internal sealed class FakeConfigInForce : IConfigInForce
     public List<string> Applied { get; } = [];
     public IEnumerable<string> Domains => Applied;
     public IReadOnlyList<IPEndPoint> DnsEndPoints { get; set; } = [];
+    public string Source { get; set; } = "the defaults in force (no MiniLbConfig 'default')";
+    public string DescribeSource() => Source;
 
     /// <summary>A spec applied as LiveConfig applies it: the zone settings, the listen address, its domain remembered.</summary>
     public FakeConfigInForce Apply(MiniLbConfigSpec spec, string? source = MiniLbConfig.DefaultName, long? generation = 1)
