@@ -23,7 +23,7 @@ public abstract class OperatorFixture : CliFixture
     /// <summary>Generous: the CI machine is small and shared.</summary>
     internal static readonly TimeSpan Eventually = TimeSpan.FromSeconds(10);
 
-    private readonly List<(LoadBalancerOperator Operator, CancellationTokenSource Stop, Task Run, HealthChecks Health)> running = [];
+    private readonly List<(LoadBalancerOperator Operator, CancellationTokenSource Stop, Task Run)> running = [];
 
     /// <summary>Every line the operators logged, formatted.</summary>
     protected LogLines Logs { get; } = new();
@@ -49,7 +49,7 @@ public abstract class OperatorFixture : CliFixture
     {
         var stopping = running.ToList();
         running.Clear();
-        foreach (var (_, stop, run, _) in stopping)
+        foreach (var (_, stop, run) in stopping)
         {
             await stop.CancelAsync();
             await run.WaitAsync(TimeSpan.FromSeconds(30));
@@ -74,16 +74,17 @@ public abstract class OperatorFixture : CliFixture
         }, loggers);
         var stop = new CancellationTokenSource();
         var run = minilb.RunAsync(stop.Token);
-        var health = new HealthChecks();
-        OperatorHealth.Register(health, minilb, run);
-        running.Add((minilb, stop, run, health));
+        running.Add((minilb, stop, run));
+        OperatorHealth.Register(readiness[minilb] = new HealthChecks(), minilb, run);
         using var deadline = new CancellationTokenSource(Eventually * 2);
         await minilb.Host.WaitForSyncAsync(deadline.Token);
         return minilb;
     }
 
-    /// <summary>What the operator's /readyz?verbose would answer now (the checks `minilb run` serves).</summary>
-    protected HealthReport ReadinessOf(LoadBalancerOperator minilb) => running.Single(r => r.Operator == minilb).Health.Report(Probe.Readiness);
+    private readonly Dictionary<LoadBalancerOperator, HealthChecks> readiness = [];
+
+    /// <summary>What the operator's /readyz would answer now: the checks `minilb run` serves (<see cref="OperatorHealth"/>).</summary>
+    protected HealthReport ReadinessOf(LoadBalancerOperator minilb) => readiness[minilb].Report(Probe.Readiness);
 
     /// <summary>Stops one operator as a clean shutdown does (its lease is released).</summary>
     protected async Task StopOperatorAsync(LoadBalancerOperator minilb)

@@ -3,6 +3,7 @@ using System.Net;
 using k8s;
 using k8s.Models;
 using MiniLb.Operator.Controllers;
+using MiniLb.Operator.Dns;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Liveness;
@@ -23,13 +24,16 @@ internal sealed class FakeConfigInForce : IConfigInForce
     public string Source { get; set; } = "the defaults in force (no MiniLbConfig 'default')";
     public string DescribeSource() => Source;
 
-    /// <summary>A spec applied as LiveConfig applies it: the zone settings, the listen address, its domain remembered.</summary>
-    public FakeConfigInForce Apply(MiniLbConfigSpec spec, string? source = MiniLbConfig.DefaultName, long? generation = 1)
+    /// <summary>A configuration applied: its domain remembered, DNS listening (built directly, not read by LiveConfig's rules, which have their own tests).</summary>
+    public FakeConfigInForce Apply(string domain = ZoneSettings.DefaultDomain, string? source = MiniLbConfig.DefaultName, long? generation = 1)
     {
-        Assert.That(LiveConfig.TryRead(spec, out var zone, out var listen, out var problem), Is.True, problem);
-        Current = new AppliedConfig(source, generation, zone, listen) { Spec = spec };
-        Applied.Add(zone.Domain);
-        DnsEndPoints = [IPEndPoint.Parse("127.0.0.1:5353")];
+        var listen = IPEndPoint.Parse("127.0.0.1:5353");
+        Current = new AppliedConfig(source, generation, new ZoneSettings { Domain = domain }, new ListenAddress(listen.ToString(), [listen]))
+        {
+            Spec = new MiniLbConfigSpec { Domain = domain },
+        };
+        Applied.Add(domain);
+        DnsEndPoints = [listen];
         return this;
     }
 }

@@ -12,7 +12,7 @@ namespace MiniLb.Operator.Tests.Controllers.Rules;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class MiniLbConfigControllerRulesTests
 {
-    private readonly FakeConfigInForce config = new FakeConfigInForce().Apply(new MiniLbConfigSpec { Domain = "lan.example" });
+    private readonly FakeConfigInForce config = new FakeConfigInForce().Apply("lan.example");
     private readonly FakeClusterFacts cluster = new();
     private readonly FakeStatusPatches status = new();
     private readonly RecordedEvents events = new();
@@ -64,7 +64,7 @@ public sealed class MiniLbConfigControllerRulesTests
         Assert.That(events.ProblemOf("default", "ConfigNotApplied"), Does.Contain("address already in use"));
 
         config.Problem = null;
-        config.Apply(new MiniLbConfigSpec { Domain = "lan.example" }, generation: 3);
+        config.Apply("lan.example", generation: 3);
         written = await ReconcileAsync(Config(generation: 3));
         Assert.That(Condition(written, ConditionTypes.Ready), Is.EqualTo("True Applied"));
         Assert.That(events.ProblemOf("default", "ConfigNotApplied"), Is.Null, "fixed: a later break is published again");

@@ -26,7 +26,7 @@ public sealed class OperatorHealthTests
             .And.Contain("[-]dns-bound failed: DNS is not listening yet\n").And.EndWith("readyz check failed\n"));
 
         unlisted = [];
-        config.Apply(new MiniLbConfigSpec());
+        config.Apply();
         Assert.That(checks.Report(Probe.Readiness).Healthy, Is.True);
     }
 
@@ -41,10 +41,10 @@ public sealed class OperatorHealthTests
     [Test]
     public void The_flags_in_force_a_spec_not_applied_and_a_missing_permission_are_noted_not_failed()
     {
-        config.Apply(new MiniLbConfigSpec(), source: null);
+        config.Apply(source: null);
         Assert.That(Readyz(), Does.Contain("[+]config-source ok, but: the defaults in force (no MiniLbConfig 'default')\n").And.EndWith("readyz check passed\n"));
 
-        config.Apply(new MiniLbConfigSpec());
+        config.Apply();
         config.Problem = new ConfigProblem("InvalidSpec", "spec.ttl: must be at least 1", 2);
         forbidden = "minilb may not patch services/status (403 Forbidden)";
         Assert.That(Readyz(), Does.Contain("[+]config-source ok, but: serving the last good configuration; the newest spec is not applied: spec.ttl: must be at least 1\n")
@@ -58,7 +58,7 @@ public sealed class OperatorHealthTests
     [Test]
     public void A_stopped_operator_is_neither_alive_nor_ready()
     {
-        config.Apply(new MiniLbConfigSpec());
+        config.Apply();
         running.SetException(new InvalidOperationException("the lease loop failed"));
 
         Assert.That(checks.Report(Probe.Liveness).Text("healthz", verbose: false), Does.Contain("[-]informers failed: the operator stopped: the lease loop failed\n"));

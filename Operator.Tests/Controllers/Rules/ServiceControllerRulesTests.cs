@@ -13,7 +13,7 @@ namespace MiniLb.Operator.Tests.Controllers.Rules;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class ServiceControllerRulesTests
 {
-    private readonly FakeConfigInForce config = new FakeConfigInForce().Apply(new MiniLbConfigSpec { Domain = "lan.example" });
+    private readonly FakeConfigInForce config = new FakeConfigInForce().Apply("lan.example");
     private readonly FakeStatusPatches status = new();
     private readonly RecordedEvents events = new();
 
@@ -62,7 +62,7 @@ public sealed class ServiceControllerRulesTests
     [Test]
     public async Task A_hostname_under_an_earlier_domain_is_removed_and_another_load_balancers_entry_stays()
     {
-        config.Apply(new MiniLbConfigSpec { Domain = "home.arpa" });
+        config.Apply("home.arpa");
         var web = WithIngress(TestObjects.Service("default", "web", type: "ClusterIP", loadBalancerClass: null), "web.default.lan.example", "web.example.com");
 
         await Controller().ReconcileAsync(ServiceView.From(web), CancellationToken.None);
