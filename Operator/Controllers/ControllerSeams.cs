@@ -102,5 +102,7 @@ internal sealed class OperatorFacts(Informer<V1Node> nodes, Informer<SliceView> 
     public ServedCounts Served => feed.Counts();
     public string? Forbidden => access.Summary();
     public LivenessSettings? Liveness => liveness.Settings is { Enabled: true } on ? on : null;
-    public IReadOnlyDictionary<string, NodeState> NodeStates => liveness.Settings.Enabled ? liveness.States() : new Dictionary<string, NodeState>();
+    public IReadOnlyDictionary<string, NodeState> NodeStates => liveness.Settings.Enabled ? liveness.States() : NotProbed;
+
+    private static readonly Dictionary<string, NodeState> NotProbed = [];
 }
