@@ -48,7 +48,7 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
             Assert.That(config.Status.ObservedGeneration, Is.EqualTo(config.Metadata.Generation));
             Assert.That(ConditionOf(config, ConditionTypes.Ready)?.Status, Is.EqualTo(Condition.True));
             Assert.That(ConditionOf(config, ConditionTypes.DnsServing)?.Message, Does.Contain($"127.0.0.1:{DnsPort(minilb)}"));
-            Assert.That(minilb.Readiness().Ready, Is.True);
+            Assert.That(ReadinessOf(minilb).Healthy, Is.True);
         });
     }
 
@@ -72,7 +72,8 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
 
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "served under the default domain");
         await WaitUntilAsync(async () => await AddressesAsync(DnsPort(minilb), "web.default.minilb") is ["10.244.0.5"], "DNS answers");
-        Assert.That(minilb.Readiness().Reason, Does.Contain("defaults"));
+        Assert.That(ReadinessOf(minilb).Healthy, Is.True);
+        Assert.That(ReadinessOf(minilb).Text("readyz", verbose: true), Does.Contain("[+]config-source ok, but: the defaults in force"));
     }
 
     [Test]
@@ -86,7 +87,8 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
         await Client.CustomObjects.DeleteClusterCustomObjectAsync(MiniLbConfig.ApiGroup, MiniLbConfig.ApiVersionName, MiniLbConfig.Plural, "default");
 
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "web") == "web.default.minilb", "served under the default domain");
-        Assert.That(minilb.Readiness().Reason, Does.Contain("defaults"));
+        Assert.That(ReadinessOf(minilb).Healthy, Is.True);
+        Assert.That(ReadinessOf(minilb).Text("readyz", verbose: true), Does.Contain("[+]config-source ok, but: the defaults in force"));
     }
 
     [Test]

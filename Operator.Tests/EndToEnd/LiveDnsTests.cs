@@ -90,7 +90,7 @@ public sealed class LiveDnsTests : OperatorFixture
             Assert.That(ready.Message, Does.Contain("already in use").And.Contain("last good configuration"));
             await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "ConfigNotApplied" && e.Type == "Warning"), "a Warning event");
             Assert.That(await AddressesAsync(oldPort, "web.default.minilb"), Is.EqualTo(new[] { "10.244.0.5" }), "the old listen and domain still answer");
-            Assert.That(minilb.Readiness().Reason, Does.Contain("last good configuration"));
+            Assert.That(ReadinessOf(minilb).Text("readyz", verbose: true), Does.Contain("[+]config-source ok, but: serving the last good configuration"));
         }
 
         // Once the port is free, the retry applies the spec.

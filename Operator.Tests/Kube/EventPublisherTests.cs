@@ -80,6 +80,59 @@ public sealed class EventPublisherTests
         Assert.That(log.Messages.Single(), Does.Contain("Ready").And.Contain("default"));
     }
 
+    [Test]
+    public async Task A_standing_problem_is_written_once_and_again_when_it_returns_after_a_fix()
+    {
+        var publisher = Publisher();
+        for (var i = 0; i < 3; i++)
+            await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        Assert.That(server.Requests.Select(r => r.Method), Is.EqualTo(new[] { "POST" }), "the same problem again is no news");
+
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", null, CancellationToken.None);
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "domain 'a..b' is not a DNS name", CancellationToken.None);
+
+        var requests = server.Requests.ToList();
+        Assert.That(requests.Select(r => r.Method), Is.EqualTo(new[] { "POST", "PATCH", "POST" }), "back after a fix: counted; a new message: a new Event");
+        Assert.That((int?)JsonNode.Parse(requests[1].Body)!["count"], Is.EqualTo(2));
+        Assert.That((string?)JsonNode.Parse(requests[2].Body)!["type"], Is.EqualTo("Warning"));
+    }
+
+    [Test]
+    public async Task A_problem_still_there_after_its_Event_expired_is_written_again()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        var publisher = new EventPublisher(server.Client(), new AlwaysLeader(), new CapturingLogger<EventPublisher>(), time);
+
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(59));
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        Assert.That(server.Requests, Has.Count.EqualTo(1));
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        var again = server.Requests.Last();
+        Assert.That(again.Method, Is.EqualTo("POST"), "the server deleted the old Event after its TTL: a new one");
+        Assert.That((string?)JsonNode.Parse(again.Body)!["lastTimestamp"], Does.StartWith("2026-01-02T04:05:05"));
+    }
+
+    [Test]
+    public async Task A_forgotten_object_and_a_new_leader_write_a_problem_that_still_holds()
+    {
+        var leadership = new TestLeadership();
+        var publisher = new EventPublisher(server.Client(), leadership, new CapturingLogger<EventPublisher>());
+
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        Assert.That(server.Requests, Is.Empty, "a follower writes nothing");
+        leadership.Become(true);
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        Assert.That(server.Requests, Has.Count.EqualTo(1), "and remembered nothing, so the new leader writes it");
+
+        publisher.Forget(config);
+        await publisher.ReportProblemAsync(config, "ConfigNotApplied", "port in use", CancellationToken.None);
+        Assert.That(server.Requests, Has.Count.EqualTo(2), "deleted and created again: the problem is news");
+    }
+
     private EventPublisher Publisher(bool leader = true) =>
         new(server.Client(), leader ? new AlwaysLeader() : new TestLeadership(), new CapturingLogger<EventPublisher>(),
             new FakeTimeProvider(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero)));

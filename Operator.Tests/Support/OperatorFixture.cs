@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
+using MiniLb.Operator.Observability;
 using MiniLb.Operator.Tests.Cluster;
 
 namespace MiniLb.Operator.Tests;
@@ -74,10 +75,16 @@ public abstract class OperatorFixture : CliFixture
         var stop = new CancellationTokenSource();
         var run = minilb.RunAsync(stop.Token);
         running.Add((minilb, stop, run));
+        OperatorHealth.Register(readiness[minilb] = new HealthChecks(), minilb, run);
         using var deadline = new CancellationTokenSource(Eventually * 2);
         await minilb.Host.WaitForSyncAsync(deadline.Token);
         return minilb;
     }
+
+    private readonly Dictionary<LoadBalancerOperator, HealthChecks> readiness = [];
+
+    /// <summary>What the operator's /readyz would answer now: the checks `minilb run` serves (<see cref="OperatorHealth"/>).</summary>
+    protected HealthReport ReadinessOf(LoadBalancerOperator minilb) => readiness[minilb].Report(Probe.Readiness);
 
     /// <summary>Stops one operator as a clean shutdown does (its lease is released).</summary>
     protected async Task StopOperatorAsync(LoadBalancerOperator minilb)

@@ -160,7 +160,7 @@ public static class RunCommand
         minilb.Liveness.UnreachableChanged += nodes => telemetry.UnreachableNodes(nodes.Count);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = minilb.RunAsync(stop.Token);
-        AddChecks(monitoring.Checks, minilb, running);
+        OperatorHealth.Register(monitoring.Checks, minilb, running);
         var stopping = LameDuck.Register(monitoring.Checks);
         try
         {
@@ -184,26 +184,5 @@ public static class RunCommand
         await running;
         await output.WriteLineAsync("Stopped.");
         return 0;
-    }
-
-    /// <summary>Liveness: the operator's loop (informers, controllers, election) still runs. Readiness: every kind listed and DNS bound.</summary>
-    private static void AddChecks(HealthChecks checks, LoadBalancerOperator minilb, Task running)
-    {
-        checks.Add("informers", Probe.Liveness, () => running.IsCompleted
-            ? CheckResult.Failed($"the operator stopped{(running.Exception is { } e ? ": " + e.GetBaseException().Message : "")}")
-            : CheckResult.Ok);
-        checks.Add("caches-synced", Probe.Readiness, () => minilb.Host.Informers.Where(i => !i.HasSynced).Select(i => i.Kind.ToString()).ToList() is { Count: > 0 } waiting
-            ? CheckResult.Failed($"waiting for the first LIST of {string.Join(", ", waiting)}")
-            : CheckResult.Ok);
-        // Reported, not failed: every replica has the same RBAC, so failing readiness would take all of them out of the
-        // DNS Service while their answers are still right.
-        // Never failed (flags-only is a normal way to run, and readiness must not wait for a CRD); noted while no MiniLbConfig is in force.
-        checks.Add("config-source", Probe.Readiness, () => minilb.Config.Current is { Source: not null }
-            ? CheckResult.Ok
-            : new CheckResult(true, minilb.Config.DescribeSource()));
-        checks.Add("api-access", Probe.Readiness, () => new CheckResult(true, minilb.Access.Summary()));
-        checks.Add("dns-bound", Probe.Readiness, () => minilb.Config.Host is { } host
-            ? CheckResult.Ok
-            : CheckResult.Failed(minilb.Config.Problem?.Message ?? "DNS is not listening yet"));
     }
 }

@@ -108,8 +108,11 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         slices.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
         Nodes.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
 
-        var serviceRunner = Host.AddController(services, new ServiceController(Config, status, events));
-        var configRunner = Host.AddController(configs, new MiniLbConfigController(Config, feed, Nodes, slices, status, events, options.Time, Access, Liveness));
+        var inForce = new LiveConfigInForce(Config);
+        var patches = new StatusPatches(status);
+        var serviceRunner = Host.AddController(services, new ServiceController(inForce, patches, events));
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, new OperatorFacts(Nodes, slices, feed, Access, Liveness),
+            patches, events, options.Time));
         Liveness.Changed += changes =>
         {
             configRunner.Queue.Add(options.ConfigName);
@@ -178,20 +181,6 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
 
     /// <summary>The DNS read model's feed: its <see cref="ZoneFeed.Published"/> event and served counts.</summary>
     public ZoneFeed Feed => feed;
-
-    /// <summary>Ready when every informer listed its kind and a configuration is in effect with DNS listening; the reason says what is missing.</summary>
-    public (bool Ready, string Reason) Readiness()
-    {
-        if (!Host.HasSynced)
-            return (false, "waiting for the first LIST of every watched kind");
-        if (Config.Host is null)
-            return (false, Config.Problem?.Message ?? "DNS is not listening yet");
-        if (Config.Current is { Source: null } defaults)
-            return (true, $"{Config.DescribeSource()}: domain {defaults.Zone.Domain}, listen {defaults.Listen}");
-        return Config.Problem is { } problem
-            ? (true, $"serving the last good configuration; the newest spec is not applied: {problem.Message}")
-            : (true, "serving");
-    }
 
     /// <summary>Runs until cancelled; DNS stops with it.</summary>
     public async Task RunAsync(CancellationToken ct)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using k8s.Models;
 using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
@@ -14,25 +13,20 @@ namespace MiniLb.Operator.Controllers;
 /// MiniLbConfig named by `--config` is the one in use; any other is told so in its Ready condition.
 /// </summary>
 public sealed class MiniLbConfigController(
-    LiveConfig config, ZoneFeed zone, Informer<V1Node> nodes, Informer<SliceView> slices,
-    StatusWriter status, EventPublisher events, TimeProvider? time = null, AccessProblems? access = null, NodeLivenessLoop? liveness = null) : IEntityController<MiniLbConfig>
+    IConfigInForce config, IClusterFacts cluster, IStatusPatches status, IEventPublisher events, TimeProvider? time = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
-
-    // The last Warning per (config, reason), so an unchanged problem is not re-published on every reconcile.
-    private readonly ConcurrentDictionary<string, string> warned = new(StringComparer.Ordinal);
 
     public async Task<ReconciliationResult> ReconcileAsync(MiniLbConfig entity, CancellationToken ct)
     {
         var desired = entity.Metadata.Name == config.ConfigName ? await InUseAsync(entity, ct) : NotInUse(entity);
-        await status.PatchStatusAsync(entity, desired, ct);
+        await status.SetStatusAsync(entity, desired, ct);
         return ReconciliationResult.Success();
     }
 
     public Task<ReconciliationResult> DeletedAsync(MiniLbConfig entity, CancellationToken ct)
     {
-        foreach (var key in warned.Keys.Where(k => k.StartsWith(entity.Metadata.Name + "/", StringComparison.Ordinal)))
-            warned.TryRemove(key, out _);
+        events.Forget(entity);
         return Task.FromResult(ReconciliationResult.Success());
     }
 
@@ -47,23 +41,24 @@ public sealed class MiniLbConfigController(
     {
         var applied = config.Current;
         var problem = config.Problem;
-        var host = config.Host;
-        var plan = RoutePlan.FromNodes(nodes.Items);
-        var stray = PodNetworkPreflight.Check(slices.Items, nodes.Items);
-        var counts = zone.Counts();
+        var listening = config.DnsEndPoints;
+        var nodes = cluster.Nodes;
+        var plan = RoutePlan.FromNodes(nodes);
+        var stray = PodNetworkPreflight.Check(cluster.Slices, nodes);
+        var counts = cluster.Served;
         var upToDate = applied?.Generation == entity.Metadata.Generation;
 
         var conditions = entity.Status?.Conditions;
         conditions = Conditions.Set(conditions, problem is not null && problem.Generation == entity.Metadata.Generation
             ? Make(entity, ConditionTypes.Ready, false, problem.Reason,
                 $"{problem.Message}; the last good configuration keeps running{Describe(applied)}")
-            : upToDate && access?.Summary() is { } forbidden
+            : upToDate && cluster.Forbidden is { } forbidden
                 ? Make(entity, ConditionTypes.Ready, false, "Forbidden", $"{forbidden}; DNS keeps answering{Describe(applied)}")
             : upToDate
                 ? Make(entity, ConditionTypes.Ready, true, "Applied", $"in effect{Describe(applied)}")
                 : Make(entity, ConditionTypes.Ready, false, "Pending", "this generation is not applied yet"));
-        conditions = Conditions.Set(conditions, host is not null
-            ? Make(entity, ConditionTypes.DnsServing, true, "Listening", $"DNS answers on {string.Join(", ", host.EndPoints)} (UDP and TCP)")
+        conditions = Conditions.Set(conditions, listening.Count > 0
+            ? Make(entity, ConditionTypes.DnsServing, true, "Listening", $"DNS answers on {string.Join(", ", listening)} (UDP and TCP)")
             : Make(entity, ConditionTypes.DnsServing, false, "NotListening", problem?.Message ?? "the DNS server has not started"));
         conditions = Conditions.Set(conditions, stray.Count > 0
             ? Make(entity, ConditionTypes.RoutesPublished, false, "PodAddressesOutsidePodCIDRs", PodNetworkPreflight.Describe(stray))
@@ -82,12 +77,11 @@ public sealed class MiniLbConfigController(
         conditions = Conditions.Set(conditions, Reachability(entity));
         conditions = Conditions.Set(conditions, Source(entity, applied));
 
-        if (problem is not null && problem.Generation == entity.Metadata.Generation)
-            await WarnOnceAsync(entity, "ConfigNotApplied", $"spec not applied, the last good configuration keeps running: {problem.Message}", ct);
-        if (stray.Count > 0)
-            await WarnOnceAsync(entity, "PodAddressesOutsidePodCIDRs", PodNetworkPreflight.Describe(stray), ct);
-        if (dhcp.Problem is { } leftOut)
-            await WarnOnceAsync(entity, "DhcpOption121TooLong", leftOut, ct);
+        await events.ReportProblemAsync(entity, "ConfigNotApplied", problem is not null && problem.Generation == entity.Metadata.Generation
+            ? $"spec not applied, the last good configuration keeps running: {problem.Message}"
+            : null, ct);
+        await events.ReportProblemAsync(entity, "PodAddressesOutsidePodCIDRs", stray.Count > 0 ? PodNetworkPreflight.Describe(stray) : null, ct);
+        await events.ReportProblemAsync(entity, "DhcpOption121TooLong", dhcp.Problem, ct);
 
         return new MiniLbConfigStatus
         {
@@ -105,7 +99,7 @@ public sealed class MiniLbConfigController(
     /// <summary>The routes with what this replica's node liveness found (the leader's findings are the published ones).</summary>
     private List<NodeRoute> Routes(RoutePlan plan)
     {
-        var states = liveness is { Settings.Enabled: true } ? liveness.States() : new Dictionary<string, NodeState>();
+        var states = cluster.NodeStates;
         return plan.Routes.Select(r => new NodeRoute
         {
             Node = r.Node,
@@ -126,9 +120,9 @@ public sealed class MiniLbConfigController(
 
     private Condition Reachability(MiniLbConfig entity)
     {
-        if (liveness?.Settings is not { Enabled: true } settings)
+        if (cluster.Liveness is not { } settings)
             return Make(entity, ConditionTypes.NodesReachable, null, "LivenessOff", (LivenessSettings.Default with { Enabled = false }).Describe());
-        var states = liveness.States();
+        var states = cluster.NodeStates;
         var down = states.Values.Where(s => !s.Reachable).OrderBy(s => s.Node, StringComparer.Ordinal).ToList();
         return down.Count == 0
             ? Make(entity, ConditionTypes.NodesReachable, true, "AllReachable", $"{states.Count} node(s) with served endpoints answer ({settings.Describe()})")
@@ -152,15 +146,6 @@ public sealed class MiniLbConfigController(
     private static string Describe(AppliedConfig? applied) => applied is null
         ? ""
         : $" (domain {applied.Zone.Domain}, ttl {applied.Zone.Ttl}, listen {applied.Listen}, loadBalancerClass {applied.Zone.LoadBalancerClass})";
-
-    private async Task WarnOnceAsync(MiniLbConfig entity, string reason, string message, CancellationToken ct)
-    {
-        var key = $"{entity.Metadata.Name}/{reason}";
-        if (warned.TryGetValue(key, out var previous) && previous == message)
-            return;
-        await events.PublishAsync(entity, EventType.Warning, reason, message, ct);
-        warned[key] = message;
-    }
 
     /// <param name="ok">null: Unknown.</param>
     private Condition Make(MiniLbConfig entity, string type, bool? ok, string reason, string message) => new()

@@ -16,18 +16,43 @@ public enum EventType
     Warning,
 }
 
+/// <summary>What controllers tell users through Events; the one place that decides whether a repeat is written.</summary>
+public interface IEventPublisher
+{
+    /// <summary>Something happened (a hostname written, a node lost): every call is one more occurrence, a repeat bumps the count.</summary>
+    Task PublishAsync(IKubernetesObject<V1ObjectMeta> regarding, EventType type, string reason, string message, CancellationToken ct);
+
+    /// <summary>
+    /// A problem that holds or not (a bad annotation, a spec that cannot apply): a Warning when it appears or its
+    /// message changes, nothing while it stays the same; null says it is gone, so its return is published again.
+    /// </summary>
+    Task ReportProblemAsync(IKubernetesObject<V1ObjectMeta> regarding, string reason, string? problem, CancellationToken ct);
+
+    /// <summary>The object is gone: its problems are forgotten (a new object of that name starts clean).</summary>
+    void Forget(IKubernetesObject<V1ObjectMeta> regarding);
+}
+
 /// <summary>
 /// Writes core/v1 Events about an object for what a user must know (`kubectl describe` shows them). A repeat of the
-/// same event bumps its count and last timestamp instead of adding a new object. Events of cluster-scoped objects
-/// go to the `default` namespace, as kubectl looks for them there. Only the leader writes; failures are logged, never thrown.
+/// same event bumps its count and last timestamp instead of adding a new object; a standing problem is written once
+/// (again only after it cleared, changed, or outlived its Event). Events of cluster-scoped objects go to the
+/// `default` namespace, as kubectl looks for them there. Only the leader writes; failures are logged, never thrown.
 /// </summary>
 [EntityRbac(typeof(Corev1Event), RbacVerb.Create | RbacVerb.Patch)]
-public sealed class EventPublisher(IKubernetes client, ILeadership leadership, ILogger<EventPublisher> log, TimeProvider? time = null)
+public sealed class EventPublisher(IKubernetes client, ILeadership leadership, ILogger<EventPublisher> log, TimeProvider? time = null) : IEventPublisher
 {
     public const string Component = "minilb";
     private readonly TimeProvider time = time ?? TimeProvider.System;
-    private readonly ConcurrentDictionary<string, int> counts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (int Count, DateTime Last)> counts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Object, string Reason), (string? Uid, string Message, DateTime Written)> problems = new();
     private readonly SemaphoreSlim writing = new(1, 1);
+    private DateTime pruned;
+
+    /// <summary>
+    /// How long an Event lives on the server (kube-apiserver's --event-ttl, one hour by default): a problem still
+    /// there after that is written again, so `kubectl describe` keeps showing it, and older counts are forgotten.
+    /// </summary>
+    public TimeSpan EventTtl { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>The replica name written as reportingInstance.</summary>
     public string Instance { get; init; } = System.Net.Dns.GetHostName();
@@ -46,7 +71,8 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
         await writing.WaitAsync(ct);
         try
         {
-            if (counts.TryGetValue(name, out var count) && await TryBumpAsync(name, ns, count + 1, now, ct))
+            ForgetExpiredCounts(now);
+            if (counts.TryGetValue(name, out var known) && await TryBumpAsync(name, ns, known.Count + 1, now, ct))
                 return;
             try
             {
@@ -72,7 +98,7 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
                     ReportingComponent = Component,
                     ReportingInstance = Instance,
                 }, ns, cancellationToken: ct);
-                counts[name] = 1;
+                counts[name] = (1, now);
             }
             catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.Conflict)
             {
@@ -91,6 +117,50 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
         }
     }
 
+    public async Task ReportProblemAsync(IKubernetesObject<V1ObjectMeta> regarding, string reason, string? problem, CancellationToken ct)
+    {
+        if (problem is null && problems.IsEmpty)
+            return;
+        var key = (ObjectOf(regarding), reason);
+        if (problem is null)
+        {
+            problems.TryRemove(key, out _);
+            return;
+        }
+        // A follower remembers nothing: when it becomes the leader, the problems still there are written by it.
+        if (!leadership.IsLeader)
+            return;
+        var now = time.GetUtcNow().UtcDateTime;
+        var uid = regarding.Metadata.Uid;
+        if (problems.TryGetValue(key, out var last) && last.Uid == uid && last.Message == problem && now - last.Written < EventTtl)
+            return;
+        problems[key] = (uid, problem, now);
+        await PublishAsync(regarding, EventType.Warning, reason, problem, ct);
+    }
+
+    public void Forget(IKubernetesObject<V1ObjectMeta> regarding)
+    {
+        var gone = ObjectOf(regarding);
+        foreach (var key in problems.Keys.Where(k => k.Object == gone))
+            problems.TryRemove(key, out _);
+    }
+
+    private static string ObjectOf(IKubernetesObject<V1ObjectMeta> regarding) =>
+        $"{regarding.Kind}/{regarding.Metadata.NamespaceProperty}/{regarding.Metadata.Name}";
+
+    /// <summary>The server has deleted Events older than their TTL, so their counts would only grow this map; at most one sweep per TTL.</summary>
+    private void ForgetExpiredCounts(DateTime now)
+    {
+        if (now - pruned < EventTtl)
+            return;
+        pruned = now;
+        foreach (var (name, (_, last)) in counts)
+        {
+            if (now - last >= EventTtl)
+                counts.TryRemove(name, out _);
+        }
+    }
+
     /// <summary>Events live an hour by default; a 404 means it expired and a new one must be created.</summary>
     private async Task<bool> TryBumpAsync(string name, string ns, int count, DateTime now, CancellationToken ct)
     {
@@ -98,7 +168,7 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
         try
         {
             await client.CoreV1.PatchNamespacedEventAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
-            counts[name] = count;
+            counts[name] = (count, now);
             return true;
         }
         catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.NotFound)

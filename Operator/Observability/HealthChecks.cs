@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text;
 
 namespace MiniLb.Operator.Observability;
 
@@ -19,6 +20,28 @@ public readonly record struct CheckResult(bool Healthy, string? Reason = null)
 
 /// <summary>A named check and its verdict at one evaluation.</summary>
 public sealed record CheckOutcome(string Name, CheckResult Result);
+
+/// <summary>One evaluation of a probe: healthy when every check is; <see cref="Text"/> is what /healthz or /readyz answers.</summary>
+public sealed record HealthReport(IReadOnlyList<CheckOutcome> Outcomes)
+{
+    public bool Healthy => Outcomes.All(o => o.Result.Healthy);
+
+    /// <summary>
+    /// In the kube-apiserver's style: with <paramref name="verbose"/> one <c>[+]</c>/<c>[-]</c> line per check. A failing
+    /// check, or one passing with a note, is always listed, so the kubelet's probe event says why.
+    /// </summary>
+    public string Text(string endpoint, bool verbose)
+    {
+        var text = new StringBuilder();
+        if (verbose || !Healthy || Outcomes.Any(o => o.Result.Reason is not null))
+        {
+            text.Append("[+]process ok\n");
+            foreach (var (name, result) in Outcomes)
+                text.Append(!result.Healthy ? $"[-]{name} failed: {result.Reason}\n" : result.Reason is { } note ? $"[+]{name} ok, but: {note}\n" : $"[+]{name} ok\n");
+        }
+        return text.Append(Healthy ? $"{endpoint} check passed\n" : $"{endpoint} check failed\n").ToString();
+    }
+}
 
 /// <summary>
 /// The checks behind <c>/healthz</c> and <c>/readyz</c>. Components register a check (a function evaluated
@@ -58,6 +81,9 @@ public sealed class HealthChecks
             .OrderBy(c => c.Probe)
             .Select(c => new CheckOutcome(c.Name, Run(c.Check)))
             .ToList();
+
+    /// <summary>The verdict and text of <paramref name="probe"/> now: what the endpoint serves and what tests assert.</summary>
+    public HealthReport Report(Probe probe) => new(Evaluate(probe));
 
     private static CheckResult Run(Func<CheckResult> check)
     {

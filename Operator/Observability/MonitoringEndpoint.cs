@@ -170,21 +170,11 @@ public sealed class MonitoringEndpoint : IAsyncDisposable
         await body.CopyToAsync(response.OutputStream, ct);
     }
 
-    /// <summary>Answers in the kube-apiserver's style: 200 or 503, and with <c>?verbose</c> one <c>[+]</c>/<c>[-]</c> line per check.
-    /// A failing check is always listed, so the kubelet's probe event says why.</summary>
+    /// <summary>Answers 200 or 503 with the report's text (<see cref="HealthReport.Text"/>).</summary>
     private async Task WriteChecksAsync(HttpListenerResponse response, Probe probe, string endpoint, bool verbose, CancellationToken ct)
     {
-        var outcomes = _checks.Evaluate(probe);
-        var healthy = outcomes.All(o => o.Result.Healthy);
-        var text = new StringBuilder();
-        if (verbose || !healthy || outcomes.Any(o => o.Result.Reason is not null))
-        {
-            text.Append("[+]process ok\n");
-            foreach (var (name, result) in outcomes)
-                text.Append(!result.Healthy ? $"[-]{name} failed: {result.Reason}\n" : result.Reason is { } note ? $"[+]{name} ok, but: {note}\n" : $"[+]{name} ok\n");
-        }
-        text.Append(healthy ? $"{endpoint} check passed\n" : $"{endpoint} check failed\n");
-        await WriteTextAsync(response, healthy ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, text.ToString(), ct);
+        var report = _checks.Report(probe);
+        await WriteTextAsync(response, report.Healthy ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, report.Text(endpoint, verbose), ct);
     }
 
     private static async Task WriteTextAsync(HttpListenerResponse response, HttpStatusCode status, string text, CancellationToken ct)
