@@ -146,8 +146,9 @@ public sealed class DnsHost : IAsyncDisposable
 
     private async Task StopTransportsAsync()
     {
-        await notifier.DisposeAsync();
+        // The sockets close first: a NOTIFY round still retrying must not keep the old address answering.
         await Task.WhenAll([.. udp.Select(u => u.StopAsync()), .. tcp.Select(t => t.StopAsync())]);
+        await notifier.DisposeAsync();
         logger.LogInformation("DNS stopped listening on {EndPoints}", string.Join(", ", EndPoints));
     }
 
