@@ -109,9 +109,12 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     /// <summary>The cached object under a key (<c>namespace/name</c>, or <c>name</c> for cluster-scoped kinds).</summary>
     public T? Get(string key) => cache.GetValueOrDefault(key);
 
-    public IReadOnlyCollection<T> Items => cache.Values.ToList();
+    /// <summary>A snapshot of the cached objects. ConcurrentDictionary already copies them into a new read-only list; it is not copied again.</summary>
+    public IReadOnlyCollection<T> Items => Snapshot(cache.Values);
 
-    public IReadOnlyCollection<string> Keys => cache.Keys.ToList();
+    public IReadOnlyCollection<string> Keys => Snapshot(cache.Keys);
+
+    private static IReadOnlyCollection<TItem> Snapshot<TItem>(ICollection<TItem> copy) => copy as IReadOnlyCollection<TItem> ?? copy.ToList();
 
     public static string KeyOf(T item) => ObjectKey.Of(item);
 
