@@ -7,6 +7,7 @@
 # Settings (environment): SERVICES (1000; 10000 is the scale run), NODES (50 / 200), MINILB (a built binary),
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
 # SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
+# LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
 # PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
 # hottest symbols are printed; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
 set -euo pipefail
@@ -21,6 +22,7 @@ SETTLE_SECONDS=${SETTLE_SECONDS:-$(( SERVICES > 1000 ? 30 : 5 ))}
 CHURN_RATE=${CHURN_RATE:-5}
 CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
+LIVENESS=${LIVENESS:-true}
 DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}
@@ -37,8 +39,14 @@ status() { grep -E 'VmRSS|VmHWM' "/proc/$1/status" | awk '{printf "%s %.1f MiB  
 # user+system CPU of a process in clock ticks
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
-# context switches of every thread of a process: how often it wakes up
-wakeups() { cat /proc/$1/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print n}'; }
+# Sleeps $2 seconds and prints how often process $1 was switched in meanwhile (threads that exit included): its wakeups.
+count_wakeups() {
+  if command -v perf >/dev/null; then
+    perf stat -x, -e context-switches -p "$1" -- sleep "$2" 2>&1 >/dev/null | awk -F, '/context-switches/ {print $1}'
+  else
+    sleep "$2"; echo 0
+  fi
+}
 # PROFILE=<phase>: perf samples the process during that phase
 PROFILE=${PROFILE:-}
 profile_start() {
@@ -56,7 +64,8 @@ profile_stop() {
 
 mkdir -p artifacts/bench
 # In its own session, so that stopping its process group stops `dotnet run` and the server it started.
-setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE" > artifacts/bench/run-mode-apiserver.log 2>&1 &
+# A bookmark per watch a minute, as kube-apiserver sends them (the test server's default of 5 s wakes minilb 12 times as often).
+setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE --bookmark-seconds 60" > artifacts/bench/run-mode-apiserver.log 2>&1 &
 API=$!
 MINILB_PID=
 PERF_PID=
@@ -66,7 +75,7 @@ API_URL=$(awk '/server:/ {print $2; exit}' "$KUBECONFIG_FILE")
 
 kc apply -f config/crd/ >/dev/null
 sleep 1
-sed "s/listen: .*/listen: $DNS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
+sed -e "s/listen: .*/listen: $DNS/" -e "/nodeLiveness:/,/failures:/ s/enabled: true/enabled: $LIVENESS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
 for kind in namespaces nodes services endpointslices; do kc create -f "$DATA/$kind.json" >/dev/null; done
 
 start=$(date +%s.%N)
@@ -78,12 +87,12 @@ for _ in $(seq 1 2400); do
   [ "${served:-0}" = "$SERVED" ] && break
   sleep 0.05
 done
-echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; node liveness $( [ "$LIVENESS" = true ] && echo on || echo off); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
 sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
 profile_start idle
-woke=$(wakeups $MINILB_PID); before=$(ticks $MINILB_PID); sleep "$IDLE_SECONDS"; after=$(ticks $MINILB_PID); woke=$(( $(wakeups $MINILB_PID) - woke ))
+before=$(ticks $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(ticks $MINILB_PID)
 echo "  idle CPU:    $(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l | xargs printf '%.2f') millicores over $IDLE_SECONDS s, $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
 profile_stop idle
 
