@@ -93,7 +93,8 @@ sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
 profile_start idle
 before=$(ticks $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(ticks $MINILB_PID)
-echo "  idle CPU:    $(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l | xargs printf '%.2f') millicores over $IDLE_SECONDS s, $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
+IDLE_MC=$(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l)
+echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s, $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
 profile_stop idle
 
 if [ "$CHURN_QPS" != 0 ]; then
@@ -104,7 +105,7 @@ profile_start churn
 before=$(ticks $MINILB_PID)
 changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
 after=$(ticks $MINILB_PID)
-echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included)"
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) * 1000 / $HZ - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU"
 profile_stop churn
 if [ "$CHURN_QPS" != 0 ]; then
   wait $PERF || true

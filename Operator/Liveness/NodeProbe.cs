@@ -47,9 +47,13 @@ public sealed class TcpNodeProbe : INodeProbe
         };
     }
 
+    /// <remarks>
+    /// The probe continues on the thread that completes the connect (a thread-pool worker the socket engine handed the
+    /// completion to), not on yet another worker: a round of probes finishes with as few thread wakeups as it can.
+    /// </remarks>
     private sealed class ConnectAttempt() : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
-        private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource done = new();
 
         public Task Completion => done.Task;
 
