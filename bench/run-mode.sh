@@ -6,7 +6,10 @@
 # changes/s, RSS after a dnsperf run, where the memory is (smaps_rollup, GC gauges).
 # Settings (environment): SERVICES (1000; 10000 is the scale run), NODES (50 / 200), MINILB (a built binary),
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
-# SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000).
+# SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
+# LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
+# PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
+# hottest symbols are printed; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,7 @@ SETTLE_SECONDS=${SETTLE_SECONDS:-$(( SERVICES > 1000 ? 30 : 5 ))}
 CHURN_RATE=${CHURN_RATE:-5}
 CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
+LIVENESS=${LIVENESS:-true}
 DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}
@@ -26,7 +30,7 @@ DNS=${DNS:-127.0.0.1:15353}
 HEALTH=${HEALTH:-127.0.0.1:18080}
 
 [ -x "$MINILB" ] || make --no-print-directory publish
-[ -f "$DATA/churn.json" ] || python3 bench/cluster.py --services "$SERVICES" --nodes "$NODES" --out "$DATA"
+[ "$DATA/churn.json" -nt bench/cluster.py ] || python3 bench/cluster.py --services "$SERVICES" --nodes "$NODES" --out "$DATA"
 SERVED=$(cat "$DATA/served")
 make --no-print-directory tools >/dev/null
 export PATH=$PWD/.tools/bin:$PATH
@@ -35,19 +39,43 @@ status() { grep -E 'VmRSS|VmHWM' "/proc/$1/status" | awk '{printf "%s %.1f MiB  
 # user+system CPU of a process in clock ticks
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
+# Sleeps $2 seconds and prints how often process $1 was switched in meanwhile (threads that exit included): its wakeups.
+count_wakeups() {
+  if command -v perf >/dev/null; then
+    perf stat -x, -e context-switches -p "$1" -- sleep "$2" 2>&1 >/dev/null | awk -F, '/context-switches/ {print $1}'
+  else
+    sleep "$2"; echo 0
+  fi
+}
+# PROFILE=<phase>: perf samples the process during that phase
+PROFILE=${PROFILE:-}
+profile_start() {
+  [ "$PROFILE" = "$1" ] || return 0
+  perf record -q -g -F 999 -p "$MINILB_PID" -o "artifacts/bench/perf-$1.data" > /dev/null 2>&1 &
+  PERF_PID=$!
+}
+profile_stop() {
+  [ "$PROFILE" = "$1" ] || return 0
+  kill -INT "$PERF_PID"; wait "$PERF_PID" 2>/dev/null || true
+  echo "  perf ($1), hottest symbols with their callees (artifacts/bench/perf-$1.data):"
+  perf report -i "artifacts/bench/perf-$1.data" --children --no-demangle --stdio --sort symbol 2>/dev/null \
+    | grep -E '^ +[0-9]' | head -40 | sed 's/^/    /'
+}
 
 mkdir -p artifacts/bench
 # In its own session, so that stopping its process group stops `dotnet run` and the server it started.
-setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE" > artifacts/bench/run-mode-apiserver.log 2>&1 &
+# A bookmark per watch a minute, as kube-apiserver sends them (the test server's default of 5 s wakes minilb 12 times as often).
+setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE --bookmark-seconds 60" > artifacts/bench/run-mode-apiserver.log 2>&1 &
 API=$!
 MINILB_PID=
-trap 'kill ${MINILB_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
+PERF_PID=
+trap '[ -n "$PERF_PID" ] && kill -INT $PERF_PID 2>/dev/null; kill ${MINILB_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
 API_URL=$(awk '/server:/ {print $2; exit}' "$KUBECONFIG_FILE")
 
 kc apply -f config/crd/ >/dev/null
 sleep 1
-sed "s/listen: .*/listen: $DNS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
+sed -e "s/listen: .*/listen: $DNS/" -e "/nodeLiveness:/,/failures:/ s/enabled: true/enabled: $LIVENESS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
 for kind in namespaces nodes services endpointslices; do kc create -f "$DATA/$kind.json" >/dev/null; done
 
 start=$(date +%s.%N)
@@ -59,21 +87,26 @@ for _ in $(seq 1 2400); do
   [ "${served:-0}" = "$SERVED" ] && break
   sleep 0.05
 done
-echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; node liveness $( [ "$LIVENESS" = true ] && echo on || echo off); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
 sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
-before=$(ticks $MINILB_PID); sleep "$IDLE_SECONDS"; after=$(ticks $MINILB_PID)
-echo "  idle CPU:    $(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l | xargs printf '%.2f') millicores over $IDLE_SECONDS s"
+profile_start idle
+before=$(ticks $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(ticks $MINILB_PID)
+IDLE_MC=$(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l)
+echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s, $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
+profile_stop idle
 
 if [ "$CHURN_QPS" != 0 ]; then
   dnsperf -s "${DNS%:*}" -p "${DNS#*:}" -d "$DATA/queries.txt" -c 4 -T 1 -Q "$CHURN_QPS" -l "$CHURN_SECONDS" > artifacts/bench/run-mode-churn-dnsperf.txt 2>&1 &
   PERF=$!
 fi
+profile_start churn
 before=$(ticks $MINILB_PID)
 changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
 after=$(ticks $MINILB_PID)
-echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included)"
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) * 1000 / $HZ - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU"
+profile_stop churn
 if [ "$CHURN_QPS" != 0 ]; then
   wait $PERF || true
   awk '/Queries per second|Average Latency/ {print "               " $0}' artifacts/bench/run-mode-churn-dnsperf.txt

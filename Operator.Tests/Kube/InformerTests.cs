@@ -309,6 +309,38 @@ public sealed class InformerTests
         Assert.That(lines[0], Does.Contain("not served by the API server (is its CRD installed?)"));
     }
 
+    [Test]
+    public async Task An_optional_kind_is_looked_for_only_every_discovery_interval_and_watched_when_its_CRD_appears()
+    {
+        const string path = "/apis/gateway.networking.k8s.io/v1/gateways";
+        for (var absent = 0; absent < 3; absent++)
+            server.Once(IsList(path), Status(404, "NotFound"));
+        server.Once(IsList(path), Json("""
+            {"apiVersion":"gateway.networking.k8s.io/v1","kind":"GatewayList","metadata":{"resourceVersion":"9"},
+             "items":[{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":"web","namespace":"apps","resourceVersion":"8"}}]}
+            """));
+        server.Always(IsWatch(path), Stream(Channel.CreateUnbounded<string>().Reader));
+        var log = new CapturingLogger<Informer<V1Gateway>>();
+        var informer = new Informer<V1Gateway>(ListWatches.Custom(server.Client(), Kinds.Gateway, GatewayJson.Default.V1Gateway), log, time,
+            new InformerOptions { Random = () => 0 });
+        informer.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<V1Gateway>.KeyOf((e.New ?? e.Old)!)}"));
+        running = informer.RunAsync(stop.Token);
+
+        for (var lookup = 0; lookup < 3; lookup++)
+        {
+            await server.NextRequestAsync();
+            var retry = await time.NextTimerAsync();
+            Assert.That(retry, Is.EqualTo(TimeSpan.FromSeconds(30)), "no quick backoff for an add-on API the cluster may never install");
+            Assert.That(informer.HasSynced && informer.IsAbsent, Is.True, "an absent kind must not hold up readiness");
+            time.Advance(retry);
+        }
+
+        Assert.That(await NextChangesAsync(1), Is.EqualTo(new[] { "Added apps/web" }));
+        Assert.That(informer.IsAbsent, Is.False);
+        Assert.That(log.Messages.Count(m => m.Contains("not served")), Is.EqualTo(1), string.Join("\n", log.Messages));
+        Assert.That(log.Messages.Single(m => m.Contains("not served")), Does.Contain("looking again every 00:00:30"));
+    }
+
     private Informer<ServiceView> Run(ListWatch<ServiceView> source, InformerOptions? options = null)
     {
         var informer = new Informer<ServiceView>(source, new CapturingLogger<Informer<ServiceView>>(), time, options ?? new InformerOptions { Random = () => 0 });

@@ -34,7 +34,8 @@ public sealed record InformerOptions
 
     /// <summary>
     /// The longest wait before looking again for a kind the API server does not serve (a CRD not installed yet). The
-    /// first looks follow <see cref="Reconnect"/>'s backoff, so a CRD installed just after minilb starts is found in seconds.
+    /// first looks follow <see cref="Reconnect"/>'s backoff, so a CRD installed just after minilb starts is found in seconds;
+    /// an <see cref="ResourceKind.Optional"/> kind is looked for at this interval only.
     /// </summary>
     public TimeSpan DiscoveryInterval { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -108,9 +109,12 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     /// <summary>The cached object under a key (<c>namespace/name</c>, or <c>name</c> for cluster-scoped kinds).</summary>
     public T? Get(string key) => cache.GetValueOrDefault(key);
 
-    public IReadOnlyCollection<T> Items => cache.Values.ToList();
+    /// <summary>A snapshot of the cached objects. ConcurrentDictionary already copies them into a new read-only list; it is not copied again.</summary>
+    public IReadOnlyCollection<T> Items => Snapshot(cache.Values);
 
-    public IReadOnlyCollection<string> Keys => cache.Keys.ToList();
+    public IReadOnlyCollection<string> Keys => Snapshot(cache.Keys);
+
+    private static IReadOnlyCollection<TItem> Snapshot<TItem>(ICollection<TItem> copy) => copy as IReadOnlyCollection<TItem> ?? copy.ToList();
 
     public static string KeyOf(T item) => ObjectKey.Of(item);
 
@@ -165,7 +169,7 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
             {
                 failures = 0;
                 MarkAbsent();
-                var backoff = options.Reconnect.Delay(++absentLooks, options.Random());
+                var backoff = Kind.Optional ? options.DiscoveryInterval : options.Reconnect.Delay(++absentLooks, options.Random());
                 delay = backoff < options.DiscoveryInterval ? backoff : options.DiscoveryInterval;
             }
             catch (Exception e)
@@ -252,8 +256,8 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
     private void MarkAbsent()
     {
         if (!IsAbsent)
-            log.LogInformation("{Kind}: not served by the API server (is its CRD installed?); looking again with backoff, at least every {Interval}",
-                Kind, options.DiscoveryInterval);
+            log.LogInformation("{Kind}: not served by the API server (is its CRD installed?); looking again {When} {Interval}",
+                Kind, Kind.Optional ? "every" : "with backoff, at least every", options.DiscoveryInterval);
         IsAbsent = true;
         Replace([], null);
         ResourceVersion = null;
