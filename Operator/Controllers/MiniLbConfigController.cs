@@ -16,6 +16,7 @@ public sealed class MiniLbConfigController(
     IConfigInForce config, IClusterFacts cluster, IStatusPatches status, IEventPublisher events, TimeProvider? time = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
+    private readonly PodNetworkWatch podNetwork = new();
 
     public async Task<ReconciliationResult> ReconcileAsync(MiniLbConfig entity, CancellationToken ct)
     {
@@ -44,7 +45,7 @@ public sealed class MiniLbConfigController(
         var listening = config.DnsEndPoints;
         var nodes = cluster.Nodes;
         var plan = RoutePlan.FromNodes(nodes);
-        var stray = PodNetworkPreflight.Check(cluster.Slices, nodes);
+        var stray = podNetwork.Check(cluster.Slices, nodes);
         var counts = cluster.Served;
         var upToDate = applied?.Generation == entity.Metadata.Generation;
 
