@@ -8,9 +8,9 @@ namespace MiniLb.Operator;
 /// Gives back what start-up used and serving does not: the garbage of the initial load (snapshot or first LISTs),
 /// and the pages of the binary that only start-up read. NativeAOT's start reads most of the binary once (the
 /// runtime data it rehydrates, the command line, YAML/JSON reading, hosting); with the kernel's fault-around every
-/// touched page maps its 64 KiB neighbourhood too, so 13–14 MiB of the 15 MiB binary stayed resident although
-/// serving uses about 8 MiB of it. These are clean file pages: handing them back costs nothing but a page fault
-/// for the ones used again, which come back on their own (docs/benchmarks.md, "Where the time and the memory go").
+/// touched page maps its 64 KiB neighbourhood too, so 13.8 of the 15.4 MiB binary stayed resident although
+/// <c>serve</c> under load uses about 5 MiB of it. These are clean file pages: handing them back costs a 4 KiB read
+/// for each one used again, which comes back on its own (docs/benchmarks.md, "Where the time and the memory go").
 /// </summary>
 internal static class StartupMemory
 {
@@ -24,7 +24,7 @@ internal static class StartupMemory
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         // Only the NativeAOT binary is minilb's own code; under the JIT the process image is the dotnet host.
         // A moment later, not at once: code pages start-up used in its last milliseconds are not yet reclaimable
-        // (measured: asked at once, 5.2 of 5.3 MiB of code stayed; a second later 1 MiB did).
+        // (measured: asked at once, 5.2 of 5.3 MiB of code stayed resident; a second later, 1.0 MiB).
         if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } binary)
             _ = Task.Delay(PageOutDelay).ContinueWith(_ => PageOut(binary), TaskScheduler.Default);
     }
