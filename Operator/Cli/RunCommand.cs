@@ -169,7 +169,7 @@ public static class RunCommand
             // The first LISTs leave their garbage (JSON text, pages, replaced objects) in a heap the GC keeps for later;
             // the steady state needs the caches only, so give the rest back once (docs/benchmarks.md, run mode).
             await minilb.Host.WaitForSyncAsync(stop.Token);
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            StartupMemory.Release(); // and the binary's start-only pages
             await minilb.Config.FirstApplied.WaitAsync(stop.Token);
             await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);

@@ -81,7 +81,7 @@ public static class ServeCommand
         // Reading the snapshot left its garbage (YAML tree, JSON text, Kubernetes objects, the model) in a heap the
         // GC keeps for later; serving allocates almost nothing, so give it back now: the resident size is then what
         // the zone needs (issue 6: at most 25 MiB with 1,000 Services).
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        StartupMemory.Release(); // and the binary's start-only pages
 
         // Serve has no built-in health address: what is given must bind.
         await using var monitoring = await Monitoring.StartAsync("serve", monitoringSettings.Listen, listenIsDefault: false,
