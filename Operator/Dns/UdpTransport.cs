@@ -65,7 +65,12 @@ internal sealed class UdpTransport
         {
             stopping.Cancel();
             foreach (var socket in sockets)
+            {
+                // Wakes a loop blocked in recvfrom (Linux wakes receivers on shutdown even for an unconnected UDP
+                // socket, then reports ENOTCONN): the loops need no receive timeout, so an idle server sleeps.
+                try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
                 socket.Close();
+            }
             if (Volatile.Read(ref running) == 0)
                 stopped.TrySetResult();
         }
@@ -81,8 +86,6 @@ internal sealed class UdpTransport
                 socket.DualMode = false; // [::] is IPv6 only; ':port' binds IPv4 separately
             if (reusePort)
                 socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
-            // Lets a loop notice Close even where closing a socket does not wake a blocked recvfrom.
-            socket.ReceiveTimeout = 1000;
             // Linux's default (208 KiB, about 270 queries) dropped bursts of a few hundred queries; the kernel caps
             // this at net.core.rmem_max.
             socket.ReceiveBufferSize = 1 << 20;
@@ -112,7 +115,7 @@ internal sealed class UdpTransport
                 }
                 catch (SocketException)
                 {
-                    continue; // the receive timeout, or an ICMP error for an earlier reply; the socket is still usable
+                    continue; // an ICMP error for an earlier reply: the socket is still usable
                 }
                 catch (ObjectDisposedException)
                 {
