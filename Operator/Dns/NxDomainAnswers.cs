@@ -23,7 +23,7 @@ internal sealed class NxDomainAnswers
     private readonly Zone zone;
     private readonly NameIndex index;
     private readonly byte[] apex, nameServer, hostmaster; // lower-cased wire forms
-    private readonly Dictionary<ulong, byte[]> reverseApexes = []; // hash → lower-cased wire form of each reverse zone apex
+    private readonly Dictionary<ulong, byte[]> reverseApexes; // hash → lower-cased wire form of each reverse zone apex; read-only once built
     private readonly byte[] ttl = new byte[4];
     private readonly byte[] timers = new byte[20];        // SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM
     private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes;
@@ -40,11 +40,18 @@ internal sealed class NxDomainAnswers
         var changed = previous is null ? null : zone.Change.Since(previous.zone.Change, out _);
         index = changed is not null && previous!.index.CarriesOverTo(zone) ? previous.index.After(previous.zone, zone, changed) : new NameIndex(zone);
         shapes = changed is not null ? previous!.shapes : new();
-        apex = WireName(zone.Apex);
-        nameServer = WireName(zone.NameServer);
-        hostmaster = WireName(zone.Hostmaster);
-        foreach (var reverseApex in zone.Reverse.Apexes.Keys)
-            reverseApexes[Hash(reverseApex)] = WireName(reverseApex);
+        // The same settings and podCIDRs as the previous version (every endpoint change): their names are shared.
+        (apex, nameServer, hostmaster) = previous is not null && ReferenceEquals(previous.zone.Settings, zone.Settings)
+            ? (previous.apex, previous.nameServer, previous.hostmaster)
+            : (WireName(zone.Apex), WireName(zone.NameServer), WireName(zone.Hostmaster));
+        if (previous is not null && ReferenceEquals(previous.zone.Reverse.Apexes, zone.Reverse.Apexes))
+            reverseApexes = previous.reverseApexes;
+        else
+        {
+            reverseApexes = [];
+            foreach (var reverseApex in zone.Reverse.Apexes.Keys)
+                reverseApexes[Hash(reverseApex)] = WireName(reverseApex);
+        }
         BinaryPrimitives.WriteUInt32BigEndian(ttl, (uint)zone.Settings.Ttl);
         BinaryPrimitives.WriteUInt32BigEndian(timers, zone.Serial);
         BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(4), Responder.Refresh);
@@ -266,19 +273,20 @@ internal sealed class NxDomainAnswers
                 }
             }
             names = HashTrie<int>.Of([.. counts]);
-            Wildcards(zone);
+            (OneLabelWildcards, MultiLabelWildcards) = (Hashes(zone.OneLabelWildcards.Keys), Hashes(zone.MultiLabelWildcards.Keys));
         }
 
-        private NameIndex(HashTrie<int> names, bool reverse, int hashed, Zone zone)
+        private NameIndex(HashTrie<int> names, bool reverse, int hashed, HashSet<ulong> oneLabelWildcards, HashSet<ulong> multiLabelWildcards)
         {
             this.names = names;
             this.reverse = reverse;
             Hashed = hashed;
-            Wildcards(zone);
+            (OneLabelWildcards, MultiLabelWildcards) = (oneLabelWildcards, multiLabelWildcards);
         }
 
-        public HashSet<ulong> OneLabelWildcards { get; } = [];
-        public HashSet<ulong> MultiLabelWildcards { get; } = [];
+        /// <summary>Hashes of the wildcards' names (after <c>*.</c>); read-only once built.</summary>
+        public HashSet<ulong> OneLabelWildcards { get; }
+        public HashSet<ulong> MultiLabelWildcards { get; }
 
         /// <summary>Names hashed to build this index (all of them without a previous index; tests and benchmarks).</summary>
         public int Hashed { get; }
@@ -303,7 +311,10 @@ internal sealed class NxDomainAnswers
                 var count = (next.TryGetValue(hash, out var c) ? c : 0) + (@is ? 1 : -1);
                 next = count > 0 ? next.SetItem(hash, count) : next.Remove(hash);
             }
-            return new NameIndex(next, reverse, hashed, zone);
+            // Wildcards are few; the same dictionaries as before (every endpoint change) share their hashes.
+            return new NameIndex(next, reverse, hashed,
+                ReferenceEquals(earlier.OneLabelWildcards, zone.OneLabelWildcards) ? OneLabelWildcards : Hashes(zone.OneLabelWildcards.Keys),
+                ReferenceEquals(earlier.MultiLabelWildcards, zone.MultiLabelWildcards) ? MultiLabelWildcards : Hashes(zone.MultiLabelWildcards.Keys));
         }
 
         private bool Exists(Zone zone, DomainName name) => InAny(Sources(zone, reverse).ToArray(), name);
@@ -330,13 +341,7 @@ internal sealed class NxDomainAnswers
             yield return new Keys<int>(zone.Reverse.Parents);
         }
 
-        private void Wildcards(Zone zone)
-        {
-            foreach (var name in zone.OneLabelWildcards.Keys)
-                OneLabelWildcards.Add(Hash(name));
-            foreach (var name in zone.MultiLabelWildcards.Keys)
-                MultiLabelWildcards.Add(Hash(name));
-        }
+        private static HashSet<ulong> Hashes(IEnumerable<DomainName> names) => [.. names.Select(Hash)];
 
         private interface IKeys : IEnumerable<DomainName>
         {
