@@ -55,6 +55,21 @@ public class CarriedAnswersTests
     }
 
     [Test]
+    public async Task A_query_that_read_the_zone_before_a_swap_does_not_take_the_fast_path_back_to_it()
+    {
+        var query = Query("web.default.minilb", RecordType.Aaaa); // NODATA: it carries the serial
+        await LearnAsync(query);
+        var old = zone;
+        model.Upsert(Slice("default", "api", "api-1", "IPv4", Ready("10.244.0.22")));
+        Publish();
+        Assert.That(Ask(query, out _), Is.EqualTo(PreparedAnswers.Outcome.Answered));
+
+        Assert.That(Ask(query, out var late, asOf: old), Is.EqualTo(PreparedAnswers.Outcome.Answered), "answered from the newer table");
+        PreparedAnswersTests.AssertSame(late, await reference.UdpAsync(query), "the newer zone's answer");
+        Assert.That(Ask(query, out _), Is.EqualTo(PreparedAnswers.Outcome.Answered), "the newer zone's table is still in place");
+    }
+
+    [Test]
     public async Task A_changed_name_is_never_replayed_from_before_the_change()
     {
         var service = Query("web.default.minilb");
@@ -148,10 +163,10 @@ public class CarriedAnswersTests
         reference.Zones.Swap(zone);
     }
 
-    private PreparedAnswers.Outcome Ask(byte[] query, out byte[] answer)
+    private PreparedAnswers.Outcome Ask(byte[] query, out byte[] answer, Zone? asOf = null)
     {
         var output = new byte[4096];
-        var outcome = answers.TryAnswer(query, WireMessage.Read(query), zone, output, output.Length, new byte[PreparedAnswers.MaxKeyLength], out var length, out _);
+        var outcome = answers.TryAnswer(query, WireMessage.Read(query), asOf ?? zone, output, output.Length, new byte[PreparedAnswers.MaxKeyLength], out var length, out _);
         answer = output[..length];
         return outcome;
     }

@@ -85,7 +85,7 @@ internal sealed class PreparedAnswers
         if (prepared.RecordSize > 0)
             Shuffle(output.Slice(prepared.AnswerStart, prepared.RecordSize * prepared.AnswerCount), prepared.RecordSize);
         if (prepared.SerialAt > 0)
-            BinaryPrimitives.WriteUInt32BigEndian(output[prepared.SerialAt..], zone.Serial); // learned in an earlier version
+            BinaryPrimitives.WriteUInt32BigEndian(output[prepared.SerialAt..], current.Zone.Serial); // learned in an earlier version
         length = bytes.Length;
         return Outcome.Answered;
     }
@@ -121,11 +121,14 @@ internal sealed class PreparedAnswers
     /// <summary>The NXDOMAIN index of <paramref name="zone"/> once built, else null (tests).</summary>
     internal NxDomainAnswers? NxDomainIndex(Zone zone) => For(zone).NxDomain;
 
-    /// <summary>The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it).</summary>
+    /// <summary>
+    /// The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it). A query that
+    /// read the zone just before a newer one was swapped in gets the newer table: going back would drop what it holds.
+    /// </summary>
     private Table For(Zone zone)
     {
         var current = Volatile.Read(ref table);
-        if (ReferenceEquals(current.Zone, zone))
+        if (ReferenceEquals(current.Zone, zone) || current.Zone.Change.Follows(zone.Change))
             return current;
         var fresh = new Table(zone, current);
         var seen = Interlocked.CompareExchange(ref table, fresh, current);

@@ -58,6 +58,17 @@ public sealed class ZoneChange
         return names;
     }
 
+    /// <summary>Whether this version was built after <paramref name="earlier"/>'s (and is still traced back to it).</summary>
+    public bool Follows(ZoneChange earlier)
+    {
+        for (var change = Volatile.Read(ref previous); change is not null; change = Volatile.Read(ref change.previous))
+        {
+            if (ReferenceEquals(change, earlier))
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>No version before this one is traced back to any more (the model keeps the chain short).</summary>
     internal void Cut() => Volatile.Write(ref previous, null);
 }
