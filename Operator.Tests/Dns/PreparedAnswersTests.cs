@@ -252,7 +252,7 @@ public class PreparedAnswersTests
         string.Concat(name.Select(c => random.Next(2) == 0 ? char.ToUpperInvariant(c) : c));
 
     /// <summary>Same header, same question bytes, same records (address order aside), same OPT, same size.</summary>
-    private static void AssertSame(byte[]? actual, byte[]? expected, string what)
+    internal static void AssertSame(byte[]? actual, byte[]? expected, string what)
     {
         Assert.That(actual is null, Is.EqualTo(expected is null), $"{what}: answered by one path only");
         if (actual is null || expected is null)

@@ -20,26 +20,38 @@ internal sealed class NxDomainAnswers
     private const int MaxShapes = 1024;
     private const ushort SoaType = 6, InternetClass = 1;
 
+    private readonly Zone zone;
     private readonly NameIndex index;
     private readonly byte[] apex, nameServer, hostmaster; // lower-cased wire forms
-    private readonly Dictionary<ulong, byte[]> reverseApexes = []; // hash → lower-cased wire form of each reverse zone apex
+    private readonly Dictionary<ulong, byte[]> reverseApexes; // hash → lower-cased wire form of each reverse zone apex; read-only once built
     private readonly byte[] ttl = new byte[4];
     private readonly byte[] timers = new byte[20];        // SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM
-    private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes = new();
+    private readonly ConcurrentDictionary<(ulong, ushort), Shape> shapes;
 
     /// <summary>
     /// The index of <paramref name="zone"/>. With <paramref name="previous"/>, an earlier version's index, only the
-    /// names added or removed since are hashed: hashing all of them took 80 ms of a core at 10,000 Services, paid
-    /// for every zone version that gets queries, so under endpoint churn.
+    /// names the zone's <see cref="Zone.Change"/> lists since then are looked at, and only those that appeared or went
+    /// are hashed: hashing all of them takes about 80 ms of a core at 10,000 Services, and even walking them to find
+    /// the changed ones cost milliseconds per version under endpoint churn. The learned shapes carry over too.
     /// </summary>
     public NxDomainAnswers(Zone zone, NxDomainAnswers? previous = null)
     {
-        index = new NameIndex(zone, previous?.index);
-        apex = WireName(zone.Apex);
-        nameServer = WireName(zone.NameServer);
-        hostmaster = WireName(zone.Hostmaster);
-        foreach (var reverseApex in zone.Reverse.Apexes.Keys)
-            reverseApexes[Hash(reverseApex)] = WireName(reverseApex);
+        this.zone = zone;
+        var changed = previous is null ? null : zone.Change.Since(previous.zone.Change, out _);
+        index = changed is not null && previous!.index.CarriesOverTo(zone) ? previous.index.After(previous.zone, zone, changed) : new NameIndex(zone);
+        shapes = changed is not null ? previous!.shapes : new();
+        // The same settings and podCIDRs as the previous version (every endpoint change): their names are shared.
+        (apex, nameServer, hostmaster) = previous is not null && ReferenceEquals(previous.zone.Settings, zone.Settings)
+            ? (previous.apex, previous.nameServer, previous.hostmaster)
+            : (WireName(zone.Apex), WireName(zone.NameServer), WireName(zone.Hostmaster));
+        if (previous is not null && ReferenceEquals(previous.zone.Reverse.Apexes, zone.Reverse.Apexes))
+            reverseApexes = previous.reverseApexes;
+        else
+        {
+            reverseApexes = [];
+            foreach (var reverseApex in zone.Reverse.Apexes.Keys)
+                reverseApexes[Hash(reverseApex)] = WireName(reverseApex);
+        }
         BinaryPrimitives.WriteUInt32BigEndian(ttl, (uint)zone.Settings.Ttl);
         BinaryPrimitives.WriteUInt32BigEndian(timers, zone.Serial);
         BinaryPrimitives.WriteUInt32BigEndian(timers.AsSpan(4), Responder.Refresh);
@@ -56,10 +68,13 @@ internal sealed class NxDomainAnswers
     /// below the apex, no name, alias or empty non-terminal there, and no wildcard covering it (as
     /// <see cref="Zone.Find"/>). Sets <paramref name="apexOffset"/> to where the apex starts in the name.
     /// </summary>
-    public bool IsNotFound(ReadOnlySpan<byte> name, out int apexOffset)
+    public bool IsNotFound(ReadOnlySpan<byte> name, out int apexOffset) => IsNotFound(name, Hash(name), out apexOffset);
+
+    /// <summary>As <see cref="IsNotFound(ReadOnlySpan{byte}, out int)"/> with the name's <see cref="Hash(ReadOnlySpan{byte})"/> at hand.</summary>
+    public bool IsNotFound(ReadOnlySpan<byte> name, ulong hash, out int apexOffset)
     {
         apexOffset = ApexOffset(name);
-        if (apexOffset <= 0 || index.Contains(Hash(name)))
+        if (apexOffset <= 0 || index.Contains(hash))
             return false;
         if (index.OneLabelWildcards.Count == 0 && index.MultiLabelWildcards.Count == 0)
             return true;
@@ -206,7 +221,7 @@ internal sealed class NxDomainAnswers
     private const ulong FnvOffset = 14695981039346656037UL, FnvPrime = 1099511628211UL;
 
     /// <summary>FNV-1a, 64 bits, of a lower-cased wire-form name.</summary>
-    private static ulong Hash(ReadOnlySpan<byte> bytes)
+    internal static ulong Hash(ReadOnlySpan<byte> bytes)
     {
         var hash = FnvOffset;
         foreach (var b in bytes)
@@ -215,7 +230,7 @@ internal sealed class NxDomainAnswers
     }
 
     /// <summary>The same hash as of <see cref="WireName"/>'s bytes, without making them (80,000 names at 10k Services).</summary>
-    private static ulong Hash(DomainName name)
+    internal static ulong Hash(DomainName name)
     {
         var hash = FnvOffset;
         foreach (var label in name.Labels)
@@ -228,126 +243,116 @@ internal sealed class NxDomainAnswers
     }
 
     /// <summary>
-    /// Which names of a zone exist, as hashes. The zone's own names (tens of thousands at 10,000 Services) and the
-    /// PTR owners and their parents in the reverse zones (one per served address) are counted per hash and carried
-    /// over from the previous version's index (<see cref="CountedHashes"/>). Aliases, their parents and wildcards
-    /// are few and hashed again.
+    /// Which names of a zone exist, as hashes counted per hash (two names may share one): the zone's own names, aliases,
+    /// empty non-terminals, and with a reverse zone the PTR owners and the names above them. Persistent, so the next
+    /// version's index is this one with the names that appeared or went, and shares the rest. Wildcards are few and
+    /// hashed again per version.
     /// </summary>
     private sealed class NameIndex
     {
-        private readonly CountedHashes names, pointers, pointerParents;
-        private readonly HashSet<ulong> aliases = [];
+        private readonly HashTrie<int> names;
+        private readonly bool reverse;
 
-        public NameIndex(Zone zone, NameIndex? previous)
+        /// <summary>Every name of <paramref name="zone"/> hashed.</summary>
+        public NameIndex(Zone zone)
         {
-            names = CountedHashes.Of(zone.Names, previous?.names);
             // Without a reverse zone no PTR owner is ever asked for here (ApexOffset finds no apex): nothing to hash.
-            var reverse = zone.Reverse.Apexes.IsEmpty ? ReverseZones.Empty : zone.Reverse;
-            pointers = CountedHashes.Of(reverse.Pointers, previous?.pointers);
-            pointerParents = CountedHashes.Of(reverse.Parents, previous?.pointerParents);
-            foreach (var name in zone.Aliases.Keys.Concat(zone.AliasParents.Keys))
-                aliases.Add(Hash(name));
-            foreach (var name in zone.OneLabelWildcards.Keys)
-                OneLabelWildcards.Add(Hash(name));
-            foreach (var name in zone.MultiLabelWildcards.Keys)
-                MultiLabelWildcards.Add(Hash(name));
-        }
-
-        public HashSet<ulong> OneLabelWildcards { get; } = [];
-        public HashSet<ulong> MultiLabelWildcards { get; } = [];
-
-        /// <summary>Names hashed to build this index (all of them without a previous index; tests and benchmarks).</summary>
-        public int Hashed => names.Hashed + pointers.Hashed + pointerParents.Hashed;
-
-        public bool Contains(ulong hash) => names.Contains(hash) || aliases.Contains(hash) || pointers.Contains(hash) || pointerParents.Contains(hash);
-    }
-
-    /// <summary>
-    /// The names of one of a zone's dictionaries as hashes, counted per hash. Only names added or removed since the
-    /// previous version are hashed, found by walking both versions in the dictionary's order (by hash code, which
-    /// <see cref="DomainName"/> caches).
-    /// </summary>
-    private sealed class CountedHashes
-    {
-        private readonly object source;               // the zone's dictionary this index holds
-        private readonly DomainName[] order;          // its names in its order
-        private readonly Dictionary<ulong, int> names; // hash → how many of the names have it; read-only once built
-
-        private CountedHashes(object source, DomainName[] order, Dictionary<ulong, int> names)
-        {
-            this.source = source;
-            this.order = order;
-            this.names = names;
-        }
-
-        /// <summary>Names hashed to build this index.</summary>
-        public int Hashed { get; private set; }
-
-        public bool Contains(ulong hash) => names.ContainsKey(hash);
-
-        public static CountedHashes Of<T>(ImmutableDictionary<DomainName, T> source, CountedHashes? previous)
-        {
-            // The same dictionary (e.g. only aliases changed): share its hashes as they are.
-            if (previous is not null && ReferenceEquals(previous.source, source))
-                return new CountedHashes(source, previous.order, previous.names);
-            var order = new DomainName[source.Count];
-            var hashes = previous is null ? new Dictionary<ulong, int>(source.Count) : new Dictionary<ulong, int>(previous.names);
-            var index = new CountedHashes(source, order, hashes);
-            if (previous is null)
+            reverse = !zone.Reverse.Apexes.IsEmpty;
+            var counts = new Dictionary<ulong, int>(zone.Names.Count);
+            var sources = Sources(zone, reverse).ToArray();
+            for (var i = 0; i < sources.Length; i++)
             {
-                var i = 0;
-                foreach (var name in source.Keys)
+                foreach (var name in sources[i])
                 {
-                    order[i++] = name;
-                    index.Add(name);
+                    // A name in two dictionaries (an alias's parent that is also a namespace) is one name.
+                    if (InAny(sources.AsSpan(0, i), name))
+                        continue;
+                    var hash = Hash(name);
+                    counts[hash] = counts.GetValueOrDefault(hash) + 1;
+                    Hashed++;
                 }
             }
-            else
+            names = HashTrie<int>.Of([.. counts]);
+            (OneLabelWildcards, MultiLabelWildcards) = (Hashes(zone.OneLabelWildcards.Keys), Hashes(zone.MultiLabelWildcards.Keys));
+        }
+
+        private NameIndex(HashTrie<int> names, bool reverse, int hashed, HashSet<ulong> oneLabelWildcards, HashSet<ulong> multiLabelWildcards)
+        {
+            this.names = names;
+            this.reverse = reverse;
+            Hashed = hashed;
+            (OneLabelWildcards, MultiLabelWildcards) = (oneLabelWildcards, multiLabelWildcards);
+        }
+
+        /// <summary>Hashes of the wildcards' names (after <c>*.</c>); read-only once built.</summary>
+        public HashSet<ulong> OneLabelWildcards { get; }
+        public HashSet<ulong> MultiLabelWildcards { get; }
+
+        /// <summary>Names hashed to build this index (all of them without a previous index; tests and benchmarks).</summary>
+        public int Hashed { get; }
+
+        public bool Contains(ulong hash) => names.TryGetValue(hash, out _);
+
+        /// <summary>Whether <see cref="After"/> can make the index of <paramref name="zone"/>: both hold the PTR owners, or neither.</summary>
+        public bool CarriesOverTo(Zone zone) => reverse == !zone.Reverse.Apexes.IsEmpty;
+
+        /// <summary>The index of <paramref name="zone"/>, this being <paramref name="earlier"/>'s, which differs in <paramref name="changed"/> at most.</summary>
+        public NameIndex After(Zone earlier, Zone zone, IReadOnlyCollection<DomainName> changed)
+        {
+            var next = names;
+            var hashed = 0;
+            foreach (var name in changed)
             {
-                index.CarryOver(previous.order, source.Keys);
+                var (was, @is) = (Exists(earlier, name), Exists(zone, name));
+                if (was == @is)
+                    continue;
+                var hash = Hash(name);
+                hashed++;
+                var count = (next.TryGetValue(hash, out var c) ? c : 0) + (@is ? 1 : -1);
+                next = count > 0 ? next.SetItem(hash, count) : next.Remove(hash);
             }
-            return index;
+            // Wildcards are few; the same dictionaries as before (every endpoint change) share their hashes.
+            return new NameIndex(next, reverse, hashed,
+                ReferenceEquals(earlier.OneLabelWildcards, zone.OneLabelWildcards) ? OneLabelWildcards : Hashes(zone.OneLabelWildcards.Keys),
+                ReferenceEquals(earlier.MultiLabelWildcards, zone.MultiLabelWildcards) ? MultiLabelWildcards : Hashes(zone.MultiLabelWildcards.Keys));
         }
 
-        /// <summary>
-        /// A merge of the previous names and the current ones, both in hash-code order: a name in both is kept without
-        /// hashing, one only in the previous is removed, one only in the current added. Should the order not hold
-        /// (equal hash codes in another order), a name is removed and added again: slower, never wrong.
-        /// </summary>
-        private void CarryOver(DomainName[] previous, IEnumerable<DomainName> current)
+        private bool Exists(Zone zone, DomainName name) => InAny(Sources(zone, reverse).ToArray(), name);
+
+        private static bool InAny(ReadOnlySpan<IKeys> sources, DomainName name)
         {
-            var i = 0;
-            var next = 0;
-            foreach (var name in current)
+            foreach (var source in sources)
             {
-                var code = name.GetHashCode();
-                while (i < previous.Length && previous[i].GetHashCode() < code)
-                    Remove(previous[i++]);
-                if (i < previous.Length && (ReferenceEquals(previous[i], name) || (previous[i].GetHashCode() == code && previous[i].Equals(name))))
-                    i++;
-                else
-                    Add(name);
-                order[next++] = name;
+                if (source.Contains(name))
+                    return true;
             }
-            while (i < previous.Length)
-                Remove(previous[i++]);
+            return false;
         }
 
-        private void Add(DomainName name)
+        /// <summary>The dictionaries whose keys are names that exist.</summary>
+        private static IEnumerable<IKeys> Sources(Zone zone, bool reverse)
         {
-            Hashed++;
-            var hash = Hash(name);
-            names[hash] = names.GetValueOrDefault(hash) + 1;
+            yield return new Keys<ZoneNode>(zone.Names);
+            yield return new Keys<ZoneNode>(zone.Aliases);
+            yield return new Keys<int>(zone.AliasParents);
+            if (!reverse)
+                yield break;
+            yield return new Keys<ImmutableArray<DomainName>>(zone.Reverse.Pointers);
+            yield return new Keys<int>(zone.Reverse.Parents);
         }
 
-        private void Remove(DomainName name)
+        private static HashSet<ulong> Hashes(IEnumerable<DomainName> names) => [.. names.Select(Hash)];
+
+        private interface IKeys : IEnumerable<DomainName>
         {
-            Hashed++;
-            var hash = Hash(name);
-            if (names.TryGetValue(hash, out var count) && count > 1)
-                names[hash] = count - 1;
-            else
-                names.Remove(hash);
+            bool Contains(DomainName name);
+        }
+
+        private sealed class Keys<T>(ImmutableDictionary<DomainName, T> source) : IKeys
+        {
+            public bool Contains(DomainName name) => source.ContainsKey(name);
+            public IEnumerator<DomainName> GetEnumerator() => source.Keys.GetEnumerator();
+            System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
         }
     }
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
+using ARSoft.Tools.Net;
 using MiniLb.Operator.Resolution;
 
 namespace MiniLb.Operator.Dns;
@@ -9,8 +9,10 @@ namespace MiniLb.Operator.Dns;
 /// <see cref="Zone"/> and replayed for equal queries by patching the ID, the question's case (0x20) and the
 /// address order. A query is "equal" when its flags, type, class, EDNS presence, DO bit, clamped UDP size and
 /// lower-cased name are; so a replayed answer is what the responder would have sent, byte for byte, up to the
-/// shuffle. The cost of building an answer is paid once per name and zone; a new zone starts empty. NXDOMAIN
-/// is the exception: <see cref="NxDomainAnswers"/> answers any missing name from one learned shape per kind of query.
+/// shuffle and the SOA serial, which is written in per zone. The cost of building an answer is paid once per name
+/// until the name changes: a new zone keeps every answer but those of the names its <see cref="Zone.Change"/> lists
+/// (all of them after a wildcard, reverse apex or settings change). NXDOMAIN is the exception:
+/// <see cref="NxDomainAnswers"/> answers any missing name from one learned shape per kind of query.
 /// Anything unusual (other opcodes, several questions, EDNS version ≠ 0, escapes in names, truncation, SRV
 /// with several targets) always takes the slow path.
 /// </summary>
@@ -20,12 +22,16 @@ internal sealed class PreparedAnswers
     public const int MaxKeyLength = KeyHeader + 255;
 
     // NXDOMAIN is answered by NxDomainAnswers without a per-name entry; the few it leaves (a name whose hash
-    // clashes with an existing one, kinds of query beyond its limit) are kept per name, but only this many per
-    // zone, so a random-subdomain flood cannot grow memory: beyond it they take the slow path.
+    // clashes with an existing one, kinds of query beyond its limit) and refusals are kept per name, but only this
+    // many, so a random-subdomain flood cannot grow memory nor crowd out the names that exist: beyond it they take
+    // the slow path.
     private const int MaxNegative = 10_000;
 
+    // Kinds of query (flags × type × EDNS) kept per name: a resolver asks a handful, a flood of odd flags no more.
+    private const int MaxVariants = 256;
+
     private const int KeyHeader = 2 + 2 + 2 + 4;
-    private const ushort OptType = 41, PtrType = 12;
+    private const ushort OptType = 41, PtrType = 12, SoaType = 6;
 
     private Table table;
 
@@ -45,7 +51,7 @@ internal sealed class PreparedAnswers
     }
 
     /// <summary>Prepared answers held for the current zone (tests and benchmarks).</summary>
-    public int Count => Volatile.Read(ref table).Entries.Count;
+    public int Count => Volatile.Read(ref table).Learned.Count;
 
     /// <summary>
     /// Answers <paramref name="query"/> into <paramref name="output"/> when an answer is prepared and fits
@@ -61,11 +67,12 @@ internal sealed class PreparedAnswers
         if (keyLength == 0)
             return Outcome.SlowPathOnly;
         var current = For(zone);
-        if (!current.Lookup.TryGetValue(key[..keyLength], out var prepared))
+        var name = key[KeyHeader..keyLength];
+        var hash = NxDomainAnswers.Hash(name);
+        if (current.Learned.Find(hash, key[..keyLength]) is not { } prepared)
         {
             // A name that does not exist: one answer shape per kind of query, not one entry per name.
-            var name = key[KeyHeader..keyLength];
-            if (current.NxDomain is { } nxDomain && nxDomain.IsNotFound(name, out var apexOffset))
+            if (current.NxDomain is { } nxDomain && nxDomain.IsNotFound(name, hash, out var apexOffset))
                 return nxDomain.TryWrite(query, questionEnd, name, apexOffset, key, output, limit, out length) ? Outcome.Answered : Outcome.Learnable;
             return Outcome.Learnable;
         }
@@ -77,6 +84,8 @@ internal sealed class PreparedAnswers
         query[WireMessage.HeaderLength..questionEnd].CopyTo(output[WireMessage.HeaderLength..]);             // question, as asked
         if (prepared.RecordSize > 0)
             Shuffle(output.Slice(prepared.AnswerStart, prepared.RecordSize * prepared.AnswerCount), prepared.RecordSize);
+        if (prepared.SerialAt > 0)
+            BinaryPrimitives.WriteUInt32BigEndian(output[prepared.SerialAt..], current.Zone.Serial); // learned in an earlier version
         length = bytes.Length;
         return Outcome.Answered;
     }
@@ -93,17 +102,17 @@ internal sealed class PreparedAnswers
         var flags = BinaryPrimitives.ReadUInt16BigEndian(response[2..]);
         if ((flags & 0x8000) == 0 || (flags & 0x0200) != 0) // a response, not truncated
             return;
-        if (current.Entries.Count >= current.MaxEntries || current.Lookup.ContainsKey(key))
+        var learned = current.Learned;
+        var hash = NxDomainAnswers.Hash(key[KeyHeader..]);
+        if (learned.Count >= current.MaxEntries || learned.Find(hash, key) is not null)
             return;
-        var negative = (flags & 0x000F) == 3;
-        if (negative && current.NxDomain is { } nxDomain && nxDomain.IsNotFound(key[KeyHeader..], out _) && nxDomain.Learn(key, response))
+        var rcode = flags & 0x000F;
+        if (rcode == 3 && current.NxDomain is { } nxDomain && nxDomain.IsNotFound(key[KeyHeader..], hash, out _) && nxDomain.Learn(key, response))
             return;
-        if (negative && Volatile.Read(ref current.Negative) >= MaxNegative)
+        if (rcode != 0 && learned.Negative >= MaxNegative)
             return;
-        if (Prepare(key, response) is not { } prepared)
-            return;
-        if (current.Entries.TryAdd(key.ToArray(), prepared) && negative)
-            Interlocked.Increment(ref current.Negative);
+        if (Prepare(key, response, zone.Serial) is { } prepared)
+            current.Add(hash, prepared with { Negative = rcode != 0 });
     }
 
     /// <summary>Completes when the NXDOMAIN index of <paramref name="zone"/> is built (started by a query it has no entry for).</summary>
@@ -112,11 +121,14 @@ internal sealed class PreparedAnswers
     /// <summary>The NXDOMAIN index of <paramref name="zone"/> once built, else null (tests).</summary>
     internal NxDomainAnswers? NxDomainIndex(Zone zone) => For(zone).NxDomain;
 
-    /// <summary>The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it).</summary>
+    /// <summary>
+    /// The table of <paramref name="zone"/>; a newer zone replaces the table (answers change with it). A query that
+    /// read the zone just before a newer one was swapped in gets the newer table: going back would drop what it holds.
+    /// </summary>
     private Table For(Zone zone)
     {
         var current = Volatile.Read(ref table);
-        if (ReferenceEquals(current.Zone, zone))
+        if (ReferenceEquals(current.Zone, zone) || current.Zone.Change.Follows(zone.Change))
             return current;
         var fresh = new Table(zone, current);
         var seen = Interlocked.CompareExchange(ref table, fresh, current);
@@ -170,7 +182,7 @@ internal sealed class PreparedAnswers
     /// A replayable answer, or null: the question must be echoed as asked, and several answer records are only
     /// kept when they are addresses of one owner with one size (then their order is shuffled per response).
     /// </summary>
-    private static Prepared? Prepare(ReadOnlySpan<byte> key, ReadOnlySpan<byte> response)
+    private static Prepared? Prepare(ReadOnlySpan<byte> key, ReadOnlySpan<byte> response, uint serial)
     {
         var nameLength = key.Length - KeyHeader;
         var questionEnd = WireMessage.HeaderLength + nameLength + 4;
@@ -186,8 +198,10 @@ internal sealed class PreparedAnswers
         if (!response.Slice(WireMessage.HeaderLength + nameLength, 4).SequenceEqual(key.Slice(2, 4)))
             return null;
 
+        if (SerialOffset(response, serial) is not (>= 0 and var serialAt))
+            return null;
         int answers = BinaryPrimitives.ReadUInt16BigEndian(response[6..]);
-        var prepared = new Prepared(response.ToArray(), 0, 0, 0);
+        var prepared = new Prepared(key.ToArray(), response.ToArray(), serialAt, 0, 0, 0);
         if (answers <= 1)
             return prepared;
         var type = BinaryPrimitives.ReadUInt16BigEndian(key[2..]);
@@ -211,6 +225,37 @@ internal sealed class PreparedAnswers
         return prepared with { AnswerStart = questionEnd, AnswerCount = answers, RecordSize = recordSize };
     }
 
+    /// <summary>
+    /// Where the SOA's SERIAL is in <paramref name="response"/> (negative answers and the apex's SOA carry one), so a
+    /// later zone version writes its own there; 0 without an SOA; -1 when the response is not what we expect (more
+    /// than one SOA, or one citing another serial).
+    /// </summary>
+    private static int SerialOffset(ReadOnlySpan<byte> response, uint serial)
+    {
+        var layout = WireMessage.Read(response);
+        if (!layout.HoldsTogether)
+            return -1;
+        var serialAt = 0;
+        var position = layout.AnswerStart;
+        for (var i = 0; i < layout.Answers + layout.Authorities; i++)
+        {
+            if (!WireMessage.SkipName(response, ref position, pointers: true))
+                return -1;
+            var rdata = position + 10;
+            var end = rdata + BinaryPrimitives.ReadUInt16BigEndian(response[(position + 8)..]);
+            if (BinaryPrimitives.ReadUInt16BigEndian(response[position..]) == SoaType)
+            {
+                var at = rdata;
+                if (serialAt != 0 || !WireMessage.SkipName(response, ref at, pointers: true) || !WireMessage.SkipName(response, ref at, pointers: true)
+                    || at + 4 > end || BinaryPrimitives.ReadUInt32BigEndian(response[at..]) != serial)
+                    return -1;
+                serialAt = at;
+            }
+            position = end;
+        }
+        return serialAt;
+    }
+
     /// <summary>Fisher–Yates over fixed-size records, as the responder shuffles its addresses.</summary>
     private static void Shuffle(Span<byte> records, int size)
     {
@@ -229,34 +274,114 @@ internal sealed class PreparedAnswers
         }
     }
 
+    /// <param name="Key">The query's key (<see cref="ReadKey"/>).</param>
+    /// <param name="SerialAt">Where the SOA serial is in <paramref name="Bytes"/>, else 0.</param>
     /// <param name="RecordSize">Size of each answer record when they are shuffled per response, else 0.</param>
-    private sealed record Prepared(byte[] Bytes, int AnswerStart, int AnswerCount, int RecordSize);
+    private sealed record Prepared(byte[] Key, byte[] Bytes, int SerialAt, int AnswerStart, int AnswerCount, int RecordSize)
+    {
+        /// <summary>Not a NOERROR answer (NXDOMAIN the index could not take, REFUSED): few of them are kept.</summary>
+        public bool Negative { get; init; }
+    }
+
+    /// <summary>
+    /// The answers learned so far, per name hash (<see cref="NxDomainAnswers.Hash(ReadOnlySpan{byte})"/>) the kinds
+    /// of query asked of that name. Immutable and persistent: a new zone version takes this with its changed names
+    /// removed, in O(change), and learning swaps in a new version.
+    /// </summary>
+    private sealed record Learned(HashTrie<Prepared[]> Answers, int Count, int Negative)
+    {
+        public static readonly Learned Empty = new(HashTrie<Prepared[]>.Empty, 0, 0);
+
+        public Prepared? Find(ulong hash, ReadOnlySpan<byte> key)
+        {
+            if (!Answers.TryGetValue(hash, out var variants))
+                return null;
+            foreach (var prepared in variants)
+            {
+                if (key.SequenceEqual(prepared.Key))
+                    return prepared;
+            }
+            return null;
+        }
+
+        /// <summary>Without the answers of <paramref name="names"/> (and of any name sharing a hash with one).</summary>
+        public Learned Without(IReadOnlyCollection<DomainName> names)
+        {
+            var (answers, count, negative) = (Answers, Count, Negative);
+            foreach (var name in names)
+            {
+                var hash = NxDomainAnswers.Hash(name);
+                if (!answers.TryGetValue(hash, out var variants))
+                    continue;
+                answers = answers.Remove(hash);
+                count -= variants.Length;
+                negative -= variants.Count(p => p.Negative);
+            }
+            return new(answers, count, negative);
+        }
+
+        public Learned With(ulong hash, Prepared prepared)
+        {
+            var variants = Answers.TryGetValue(hash, out var known) ? known : [];
+            if (variants.Length >= MaxVariants || Find(hash, prepared.Key) is not null)
+                return this;
+            return new(Answers.SetItem(hash, [.. variants, prepared]), Count + 1, Negative + (prepared.Negative ? 1 : 0));
+        }
+    }
 
     private sealed class Table
     {
+        /// <summary>
+        /// The table of <paramref name="zone"/>, after <paramref name="previous"/>'s: its answers and NXDOMAIN index
+        /// carry over but for the names changed since (a few per EndpointSlice change), unless the zone cannot be
+        /// traced back to the previous one.
+        /// </summary>
         public Table(Zone zone, Table? previous = null)
         {
             Zone = zone;
-            earlier = previous is null ? null : Volatile.Read(ref previous.nxDomain);
-            Entries = new ConcurrentDictionary<byte[], Prepared>(KeyComparer.Instance);
-            Lookup = Entries.GetAlternateLookup<ReadOnlySpan<byte>>();
             // Several flag and EDNS variants per name are normal (dig, resolvers, dnsperf); more is a flood.
             MaxEntries = MaxNegative + 4 * (zone.Names.Count + zone.Aliases.Count + zone.AliasParents.Count + 1
                 + zone.Reverse.Apexes.Count + zone.Reverse.Pointers.Count + zone.Reverse.Parents.Count);
+            if (previous is null)
+                return;
+            var index = Volatile.Read(ref previous.nxDomain);
+            if (zone.Change.Since(previous.Zone.Change, out var beyondNames) is not { } changed)
+            {
+                earlier = index; // its shape is reused only when it is traced back to; NxDomainAnswers decides
+                return;
+            }
+            if (!beyondNames)
+                learned = previous.Learned.Without(changed);
+            if (index is null)
+                return;
+            nxDomain = new NxDomainAnswers(zone, index);
+            built.TrySetResult();
         }
 
         public Zone Zone { get; }
-        public ConcurrentDictionary<byte[], Prepared> Entries { get; }
-        public ConcurrentDictionary<byte[], Prepared>.AlternateLookup<ReadOnlySpan<byte>> Lookup { get; }
         public int MaxEntries { get; }
-        public int Negative;
         public int Building;
 
+        public Learned Learned => Volatile.Read(ref learned);
+
+        /// <summary>Adds an answer, unless another thread just added it (the learned answers are swapped whole, without a lock).</summary>
+        public void Add(ulong hash, Prepared prepared)
+        {
+            for (var before = Learned; ;)
+            {
+                var after = before.With(hash, prepared);
+                var seen = Interlocked.CompareExchange(ref learned, after, before);
+                if (ReferenceEquals(seen, before))
+                    return;
+                before = seen;
+            }
+        }
+
         /// <summary>
-        /// The zone's index of existing names, or null while it is being built. Building it walks every name (about
-        /// 80 ms at 10,000 Services unless the previous version's hashes can be reused), so it happens off the query
-        /// path, once per zone, started by the first query the table has no entry for; until it is ready, missing
-        /// names take the slow path as unknown queries do.
+        /// The zone's index of existing names, or null while it is being built. Carried over from the previous version's
+        /// it costs what changed; built afresh (the first zone, new settings, a version not traced back to) it walks every
+        /// name (about 80 ms at 10,000 Services), so that happens off the query path, started by the first query the
+        /// table has no entry for; until it is ready, missing names take the slow path as unknown queries do.
         /// </summary>
         public NxDomainAnswers? NxDomain
         {
@@ -287,24 +412,9 @@ internal sealed class PreparedAnswers
         }
 
         private readonly TaskCompletionSource built = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Learned learned = Learned.Empty;
         private NxDomainAnswers? nxDomain;
-        private NxDomainAnswers? earlier; // the previous zone version's index, whose name hashes may be reused
+        private NxDomainAnswers? earlier; // the previous zone version's index, whose shapes and hashes may be reused
     }
 
-    private sealed class KeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
-    {
-        public static readonly KeyComparer Instance = new();
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(byte[] key) => GetHashCode((ReadOnlySpan<byte>)key);
-        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
-
-        public int GetHashCode(ReadOnlySpan<byte> key)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(key);
-            return hash.ToHashCode();
-        }
-    }
 }

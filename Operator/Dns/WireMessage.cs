@@ -169,7 +169,7 @@ internal readonly record struct WireMessage
     /// Skips one name. Labels are 0..63 bytes, the name at most 255; a pointer must point backwards (RFC 1035
     /// §4.1.4: to a prior occurrence), and a name may follow at most <see cref="MaxPointers"/> of them.
     /// </summary>
-    private static bool SkipName(ReadOnlySpan<byte> message, ref int position, bool pointers)
+    internal static bool SkipName(ReadOnlySpan<byte> message, ref int position, bool pointers)
     {
         var at = position;
         var length = 0;

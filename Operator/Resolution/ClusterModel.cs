@@ -44,6 +44,13 @@ public sealed class ClusterModel
     private Zone current;
     private readonly SkipReport skipped = new();
 
+    // What the next zone changes (ZoneChange), and the recent changes still traced back through.
+    private const int MaxTracedNames = 4096, MaxTracedVersions = 64;
+    private readonly HashSet<DomainName> touched = [];
+    private bool touchedTooMany, beyondNames;
+    private readonly Queue<ZoneChange> traced = new();
+    private int tracedNames;
+
     public ClusterModel(ZoneSettings settings, TimeProvider? time = null)
     {
         this.settings = settings;
@@ -187,11 +194,65 @@ public sealed class ClusterModel
 
         if (changed)
             current = Snapshot(SerialAfter(current.Serial));
+        touched.Clear();
+        touchedTooMany = beyondNames = false;
         return current;
     }
 
-    private Zone Snapshot(uint serial) =>
-        new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable(), aliasParents.ToImmutable(), reverse.Snapshot());
+    private Zone Snapshot(uint serial)
+    {
+        var reverseZones = reverse.Snapshot();
+        // The first zone, or a change too large to be worth tracing, is traced back to nothing.
+        var change = current is null || touchedTooMany
+            ? ZoneChange.Unrelated()
+            : new ZoneChange([.. touched], beyondNames || !ReferenceEquals(reverseZones.Apexes, current.Reverse.Apexes), current.Change);
+        Trace(change);
+        return new(settings, serial, names.ToImmutable(), aliases.ToImmutable(), oneLabelWildcards.ToImmutable(), multiLabelWildcards.ToImmutable(),
+            aliasParents.ToImmutable(), reverseZones, change);
+    }
+
+    /// <summary>Keeps the last changes traceable, up to a bounded number of versions and names, and cuts the chain before them.</summary>
+    private void Trace(ZoneChange change)
+    {
+        traced.Enqueue(change);
+        tracedNames += change.Names.Count;
+        while (traced.Count > 1 && (traced.Count > MaxTracedVersions || tracedNames > MaxTracedNames))
+        {
+            tracedNames -= traced.Dequeue().Names.Count;
+            traced.Peek().Cut();
+        }
+    }
+
+    /// <summary>A name whose lookup the next zone may answer otherwise (see <see cref="ZoneChange.Names"/>).</summary>
+    private void Touch(DomainName name)
+    {
+        if (touchedTooMany)
+            return;
+        touched.Add(name);
+        if (touched.Count <= MaxTracedNames)
+            return;
+        touchedTooMany = true; // e.g. the initial sync: nothing to carry over anyway
+        touched.Clear();
+    }
+
+    /// <summary>The PTR owners whose names change with a served name's addresses, and the names above them (which may appear or go).</summary>
+    private void TouchPointers(DomainName? beforeName, ZoneNode? before, DomainName? afterName, ZoneNode? after)
+    {
+        var sameName = beforeName is not null && beforeName.Equals(afterName);
+        if (sameName && before is not null && after is not null && before.SameAs(after))
+            return;
+        var had = before is null ? [] : before.V4.Concat(before.V6).ToHashSet();
+        var has = after is null ? [] : after.V4.Concat(after.V6).ToHashSet();
+        if (sameName)
+            had.SymmetricExceptWith(has);
+        else
+            had.UnionWith(has);
+        foreach (var address in had)
+        {
+            for (var owner = ReverseNames.PointerOf(address); owner.LabelCount > 2; owner = owner.GetParentName())
+                Touch(owner);
+        }
+    }
 
     /// <summary>Seconds since 1970 when they are ahead, so a restarted server does not go back in serials.</summary>
     private uint SerialAfter(uint previous) =>
@@ -271,6 +332,13 @@ public sealed class ClusterModel
             }
         }
 
+        // Every name of a changed Service, not only the changed ones: an SRV answer carries its targets' addresses.
+        if (changed)
+        {
+            foreach (var (name, _) in (before?.Names ?? []).Concat(after?.Names ?? []))
+                Touch(name);
+        }
+        TouchPointers(before?.Names[0].Key, before?.Node, after?.Names[0].Key, after?.Node);
         reverse.Replace(before?.Names[0].Key, before?.Node, after?.Names[0].Key, after?.Node);
         if (before is not null)
         {
@@ -307,13 +375,14 @@ public sealed class ClusterModel
         if (count > 0)
         {
             servicesInNamespace[ns] = count;
-            names.TryAdd(ns, ZoneNode.Empty);
+            if (names.TryAdd(ns, ZoneNode.Empty))
+                Touch(ns);
         }
         else
         {
             servicesInNamespace.Remove(ns);
-            if (!ns.Equals(nameServer))
-                names.Remove(ns);
+            if (!ns.Equals(nameServer) && names.Remove(ns))
+                Touch(ns);
         }
     }
 
@@ -339,6 +408,7 @@ public sealed class ClusterModel
         {
             if (!table.Remove(name))
                 return false;
+            TouchAlias(pattern, name);
             CountAliasParents(pattern, name, -1);
             return true;
         }
@@ -351,7 +421,17 @@ public sealed class ClusterModel
         if (table.TryGetValue(name, out var existing) && existing.SameAs(node))
             return false;
         table[name] = node;
+        TouchAlias(pattern, name);
         return true;
+    }
+
+    /// <summary>An exact alias changes its own name; a wildcard, names nobody listed (every name below it).</summary>
+    private void TouchAlias(AliasPattern pattern, DomainName name)
+    {
+        if (pattern.Kind == AliasKind.Exact)
+            Touch(name);
+        else
+            beyondNames = true;
     }
 
     /// <summary>Claims of one name that point at different Services: answered with all of them, and said so.</summary>
@@ -394,6 +474,8 @@ public sealed class ClusterModel
                 aliasParents[parent] = count;
             else
                 aliasParents.Remove(parent);
+            if (count == 0 || (count == 1 && delta > 0))
+                Touch(parent);
         }
     }
 

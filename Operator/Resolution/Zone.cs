@@ -39,7 +39,8 @@ public sealed class Zone
         ImmutableDictionary<DomainName, ZoneNode> oneLabelWildcards,
         ImmutableDictionary<DomainName, ZoneNode> multiLabelWildcards,
         ImmutableDictionary<DomainName, int> aliasParents,
-        ReverseZones? reverse = null)
+        ReverseZones? reverse = null,
+        ZoneChange? change = null)
     {
         Settings = settings;
         Apex = settings.Apex;
@@ -52,6 +53,7 @@ public sealed class Zone
         MultiLabelWildcards = multiLabelWildcards;
         AliasParents = aliasParents;
         Reverse = reverse ?? ReverseZones.Empty;
+        Change = change ?? ZoneChange.Unrelated();
     }
 
     public static Zone Empty(ZoneSettings settings, uint serial = 1) =>
@@ -86,6 +88,9 @@ public sealed class Zone
 
     /// <summary>The reverse zones of the nodes' podCIDRs, with a PTR for every served address inside them.</summary>
     public ReverseZones Reverse { get; }
+
+    /// <summary>What changed since the version this one was built from (the fast path carries the rest over).</summary>
+    public ZoneChange Change { get; }
 
     public ZoneLookup Find(DomainName name)
     {
