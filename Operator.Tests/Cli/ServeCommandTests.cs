@@ -178,24 +178,3 @@ public partial class ServeCommandTests
     [GeneratedRegex(@"id: \d+")]
     private static partial Regex IdField();
 }
-
-internal static class UdpQuery
-{
-    public static async Task<byte[]?> Query(this UdpClient client, int port, byte[] query)
-    {
-        using (client)
-        {
-            client.Connect(IPAddress.Loopback, port);
-            await client.SendAsync(query);
-            using var timeout = new CancellationTokenSource(TestDnsServer.Patience);
-            try
-            {
-                return (await client.ReceiveAsync(timeout.Token)).Buffer;
-            }
-            catch (OperationCanceledException)
-            {
-                return null;
-            }
-        }
-    }
-}
