@@ -8,6 +8,7 @@
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
 # SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
 # LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
+# KUBELETS (true: bench/kubelets.py listens on port 10250 of every Node's InternalIP, as kubelets do; false: probes are refused),
 # PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
 # hottest symbols are printed; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
 set -euo pipefail
@@ -23,6 +24,7 @@ CHURN_RATE=${CHURN_RATE:-5}
 CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
 LIVENESS=${LIVENESS:-true}
+KUBELETS=${KUBELETS:-true}
 DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}
@@ -69,7 +71,8 @@ setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig 
 API=$!
 MINILB_PID=
 PERF_PID=
-trap '[ -n "$PERF_PID" ] && kill -INT $PERF_PID 2>/dev/null; kill ${MINILB_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
+KUBELETS_PID=
+trap '[ -n "$PERF_PID" ] && kill -INT $PERF_PID 2>/dev/null; kill ${MINILB_PID:-} ${KUBELETS_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
 API_URL=$(awk '/server:/ {print $2; exit}' "$KUBECONFIG_FILE")
 
@@ -78,6 +81,10 @@ sleep 1
 sed -e "s/listen: .*/listen: $DNS/" -e "/nodeLiveness:/,/failures:/ s/enabled: true/enabled: $LIVENESS/" config/samples/minilb_v1alpha1_minilbconfig.yaml | kc apply -f - >/dev/null
 for kind in namespaces nodes services endpointslices; do kc create -f "$DATA/$kind.json" >/dev/null; done
 
+if [ "$KUBELETS" = true ]; then
+  python3 bench/kubelets.py "$DATA/nodes.json" > artifacts/bench/run-mode-kubelets.log 2>&1 &
+  KUBELETS_PID=$!
+fi
 start=$(date +%s.%N)
 "$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning ${MINILB_ARGS:-} > artifacts/bench/run-mode-minilb.log 2>&1 &
 MINILB_PID=$!
@@ -87,7 +94,7 @@ for _ in $(seq 1 2400); do
   [ "${served:-0}" = "$SERVED" ] && break
   sleep 0.05
 done
-echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; node liveness $( [ "$LIVENESS" = true ] && echo on || echo off); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run mode, $SERVICES Services ($SERVED served) × 5 endpoints, $(jq '.items | length' "$DATA/nodes.json" 2>/dev/null || echo "$NODES") Nodes in the test API server; $(stat -c %s "$MINILB" | awk '{printf "%.1f MiB", $1/1048576}') binary; node liveness $( [ "$LIVENESS" = true ] && echo on || echo off), kubelets $( [ "$KUBELETS" = true ] && echo listening || echo absent); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.2f') s"
 sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"

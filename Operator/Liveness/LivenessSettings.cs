@@ -14,8 +14,14 @@ public sealed record LivenessSettings(bool Enabled, int Port, TimeSpan Interval,
     /// <summary>Half the interval, so a round of probes ends before the next one starts.</summary>
     public TimeSpan Timeout => Interval / 2;
 
-    /// <summary>The longest a powered-off node keeps its endpoints in answers: the probe after the last answer, plus the failures needed.</summary>
-    public TimeSpan Detection => Interval * Failures + Timeout;
+    /// <summary>Keepalive idle time of a held connection: the interval in whole seconds, at least 1 (the socket option's granularity).</summary>
+    public TimeSpan KeepAliveIdle => TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(Interval.TotalSeconds)));
+
+    /// <summary>
+    /// The longest a powered-off node keeps its endpoints in answers: the held connection's keepalive gives up two idle
+    /// periods after the last answer, the next round sees it (the first silent probe), then the failures still needed.
+    /// </summary>
+    public TimeSpan Detection => 2 * KeepAliveIdle + Interval * Failures + Timeout;
 
     /// <summary>
     /// The spec as settings, or the field outside the schema's range (an API server without the schema lets anything

@@ -93,6 +93,7 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
                 wasProbing = machine.States.Count > 0;
                 changes.AddRange(machine.Clear(time.GetUtcNow(), "node liveness is off"));
             }
+            probe.Keep(current, []);
             if (wasProbing)
                 ProbedChanged?.Invoke();
             Report(changes);
@@ -106,6 +107,7 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
             probedChanged = machine.States.Count != targets.Count || !targets.Keys.All(machine.States.ContainsKey);
             changes.AddRange(machine.SetTargets(targets, time.GetUtcNow()));
         }
+        probe.Keep(current, targets.Values);
         if (probedChanged)
             ProbedChanged?.Invoke();
         var results = await Task.WhenAll(targets.Select(async t =>
@@ -145,6 +147,10 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            probe.Keep(Settings, []); // stopped: no connection stays held
         }
     }
 
