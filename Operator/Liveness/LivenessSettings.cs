@@ -19,9 +19,9 @@ public sealed record LivenessSettings(bool Enabled, int Port, TimeSpan Interval,
 
     /// <summary>
     /// The longest a powered-off node keeps its endpoints in answers: the held connection's keepalive gives up two idle
-    /// periods after the last answer, the next round sees it (the first silent probe), then the failures still needed.
+    /// periods after the last answer (its unanswered probes count as the failures), and the next round sees it.
     /// </summary>
-    public TimeSpan Detection => 2 * KeepAliveIdle + Interval * Failures + Timeout;
+    public TimeSpan Detection => 2 * KeepAliveIdle + Interval;
 
     /// <summary>
     /// The spec as settings, or the field outside the schema's range (an API server without the schema lets anything

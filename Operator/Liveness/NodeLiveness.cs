@@ -58,11 +58,11 @@ public sealed class NodeLiveness(int failures)
     }
 
     /// <summary>The outcome of one probe of <paramref name="node"/>; a change when it crossed the line either way.</summary>
-    public ReachabilityChange? Record(string node, bool answered, DateTimeOffset at, string detail)
+    public ReachabilityChange? Record(string node, bool answered, DateTimeOffset at, string detail, int silentProbes = 1)
     {
         if (!states.TryGetValue(node, out var state))
             return null; // left the set while its probe ran
-        var silent = answered ? 0 : state.SilentInARow + 1;
+        var silent = answered ? 0 : state.SilentInARow + silentProbes;
         var reachable = answered || (state.Reachable && silent < Failures);
         states[node] = state with { SilentInARow = silent, Reachable = reachable, Since = reachable == state.Reachable ? state.Since : at };
         if (reachable == state.Reachable)

@@ -117,7 +117,7 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
         {
             foreach (var (node, result) in results)
             {
-                if (machine.Record(node, result.Answered, at, result.Detail) is { } change)
+                if (machine.Record(node, result.Answered, at, result.Detail, result.Silent) is { } change)
                     changes.Add(change);
             }
         }

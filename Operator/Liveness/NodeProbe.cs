@@ -5,7 +5,9 @@ using System.Net.Sockets;
 namespace MiniLb.Operator.Liveness;
 
 /// <summary>Did the host answer? <paramref name="Detail"/> says what was seen, for the log and the event.</summary>
-public sealed record ProbeResult(bool Answered, string Detail);
+/// <param name="Silent">How many silent probes in a row a silence stands for: a held connection's keepalive gives up only
+/// after that many of its own probes went unanswered, the same evidence as that many silent rounds.</param>
+public sealed record ProbeResult(bool Answered, string Detail, int Silent = 1);
 
 /// <summary>One reachability check of a node's address.</summary>
 public interface INodeProbe
@@ -32,8 +34,9 @@ public interface INodeProbe
 /// kubelet (a TLS server) log "TLS handshake error ... EOF" once a second per node per replica. A held connection is
 /// logged once, when it ends.
 /// A held connection ends three ways: the host closed or reset it (kubelet restarted, or it dropped an idle connection)
-/// — an answer, the next probe connects again; the keepalive got no answer (<see cref="KeepAlive"/>) — a silent probe,
-/// and later probes connect afresh, silent until their timeout, so "N silent probes in a row" still decides; or minilb
+/// — an answer, the next probe connects again; the keepalive got no answer (<see cref="KeepAlive"/>) — as many silent
+/// probes as the keepalive sent unanswered (the failures setting), so the node is out at once, and later probes connect
+/// afresh; or minilb
 /// lets it go (<see cref="Keep"/>, <see cref="Dispose"/>). A refused connection is an answer that cannot be held: it is
 /// tried again each round.
 /// The outcome of a connect is read from <see cref="SocketAsyncEventArgs.SocketError"/> instead of a thrown
@@ -59,7 +62,7 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
         Release(target, hold);
         return error is SocketError.Success or SocketError.ConnectionReset
             ? Closed
-            : Task.FromResult(new ProbeResult(false, $"the held connection ended: {error}: {new SocketException((int)error).Message}"));
+            : Task.FromResult(new ProbeResult(false, $"the held connection ended: {error}: {new SocketException((int)error).Message}", keepAlive.Count));
     }
 
     public void Keep(LivenessSettings settings, IEnumerable<IPAddress> targets)
