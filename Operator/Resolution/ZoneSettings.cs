@@ -27,19 +27,4 @@ public sealed record ZoneSettings
     public DomainName NameServer => DomainName.Parse("ns1." + Domain.TrimEnd('.'));
 
     public DomainName Hostmaster => DomainName.Parse("hostmaster." + Domain.TrimEnd('.'));
-
-    /// <summary>A problem with these settings in words a user understands, or null when they are usable.</summary>
-    public string? Problem()
-    {
-        var domain = Domain.TrimEnd('.');
-        if (domain.Length == 0)
-            return "--domain must not be empty";
-        if (!DomainName.TryParse(domain, out _) || domain.Split('.').Any(l => l.Length is 0 or > 63) || domain.Length > 253)
-            return $"--domain '{Domain}' is not a valid DNS name";
-        if (Ttl < 0)
-            return $"--ttl {Ttl} must be 0 or more seconds";
-        if (string.IsNullOrWhiteSpace(LoadBalancerClass))
-            return "--load-balancer-class must not be empty";
-        return null;
-    }
 }
