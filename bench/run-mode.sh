@@ -72,7 +72,15 @@ API=$!
 MINILB_PID=
 PERF_PID=
 KUBELETS_PID=
-trap '[ -n "$PERF_PID" ] && kill -INT $PERF_PID 2>/dev/null; kill ${MINILB_PID:-} ${KUBELETS_PID:-} 2>/dev/null || true; kill -- -$API 2>/dev/null || true' EXIT
+# minilb stops gracefully (a lame-duck pause of a few seconds): waited for, so that no run outlives the script and holds its ports.
+stop_all() {
+  [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null || true
+  kill ${MINILB_PID:-} ${KUBELETS_PID:-} 2>/dev/null || true
+  for _ in $(seq 1 150); do [ -n "${MINILB_PID:-}" ] && kill -0 "$MINILB_PID" 2>/dev/null || break; sleep 0.1; done
+  [ -n "${MINILB_PID:-}" ] && kill -9 "$MINILB_PID" 2>/dev/null || true
+  kill -- -$API 2>/dev/null || true
+}
+trap stop_all EXIT
 for _ in $(seq 1 300); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
 API_URL=$(awk '/server:/ {print $2; exit}' "$KUBECONFIG_FILE")
 
