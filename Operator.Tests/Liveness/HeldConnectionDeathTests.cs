@@ -55,10 +55,12 @@ public sealed class HeldConnectionDeathTests
             var running = loop.RunAsync(stop.Token);
             try
             {
-                // Held across several keepalive periods, the node stays reachable.
+                // Held across several keepalive periods, the node stays reachable, and the loop sleeps: the
+                // kernel's keepalive watches the connection, so no round runs after the one that connected.
                 await Task.Delay(3500);
                 Assert.That(unreachable.Task.IsCompleted, Is.False, "a live, held node turned unreachable");
                 Assert.That(loop.States()["node-x"].Reachable);
+                Assert.That(seen.Results, Has.Count.EqualTo(1), $"rounds while the node was held:\n{string.Join('\n', seen.Results)}");
 
                 await Ip("-n", ns, "addr", "del", $"{NodeSide}/30", "dev", peer);
                 died.Restart();
@@ -95,6 +97,8 @@ public sealed class HeldConnectionDeathTests
         }
 
         public void Keep(LivenessSettings settings, IEnumerable<IPAddress> targets) => probe.Keep(settings, targets);
+
+        public Task? QuietUntilOneEnds(IEnumerable<IPEndPoint> targets) => probe.QuietUntilOneEnds(targets);
     }
 
     private static async Task Ip(params string[] args) => (await Netns.RunAsync("ip", args)).Check("ip " + string.Join(' ', args));

@@ -59,6 +59,32 @@ public class TcpNodeProbeTests
     }
 
     [Test]
+    public async Task Held_nodes_make_the_probe_quiet_until_one_connection_ends()
+    {
+        using var node = new CountingNode();
+        using var other = new CountingNode();
+        using var probe = new TcpNodeProbe();
+        IPEndPoint[] both = [node.EndPoint, other.EndPoint];
+
+        Assert.That(probe.QuietUntilOneEnds(both), Is.Null, "nothing is held before the first probe");
+        await probe.ProbeAsync(node.EndPoint, Timeout, CancellationToken.None);
+        Assert.That(probe.QuietUntilOneEnds(both), Is.Null, "one of the two is not held yet");
+        await probe.ProbeAsync(other.EndPoint, Timeout, CancellationToken.None);
+        await node.WaitForAcceptsAsync(1);
+
+        var quiet = probe.QuietUntilOneEnds(both);
+        Assert.That(quiet, Is.Not.Null, "both are held");
+        await Task.Delay(300);
+        Assert.That(quiet!.IsCompleted, Is.False, "nothing ended");
+
+        node.CloseAll(); // kubelet restarted
+        await quiet.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.That(probe.QuietUntilOneEnds(both), Is.Null, "an ended connection needs a round to be seen");
+        var seen = await probe.ProbeAsync(node.EndPoint, Timeout, CancellationToken.None);
+        Assert.That(seen.Detail, Does.Contain("closed the held connection"));
+    }
+
+    [Test]
     public async Task A_closed_port_answers_with_a_reset_which_means_the_host_is_up()
     {
         int port;

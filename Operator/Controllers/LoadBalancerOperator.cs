@@ -104,9 +104,9 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         };
         Liveness.Settings = LivenessSettings.From(options.Defaults.NodeLiveness);
         Liveness.UnreachableChanged += feed.SetUnreachableNodes;
-        services.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
-        slices.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
-        Nodes.Subscribe(_ => Interlocked.Exchange(ref livenessTargetsStale, 1));
+        services.Subscribe(_ => LivenessTargetsMayHaveChanged());
+        slices.Subscribe(_ => LivenessTargetsMayHaveChanged());
+        Nodes.Subscribe(_ => LivenessTargetsMayHaveChanged());
 
         var inForce = new LiveConfigInForce(Config);
         var patches = new StatusPatches(status);
@@ -141,7 +141,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         });
         Config.Changed += () =>
         {
-            Interlocked.Exchange(ref livenessTargetsStale, 1);
+            LivenessTargetsMayHaveChanged();
             if (Config.Current is { } applied)
                 feed.Reconfigure(applied.Zone);
             // A new domain or class restamps every Service; the config's status shows the outcome.
@@ -165,6 +165,13 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             configRunner.Queue.Add(options.ConfigName);
             LogRoutesIfChanged();
         });
+    }
+
+    /// <summary>Targets are recomputed at the next round, and a quiet liveness loop (every node held) runs that round.</summary>
+    private void LivenessTargetsMayHaveChanged()
+    {
+        Interlocked.Exchange(ref livenessTargetsStale, 1);
+        Liveness.Poke();
     }
 
     public OperatorHost Host { get; }

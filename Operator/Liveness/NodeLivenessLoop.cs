@@ -30,6 +30,9 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
     private IReadOnlySet<string> published = None;
     private bool followPublished;
     private IReadOnlySet<string> handedOut = None;
+    // Completed (and replaced) by Poke: something a quiet loop waits for may have changed.
+    private TaskCompletionSource poked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly Task Never = new TaskCompletionSource().Task;
 
     /// <summary>The nodes to probe (with served endpoints) and their InternalIPs; read once per round.</summary>
     public Func<IReadOnlyDictionary<string, IPAddress>> Targets { get; init; } = () => NoTargets;
@@ -59,8 +62,15 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
                 settings = value;
             }
             log.LogInformation("Node liveness: {Settings}", value.Describe());
+            Poke();
         }
     }
+
+    /// <summary>
+    /// The nodes to probe may have changed (a Service, EndpointSlice or Node did): a loop that is quiet — every node
+    /// held, or liveness off — runs a round at its next interval instead of sleeping on.
+    /// </summary>
+    public void Poke() => Interlocked.Exchange(ref poked, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>This replica's findings, by node name.</summary>
     public IReadOnlyDictionary<string, NodeState> States()
@@ -81,7 +91,13 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
     }
 
     /// <summary>Probes every target once, in parallel, and applies the outcomes.</summary>
-    public async Task ProbeOnceAsync(CancellationToken ct)
+    public Task ProbeOnceAsync(CancellationToken ct) => RoundAsync(ct);
+
+    /// <returns>
+    /// Null, or a task that completes when the next round could see something new: liveness off (never, until a
+    /// <see cref="Poke"/>); every target answered through a connection still held (when one of them ends).
+    /// </returns>
+    private async Task<Task?> RoundAsync(CancellationToken ct)
     {
         var current = Settings;
         var changes = new List<ReachabilityChange>();
@@ -97,7 +113,7 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
             if (wasProbing)
                 ProbedChanged?.Invoke();
             Report(changes);
-            return;
+            return Never;
         }
         var targets = Targets();
         bool probedChanged;
@@ -122,9 +138,19 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
             }
         }
         Report(changes);
+        if (targets.Count == 0)
+            return Never;
+        return results.All(r => r.Result.Answered)
+            ? probe.QuietUntilOneEnds(targets.Values.Select(a => new IPEndPoint(a, current.Port)))
+            : null;
     }
 
-    /// <summary>Probe rounds every interval until cancelled; a round's own failure is logged and the next one runs.</summary>
+    /// <summary>
+    /// Probe rounds every interval until cancelled; a round's own failure is logged and the next one runs. While
+    /// nothing can change a round's outcome — every node held by a connection the kernel's keepalive watches, no
+    /// nodes to probe, or liveness off — the loop sleeps until that changes (a held connection ends, <see cref="Poke"/>)
+    /// rather than waking every interval: an idle cluster costs it no wakeup at all.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
         try
@@ -132,9 +158,12 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
             while (!ct.IsCancellationRequested)
             {
                 var started = time.GetTimestamp();
+                // Taken before the round, so that a change during the round is not slept through.
+                var changed = Volatile.Read(ref poked).Task;
+                Task? quietUntil = null;
                 try
                 {
-                    await ProbeOnceAsync(ct);
+                    quietUntil = await RoundAsync(ct);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -143,6 +172,8 @@ public sealed class NodeLivenessLoop(INodeProbe probe, ILogger<NodeLivenessLoop>
                 var wait = Settings.Interval - time.GetElapsedTime(started);
                 if (wait > TimeSpan.Zero)
                     await Task.Delay(wait, time, ct);
+                if (quietUntil is not null)
+                    await Task.WhenAny(quietUntil, changed).WaitAsync(ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

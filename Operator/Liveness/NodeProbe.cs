@@ -21,6 +21,13 @@ public interface INodeProbe
     void Keep(LivenessSettings settings, IEnumerable<IPAddress> targets)
     {
     }
+
+    /// <summary>
+    /// When every one of <paramref name="targets"/> is held by a connection still up, a task that completes when one of
+    /// them ends: until then another round could only say what the last one said. Null when some target is not held
+    /// (the loop then probes every interval). A probe that holds nothing returns null.
+    /// </summary>
+    Task? QuietUntilOneEnds(IEnumerable<IPEndPoint> targets) => null;
 }
 
 /// <summary>
@@ -52,6 +59,8 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
 
     private readonly ConcurrentDictionary<IPEndPoint, Hold> holds = new();
     private KeepAlive keepAlive = KeepAlive.From(LivenessSettings.Default);
+    // Completed (and replaced) each time a held connection ends.
+    private TaskCompletionSource oneEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task<ProbeResult> ProbeAsync(IPEndPoint target, TimeSpan timeout, CancellationToken ct)
     {
@@ -84,7 +93,21 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
         }
     }
 
+    public Task? QuietUntilOneEnds(IEnumerable<IPEndPoint> targets)
+    {
+        // Taken before looking, so a connection that ends meanwhile completes the task handed out.
+        var signal = Volatile.Read(ref oneEnded).Task;
+        foreach (var target in targets)
+        {
+            if (!holds.TryGetValue(target, out var hold) || hold.Ended is not null)
+                return null;
+        }
+        return signal;
+    }
+
     public void Dispose() => ReleaseAll();
+
+    private void OnHoldEnded() => Interlocked.Exchange(ref oneEnded, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private async Task<ProbeResult> ConnectAsync(IPEndPoint target, TimeSpan timeout, CancellationToken ct)
     {
@@ -129,7 +152,7 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
         {
             return false; // no keepalive, no hold: connect each round as before
         }
-        var hold = new Hold(socket);
+        var hold = new Hold(socket, OnHoldEnded);
         if (!holds.TryAdd(target, hold))
         {
             hold.Dispose(); // another probe of the same target holds one already; the caller closes this socket
@@ -188,7 +211,7 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
     /// it, when the keepalive gives up (TimedOut, or HostUnreachable once the LAN says the host is gone), or when minilb
     /// closes it (OperationAborted).
     /// </summary>
-    private sealed class Hold(Socket socket) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    private sealed class Hold(Socket socket, Action onEnded) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
         private SocketError endedWith;
         private volatile bool ended;
@@ -216,6 +239,7 @@ public sealed class TcpNodeProbe : INodeProbe, IDisposable
         {
             endedWith = SocketError == SocketError.Success ? PendingError() : SocketError;
             ended = true; // published after the outcome
+            onEnded(); // and then told, so a quiet loop that wakes finds it ended
         }
 
         /// <summary>
