@@ -76,6 +76,32 @@ public sealed class AccessProblemsTests : ApiServerFixture
     }
 
     [Test]
+    public async Task A_refusal_seen_while_nothing_was_missing_wakes_the_recheck()
+    {
+        using var minilb = await ServiceAccountClientAsync();
+        await Client.RbacAuthorizationV1.CreateClusterRoleAsync(new V1ClusterRole
+        {
+            Metadata = new() { Name = "status" },
+            Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["services/status"], Verbs = ["patch"] }],
+        });
+        var log = new CapturingLogger<AccessProblems>();
+        var access = new AccessProblems(minilb, log) { Recheck = TimeSpan.FromMilliseconds(100) };
+        using var stop = new CancellationTokenSource();
+        var rechecking = access.RunAsync(stop.Token); // nothing missing: it sleeps until something is
+        await Task.Delay(300);
+
+        access.Observe(Assert.CatchAsync(() => minilb.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch("{}", V1Patch.PatchType.MergePatch), "web", "default")));
+        var allowed = new TaskCompletionSource();
+        access.Changed += () => { if (access.Current.Count == 0) allowed.TrySetResult(); };
+        await GrantStatusPatchAsync();
+        await allowed.Task.WaitAsync(Patience);
+        await stop.CancelAsync();
+        await rechecking;
+
+        Assert.That(log.Messages, Does.Contain("Allowed again: patch services/status"));
+    }
+
+    [Test]
     public void A_401_says_the_credentials_are_not_accepted()
     {
         var problem = AccessProblem.From(new KubernetesException(new V1Status { Code = 401, Message = "Unauthorized" }));

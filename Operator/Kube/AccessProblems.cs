@@ -66,6 +66,8 @@ public sealed class AccessProblems(IKubernetes client, ILogger<AccessProblems> l
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<string, AccessProblem> problems = new(StringComparer.Ordinal);
+    // Completed (and replaced) when a problem is recorded: the recheck loop sleeps on it while nothing is missing.
+    private TaskCompletionSource added = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>How often missing permissions are checked again.</summary>
     public TimeSpan Recheck { get; init; } = TimeSpan.FromSeconds(5);
@@ -84,6 +86,7 @@ public sealed class AccessProblems(IKubernetes client, ILogger<AccessProblems> l
         if (e is null || AccessProblem.From(e) is not { } problem) return false;
         if (problems.TryAdd(KeyOf(problem), problem))
         {
+            Interlocked.Exchange(ref added, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             log.LogWarning("{Refusal}: {Problem}. Retrying; DNS keeps answering from what is already known. Server: {ServerMessage}",
                 problem.Code == 401 ? "Unauthorized" : "Forbidden", problem.Describe(), problem.ServerMessage);
             Changed?.Invoke();
@@ -94,13 +97,19 @@ public sealed class AccessProblems(IKubernetes client, ILogger<AccessProblems> l
     // Not by namespace: a ClusterRole rule missing for Services is one problem, however many namespaces show it.
     private static string KeyOf(AccessProblem p) => $"{p.Code} {p.Verb} {p.Group} {p.Resource}";
 
-    /// <summary>Asks again about every missing permission until cancelled.</summary>
+    /// <summary>
+    /// Asks again about every missing permission, every <see cref="Recheck"/>, until cancelled; while nothing is
+    /// missing it sleeps until something is (no timer wakes an operator that has every permission).
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                var next = Volatile.Read(ref added).Task; // taken before looking, so a problem added meanwhile wakes it
+                if (problems.IsEmpty)
+                    await next.WaitAsync(ct);
                 await Task.Delay(Recheck, time, ct);
                 foreach (var (key, problem) in problems)
                 {
