@@ -18,6 +18,12 @@ public sealed class AccessProblemsTests : ApiServerFixture
         return Server.CreateClient(Credentials.FromToken(Server.IssueToken("minilb", "minilb")));
     }
 
+    private Task CreateStatusRoleAsync() => Client.RbacAuthorizationV1.CreateClusterRoleAsync(new V1ClusterRole
+    {
+        Metadata = new() { Name = "status" },
+        Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["services/status"], Verbs = ["patch"] }],
+    });
+
     private Task GrantStatusPatchAsync() => Client.RbacAuthorizationV1.CreateClusterRoleBindingAsync(new V1ClusterRoleBinding
     {
         Metadata = new() { Name = "status" },
@@ -50,11 +56,7 @@ public sealed class AccessProblemsTests : ApiServerFixture
     public async Task A_permission_granted_again_is_noticed_by_asking_the_API_server()
     {
         using var minilb = await ServiceAccountClientAsync();
-        await Client.RbacAuthorizationV1.CreateClusterRoleAsync(new V1ClusterRole
-        {
-            Metadata = new() { Name = "status" },
-            Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["services/status"], Verbs = ["patch"] }],
-        });
+        await CreateStatusRoleAsync();
         var log = new CapturingLogger<AccessProblems>();
         var access = new AccessProblems(minilb, log) { Recheck = TimeSpan.FromMilliseconds(100) };
         var refused = Assert.CatchAsync(() => minilb.CoreV1.ListNodeAsync());
@@ -79,11 +81,7 @@ public sealed class AccessProblemsTests : ApiServerFixture
     public async Task A_refusal_seen_while_nothing_was_missing_wakes_the_recheck()
     {
         using var minilb = await ServiceAccountClientAsync();
-        await Client.RbacAuthorizationV1.CreateClusterRoleAsync(new V1ClusterRole
-        {
-            Metadata = new() { Name = "status" },
-            Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["services/status"], Verbs = ["patch"] }],
-        });
+        await CreateStatusRoleAsync();
         var log = new CapturingLogger<AccessProblems>();
         var access = new AccessProblems(minilb, log) { Recheck = TimeSpan.FromMilliseconds(100) };
         using var stop = new CancellationTokenSource();
