@@ -6,6 +6,7 @@ public static class Program
 {
     public static Task<int> Main(string[] args)
     {
+        StartupMemory.ReleaseLoaderPages();
         Kube.ModelJson.UseReflection();
         return CommandLine.RunAsync(args, Console.Out, Console.Error);
     }

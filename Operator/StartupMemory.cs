@@ -30,6 +30,18 @@ internal static class StartupMemory
     }
 
     /// <summary>
+    /// At the very start, before any work: the runtime data NativeAOT rehydrated before <c>Main</c> was read from the
+    /// binary's read-only data, which nothing reads again, and what the loader touched. Handed back at once (the
+    /// kernel reclaims read-only data asked at once; code in use it keeps), start-up's peak does not carry them, and
+    /// MADV_RANDOM keeps fault-around from mapping 64 KiB for each page start-up touches from here on.
+    /// </summary>
+    public static void ReleaseLoaderPages()
+    {
+        if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } binary)
+            PageOut(binary);
+    }
+
+    /// <summary>
     /// Asks the kernel to reclaim the binary's read-only mappings (code and read-only data, never the writable
     /// ones). MADV_RANDOM first: a page used again is then read alone, not with the 128 KiB the kernel would read
     /// around it, so what comes back is what serving uses. A kernel without MADV_PAGEOUT (before 5.4) or one that

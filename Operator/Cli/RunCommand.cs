@@ -171,6 +171,7 @@ public static class RunCommand
             await minilb.Host.WaitForSyncAsync(stop.Token);
             StartupMemory.Release(); // and the binary's start-only pages
             await minilb.Config.FirstApplied.WaitAsync(stop.Token);
+            _ = ReleaseWhenSettledAsync(minilb, stop.Token);
             await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             // On SIGTERM the lease is given up at once, so another replica writes statuses while this one still answers DNS.
@@ -184,5 +185,32 @@ public static class RunCommand
         await running;
         await output.WriteLineAsync("Stopped.");
         return 0;
+    }
+
+    /// <summary>
+    /// Start-up's second half — the leader's first status writes and events, their watch events, the zones they
+    /// publish — leaves garbage and code pages of its own after the caches are filled. Once no zone was published for
+    /// <paramref name="quiet"/> (checked each second, for at most two minutes), they are given back too, so the
+    /// steady state starts from what serving needs.
+    /// </summary>
+    private static async Task ReleaseWhenSettledAsync(LoadBalancerOperator minilb, CancellationToken ct, TimeSpan? quiet = null)
+    {
+        var settled = quiet ?? TimeSpan.FromSeconds(3);
+        var last = System.Diagnostics.Stopwatch.GetTimestamp();
+        void Published(Resolution.Zone _) => Volatile.Write(ref last, System.Diagnostics.Stopwatch.GetTimestamp());
+        minilb.Feed.Published += Published;
+        try
+        {
+            for (var waited = 0; waited < 120 && System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref last)) < settled; waited++)
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            StartupMemory.Release();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            minilb.Feed.Published -= Published;
+        }
     }
 }
