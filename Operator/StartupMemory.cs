@@ -57,9 +57,9 @@ internal static class StartupMemory
                 _ = Madvise(start, length, MadvPageout);
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // No /proc: nothing to give back.
+            // No /proc, or not readable: nothing to give back (it runs first thing in Main, so it must not throw).
         }
     }
 
