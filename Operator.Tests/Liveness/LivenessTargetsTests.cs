@@ -1,5 +1,6 @@
 using System.Net;
 using k8s.Models;
+using MiniLb.Operator.Kube;
 using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
 using static MiniLb.Operator.Tests.TestObjects;
@@ -42,5 +43,54 @@ public class LivenessTargetsTests
     {
         var targets = LivenessTargets.Of([ServiceView.From(Service("default", "web"))], [SliceView.From(SliceOn("web", "node-a", "ghost"))], [Node("node-a", [], ["198.18.0.0/24"])], new ZoneSettings());
         Assert.That(targets, Is.Empty);
+    }
+
+    private static InformerEvent<T> Modified<T>(T old, T now) where T : class => new(InformerEventType.Modified, old, now);
+
+    [Test]
+    public void A_readiness_flip_leaves_the_targets_alone_but_an_endpoint_on_another_node_does_not()
+    {
+        var before = SliceView.From(SliceOn("web", "node-a", "node-b"));
+        var flipped = SliceOn("web", "node-a", "node-b");
+        flipped.Endpoints[0].Conditions.Ready = !flipped.Endpoints[0].Conditions.Ready;
+        var moved = SliceView.From(SliceOn("web", "node-a", "node-c"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(LivenessTargets.MayChange(Modified(before, SliceView.From(flipped))), Is.False, "readiness flip");
+            Assert.That(LivenessTargets.MayChange(Modified(before, moved)), Is.True, "an endpoint moved to node-c");
+            Assert.That(LivenessTargets.MayChange(new InformerEvent<SliceView>(InformerEventType.Added, null, before)), Is.True, "added");
+            Assert.That(LivenessTargets.MayChange(new InformerEvent<SliceView>(InformerEventType.Deleted, before, null)), Is.True, "deleted");
+        });
+    }
+
+    [Test]
+    public void A_service_edit_matters_only_when_it_starts_or_stops_being_served()
+    {
+        var settings = new ZoneSettings();
+        var served = ServiceView.From(Service("default", "web"));
+        var relabelled = ServiceView.From(Service("default", "web", hosts: "web.example.test"));
+        var otherClass = ServiceView.From(Service("default", "web", loadBalancerClass: "metallb"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(LivenessTargets.MayChange(Modified(served, relabelled), settings), Is.False, "still served");
+            Assert.That(LivenessTargets.MayChange(Modified(served, otherClass), settings), Is.True, "no longer minilb's");
+        });
+    }
+
+    [Test]
+    public void A_node_heartbeat_leaves_the_targets_alone_but_a_new_internal_ip_does_not()
+    {
+        var node = Node("node-a", ["192.0.2.11"], ["198.18.0.0/24"]);
+        var heartbeat = Node("node-a", ["192.0.2.11"], ["198.18.0.0/24"]);
+        heartbeat.Status.Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", LastHeartbeatTime = DateTime.UtcNow }];
+        var readdressed = Node("node-a", ["192.0.2.21"], ["198.18.0.0/24"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(LivenessTargets.MayChange(Modified(node, heartbeat)), Is.False, "heartbeat");
+            Assert.That(LivenessTargets.MayChange(Modified(node, readdressed)), Is.True, "new InternalIP");
+        });
     }
 }

@@ -104,9 +104,21 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         };
         Liveness.Settings = LivenessSettings.From(options.Defaults.NodeLiveness);
         Liveness.UnreachableChanged += feed.SetUnreachableNodes;
-        services.Subscribe(_ => LivenessTargetsMayHaveChanged());
-        slices.Subscribe(_ => LivenessTargetsMayHaveChanged());
-        Nodes.Subscribe(_ => LivenessTargetsMayHaveChanged());
+        services.Subscribe(change =>
+        {
+            if (LivenessTargets.MayChange(change, feed.Settings))
+                LivenessTargetsMayHaveChanged();
+        });
+        slices.Subscribe(change =>
+        {
+            if (LivenessTargets.MayChange(change))
+                LivenessTargetsMayHaveChanged();
+        });
+        Nodes.Subscribe(change =>
+        {
+            if (LivenessTargets.MayChange(change))
+                LivenessTargetsMayHaveChanged();
+        });
 
         var inForce = new LiveConfigInForce(Config);
         var patches = new StatusPatches(status);
