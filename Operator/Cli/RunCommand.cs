@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
@@ -187,21 +188,22 @@ public static class RunCommand
         return 0;
     }
 
+    private static readonly TimeSpan Settled = TimeSpan.FromSeconds(3);
+
     /// <summary>
     /// Start-up's second half — the leader's first status writes and events, their watch events, the zones they
     /// publish — leaves garbage and code pages of its own after the caches are filled. Once no zone was published for
-    /// <paramref name="quiet"/> (checked each second, for at most two minutes), they are given back too, so the
-    /// steady state starts from what serving needs.
+    /// <see cref="Settled"/> (checked each second, for at most two minutes), they are given back too, so the steady
+    /// state starts from what serving needs.
     /// </summary>
-    private static async Task ReleaseWhenSettledAsync(LoadBalancerOperator minilb, CancellationToken ct, TimeSpan? quiet = null)
+    private static async Task ReleaseWhenSettledAsync(LoadBalancerOperator minilb, CancellationToken ct)
     {
-        var settled = quiet ?? TimeSpan.FromSeconds(3);
-        var last = System.Diagnostics.Stopwatch.GetTimestamp();
-        void Published(Resolution.Zone _) => Volatile.Write(ref last, System.Diagnostics.Stopwatch.GetTimestamp());
+        var last = Stopwatch.GetTimestamp();
+        void Published(Resolution.Zone _) => Volatile.Write(ref last, Stopwatch.GetTimestamp());
         minilb.Feed.Published += Published;
         try
         {
-            for (var waited = 0; waited < 120 && System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref last)) < settled; waited++)
+            for (var waited = 0; waited < 120 && Stopwatch.GetElapsedTime(Volatile.Read(ref last)) < Settled; waited++)
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
             StartupMemory.Release();
         }
