@@ -25,11 +25,18 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
         Assert.That(status.DhcpOption121, Is.EqualTo("dhcp-option=121,10.244.0.0/24,192.168.1.11,10.244.1.0/24,192.168.1.12"));
         Assert.That(ConditionOf((await ReadConfigAsync()), ConditionTypes.RoutesPublished)?.Status, Is.EqualTo(Condition.True));
 
+        // A new InternalIP (a DHCP lease that changed): the kept route plan is made again from the Node.
+        var moved = await Client.CoreV1.ReadNodeAsync("node-b");
+        moved.Status.Addresses = [new V1NodeAddress { Type = "InternalIP", Address = "192.168.1.22" }];
+        await Client.CoreV1.ReplaceNodeStatusAsync(moved, "node-b");
+        await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Router?.Contains("ip route add 10.244.1.0/24 via 192.168.1.22") == true,
+            "node-b's route via its new InternalIP");
+
         await Client.CoreV1.DeleteNodeAsync("node-a");
         await WaitUntilAsync(async () => (await ReadConfigAsync()).Status?.Routes?.Select(r => r.Node).SequenceEqual(["node-b"]) == true, "node-a's route is gone");
         var changes = Logs.All.Where(l => l.Contains("Routes changed")).ToList();
         Assert.That(changes, Has.Count.GreaterThanOrEqualTo(3), "logged at start and on each change");
-        Assert.That(changes[^1], Does.Contain(MiniLb.Operator.Routes.RouteFormats.RouterHeading).And.Contain("ip route add 10.244.1.0/24 via 192.168.1.12").And.Not.Contain("192.168.1.11"));
+        Assert.That(changes[^1], Does.Contain(MiniLb.Operator.Routes.RouteFormats.RouterHeading).And.Contain("ip route add 10.244.1.0/24 via 192.168.1.22").And.Not.Contain("192.168.1.11"));
     }
 
     [Test]
@@ -140,6 +147,13 @@ public sealed class MiniLbConfigControllerTests : OperatorFixture
             "RoutesPublished=False PodAddressesOutsidePodCIDRs");
         await WaitUntilAsync(async () => (await EventsAsync()).Any(e => e.Reason == "PodAddressesOutsidePodCIDRs" && e.Type == "Warning"), "a Warning event");
         Assert.That(ConditionOf(await ReadConfigAsync(), ConditionTypes.RoutesPublished)!.Message, Does.Contain("172.16.5.9").And.Contain("Calico"));
+
+        // The pod moves into the node's podCIDR: the finding goes with the slice event, and the condition clears.
+        var fixedSlice = await Client.DiscoveryV1.ReadNamespacedEndpointSliceAsync("web-1", "default");
+        fixedSlice.Endpoints[0].Addresses = ["10.244.0.9"];
+        await Client.DiscoveryV1.ReplaceNamespacedEndpointSliceAsync(fixedSlice, "web-1", "default");
+        await WaitUntilAsync(async () => ConditionOf(await ReadConfigAsync(), ConditionTypes.RoutesPublished)?.Reason == "AllNodesRouted",
+            "RoutesPublished=True AllNodesRouted once the pod address is inside the podCIDR");
     }
 
     [Test]

@@ -6,6 +6,7 @@ using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Controllers;
 
@@ -41,8 +42,12 @@ public interface IConfigInForce
 /// <summary>What the MiniLbConfig controller reports on besides the configuration: the caches and the running parts.</summary>
 public interface IClusterFacts
 {
-    IReadOnlyCollection<V1Node> Nodes { get; }
-    IReadOnlyCollection<SliceView> Slices { get; }
+    /// <summary>The routes the Nodes give.</summary>
+    RoutePlan Routes { get; }
+
+    /// <summary>Ready pod addresses outside their node's podCIDRs (<see cref="PodNetworkPreflight"/>).</summary>
+    IReadOnlyList<StrayPodAddress> StrayPodAddresses { get; }
+
     ServedCounts Served { get; }
 
     /// <summary>The permissions the API server refused, in one line; null when none is missing.</summary>
@@ -93,12 +98,52 @@ internal sealed class LiveConfigInForce(LiveConfig config) : IConfigInForce
     public string DescribeSource() => config.DescribeSource();
 }
 
-/// <summary><see cref="IClusterFacts"/> of the running operator's informers, feed, access problems and node liveness.</summary>
-internal sealed class OperatorFacts(Informer<V1Node> nodes, Informer<SliceView> slices, ZoneFeed feed, AccessProblems access, NodeLivenessLoop liveness)
-    : IClusterFacts
+/// <summary>
+/// <see cref="IClusterFacts"/> of the running operator's informers, feed, access problems and node liveness. The
+/// route plan and the pod-network findings are kept between reconciles and redone only after the events that can
+/// change them (<see cref="NodesChanged"/>, slice events), so a reconcile does not cost what the cluster's size does.
+/// </summary>
+internal sealed class OperatorFacts : IClusterFacts
 {
-    public IReadOnlyCollection<V1Node> Nodes => nodes.Items;
-    public IReadOnlyCollection<SliceView> Slices => slices.Items;
+    private readonly Informer<V1Node> nodes;
+    private readonly ZoneFeed feed;
+    private readonly AccessProblems access;
+    private readonly NodeLivenessLoop liveness;
+    private readonly PodNetworkWatch podNetwork;
+    private int nodesVersion;
+    private PlanOf? routes;
+
+    private sealed record PlanOf(int NodesVersion, RoutePlan Plan);
+
+    public OperatorFacts(Informer<V1Node> nodes, Informer<SliceView> slices, ZoneFeed feed, AccessProblems access, NodeLivenessLoop liveness)
+    {
+        (this.nodes, this.feed, this.access, this.liveness) = (nodes, feed, access, liveness);
+        podNetwork = new PodNetworkWatch(() => slices.Items, () => nodes.Items);
+        slices.Subscribe(podNetwork.Observe);
+    }
+
+    /// <summary>A Node was added or deleted, or its podCIDRs, addresses or conditions changed.</summary>
+    public void NodesChanged()
+    {
+        Interlocked.Increment(ref nodesVersion);
+        podNetwork.NodesChanged();
+    }
+
+    public RoutePlan Routes
+    {
+        get
+        {
+            // The informer updates its cache before it tells subscribers, so a plan made from the Nodes read after
+            // this version holds at least that version's changes; a change during the read makes the next one redo it.
+            var version = Volatile.Read(ref nodesVersion);
+            if (Volatile.Read(ref routes) is { } kept && kept.NodesVersion == version)
+                return kept.Plan;
+            var plan = RoutePlan.FromNodes(nodes.Items);
+            Volatile.Write(ref routes, new PlanOf(version, plan));
+            return plan;
+        }
+    }
+    public IReadOnlyList<StrayPodAddress> StrayPodAddresses => podNetwork.Findings;
     public ServedCounts Served => feed.Counts();
     public string? Forbidden => access.Summary();
     public LivenessSettings? Liveness => liveness.Settings is { Enabled: true } on ? on : null;

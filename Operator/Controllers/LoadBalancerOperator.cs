@@ -123,8 +123,8 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         var inForce = new LiveConfigInForce(Config);
         var patches = new StatusPatches(status);
         var serviceRunner = Host.AddController(services, new ServiceController(inForce, patches, events));
-        var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, new OperatorFacts(Nodes, slices, feed, Access, Liveness),
-            patches, events, options.Time));
+        var facts = new OperatorFacts(Nodes, slices, feed, Access, Liveness);
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, facts, patches, events, options.Time));
         Liveness.Changed += changes =>
         {
             configRunner.Queue.Add(options.ConfigName);
@@ -174,6 +174,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
             // Most Node updates (heartbeat-driven status, images) change nothing the routes read.
             if (change is { Old: { } old, New: { } node } && SameRouting(old, node))
                 return;
+            facts.NodesChanged();
             configRunner.Queue.Add(options.ConfigName);
             LogRoutesIfChanged();
         });

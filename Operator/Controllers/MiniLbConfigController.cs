@@ -16,7 +16,6 @@ public sealed class MiniLbConfigController(
     IConfigInForce config, IClusterFacts cluster, IStatusPatches status, IEventPublisher events, TimeProvider? time = null) : IEntityController<MiniLbConfig>
 {
     private readonly TimeProvider time = time ?? TimeProvider.System;
-    private readonly PodNetworkWatch podNetwork = new();
 
     public async Task<ReconciliationResult> ReconcileAsync(MiniLbConfig entity, CancellationToken ct)
     {
@@ -43,9 +42,8 @@ public sealed class MiniLbConfigController(
         var applied = config.Current;
         var problem = config.Problem;
         var listening = config.DnsEndPoints;
-        var nodes = cluster.Nodes;
-        var plan = RoutePlan.FromNodes(nodes);
-        var stray = podNetwork.Check(cluster.Slices, nodes);
+        var plan = cluster.Routes;
+        var stray = cluster.StrayPodAddresses;
         var counts = cluster.Served;
         var upToDate = applied?.Generation == entity.Metadata.Generation;
 

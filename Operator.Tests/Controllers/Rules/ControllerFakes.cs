@@ -8,6 +8,7 @@ using MiniLb.Operator.Entities;
 using MiniLb.Operator.Kube;
 using MiniLb.Operator.Liveness;
 using MiniLb.Operator.Resolution;
+using MiniLb.Operator.Routes;
 
 namespace MiniLb.Operator.Tests.Controllers.Rules;
 
@@ -43,8 +44,8 @@ internal sealed class FakeClusterFacts : IClusterFacts
 {
     public List<V1Node> NodeList { get; } = [];
     public List<SliceView> SliceList { get; } = [];
-    public IReadOnlyCollection<V1Node> Nodes => NodeList;
-    public IReadOnlyCollection<SliceView> Slices => SliceList;
+    public RoutePlan Routes => RoutePlan.FromNodes(NodeList);
+    public IReadOnlyList<StrayPodAddress> StrayPodAddresses => PodNetworkPreflight.Check(SliceList, NodeList);
     public ServedCounts Served { get; set; } = new(0, 0);
     public string? Forbidden { get; set; }
     public LivenessSettings? Liveness { get; set; }
