@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net.Dns;
+using MiniLb.Operator.Tests.Controllers;
+using MiniLb.Operator.Tests.EndToEnd;
+
+namespace MiniLb.Operator.Tests.Dns;
+
+/// <summary>
+/// The NativeAOT <c>serve</c> answers the queries that take the slow path (ARSoft parses them and builds the response)
+/// without mapping OpenSSL: ARSoft draws a random ID for every message it builds, and .NET's random source on Linux
+/// is OpenSSL, whose libraries cost <c>serve</c> 3.7 MiB of RSS (docs/benchmarks.md, "Where the time and the memory go").
+/// </summary>
+public sealed class AotServeWithoutOpenSslTests
+{
+    [Test]
+    public async Task Serve_answers_slow_path_queries_with_no_libssl_or_libcrypto_mapped()
+    {
+        var port = OperatorFixture.FreePort();
+        await using var serve = AotBinary.Start("serve", "--snapshot", AotBinary.RepositoryFile("config/samples/cluster-snapshot.yaml"),
+            "--listen", $"127.0.0.1:{port}");
+        await serve.WaitForOutputAsync("Press Ctrl-C to stop.");
+        var name = serve.Output.Split('\n').SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1).First().Trim();
+        var server = new IPEndPoint(IPAddress.Loopback, port);
+
+        (string Query, byte[] Wire, ReturnCode Expected)[] queries =
+        [
+            ("A", RawQuery.Build(name, RecordType.A, id: 0x0101), ReturnCode.NoError),
+            ("TXT (no data)", RawQuery.Build(name, RecordType.Txt, id: 0x0202), ReturnCode.NoError),
+            ("apex SOA", RawQuery.Build("minilb", RecordType.Soa, id: 0x0303), ReturnCode.NoError),
+            ("ANY", RawQuery.Build(name, RecordType.Any, id: 0x0404), ReturnCode.NoError),
+            ("EDNS A", RawQuery.Build(name, RecordType.A, id: 0x0505, edns: new RawQuery.Edns()), ReturnCode.NoError),
+            ("NXDOMAIN", RawQuery.Build("no-such-service.default.minilb", RecordType.A, id: 0x0606), ReturnCode.NxDomain),
+        ];
+        foreach (var (query, wire, expected) in queries)
+        {
+            var reply = await ExchangeAsync(server, wire);
+            Assert.That(reply, Is.Not.Null, $"{query}: no answer from serve");
+            Assert.That(BinaryPrimitives.ReadUInt16BigEndian(reply), Is.EqualTo(BinaryPrimitives.ReadUInt16BigEndian(wire)), $"{query}: the query's ID");
+            Assert.That((ReturnCode)(reply![3] & 0x0f), Is.EqualTo(expected), query);
+        }
+
+        var maps = await File.ReadAllLinesAsync($"/proc/{serve.Id}/maps");
+        var openSsl = maps.Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1])
+            .Where(path => path.Contains("libssl", StringComparison.Ordinal) || path.Contains("libcrypto", StringComparison.Ordinal)).Distinct().ToList();
+        TestContext.Out.WriteLine($"AOT serve after {queries.Length} slow-path queries: RSS {serve.ResidentBytes() / 1048576.0:0.0} MiB, {maps.Length} mappings");
+        Assert.That(openSsl, Is.Empty, "serve needs no cryptography: OpenSSL must not be mapped");
+        Assert.That(maps, Has.Some.Contains("libc.so"), "the check reads the libraries minilb maps");
+        Assert.That(await serve.StopAsync(), Is.Zero, serve.Error);
+    }
+
+    /// <summary>One query over UDP; null when no answer came in three tries of a second (a loaded machine may drop one).</summary>
+    private static async Task<byte[]?> ExchangeAsync(IPEndPoint server, byte[] query)
+    {
+        using var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Connect(server);
+        var buffer = new byte[1232];
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await socket.SendAsync(query, SocketFlags.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                return buffer[..await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)];
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        return null;
+    }
+}
