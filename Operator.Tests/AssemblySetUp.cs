@@ -7,5 +7,9 @@ namespace MiniLb.Operator.Tests;
 public sealed class AssemblySetUp
 {
     [OneTimeSetUp]
-    public void AsTheBinaryDoes() => ModelJson.UseReflection(); // models (de)serialised as in the AOT binary
+    public void AsTheBinaryDoes()
+    {
+        ModelJson.UseReflection(); // models (de)serialised as in the AOT binary
+        MessageIds.UseForArSoft(); // ARSoft's message IDs from the kernel, not OpenSSL
+    }
 }

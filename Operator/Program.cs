@@ -8,6 +8,7 @@ public static class Program
     {
         StartupMemory.ReleaseLoaderPages();
         Kube.ModelJson.UseReflection();
+        MessageIds.UseForArSoft(); // before any DnsMessage: ARSoft's IDs from the kernel, not OpenSSL
         return CommandLine.RunAsync(args, Console.Out, Console.Error);
     }
 }

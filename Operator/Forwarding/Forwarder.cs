@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 
 namespace MiniLb.Operator.Forwarding;
 
@@ -72,7 +71,7 @@ public sealed class Forwarder(ForwardingSettings settings, TimeProvider? time = 
         try
         {
             var message = query.ToArray();
-            RandomNumberGenerator.Fill(message.AsSpan(0, 2)); // our own ID: a client's ID may be guessable
+            MessageIds.Fill(message.AsSpan(0, 2)); // our own ID: a client's ID may be guessable
             var questionEnd = QuestionEnd(message);
             if (questionEnd == 0)
                 return NoAnswer;

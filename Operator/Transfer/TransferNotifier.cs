@@ -136,7 +136,7 @@ public sealed class TransferNotifier : IAsyncDisposable
     {
         using var owned = inFlight;
         var ct = inFlight.Token;
-        var id = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
+        var id = MessageIds.Next(); // matched against the answer: not guessable off-path (RFC 5452 §9.2)
         var message = Notify(zone, apex, id);
         var timeout = timing.Timeout;
         try
