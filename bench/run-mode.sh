@@ -131,4 +131,7 @@ dnsperf -s "${DNS%:*}" -p "${DNS#*:}" -d "$DATA/queries.txt" -c 8 -T 1 -q 500 -l
 sleep 0.5
 echo "  after load:  $(status $MINILB_PID)"
 awk '/^(Rss|Anonymous|Private_Clean|Shared_Clean|Private_Dirty):/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$MINILB_PID/smaps_rollup" | sed 's/^/  smaps:       /'; echo
-curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_(last_collection_heap_size|committed_memory)_bytes|^process_num_threads/ {printf "  %s %.1f %s\n", $1, ($1 ~ /threads/ ? $2 : $2/1e6), ($1 ~ /threads/ ? "" : "MB")}'
+curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_(last_collection_heap_size|committed_memory)_bytes|^dotnet_gc_pause_seconds_total|^process_num_threads/ {printf "  %s %.1f %s\n", $1, ($1 ~ /threads/ ? $2 : $1 ~ /seconds/ ? $2*1000 : $2/1e6), ($1 ~ /threads/ ? "" : $1 ~ /seconds/ ? "ms" : "MB")}'
+# After a quiet interval minilb hands back what the burst grew (Operator/IdleTrim.cs, checked every 5 s).
+sleep 12
+echo "  12 s later:  $(status $MINILB_PID) $(curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_committed_memory_bytes/ {printf "GC committed %.1f MB, ", $2/1e6} /^dotnet_gc_pause_seconds_total/ {printf "GC pauses %.1f ms in all", $2*1000}')"

@@ -194,7 +194,7 @@ public static class RunCommand
     /// Start-up's second half — the leader's first status writes and events, their watch events, the zones they
     /// publish — leaves garbage and code pages of its own after the caches are filled. Once no zone was published for
     /// <see cref="Settled"/> (checked each second, for at most two minutes), they are given back too, so the steady
-    /// state starts from what serving needs.
+    /// state starts from what serving needs. Then <see cref="IdleTrim"/> does the same after every later burst.
     /// </summary>
     private static async Task ReleaseWhenSettledAsync(LoadBalancerOperator minilb, CancellationToken ct)
     {
@@ -209,10 +209,13 @@ public static class RunCommand
         }
         catch (OperationCanceledException)
         {
+            return;
         }
         finally
         {
             minilb.Feed.Published -= Published;
         }
+        // From here on, what each burst (queries, churn, a relist) grows is handed back once it is over.
+        await new IdleTrim().RunAsync(ct);
     }
 }

@@ -82,6 +82,7 @@ public static class ServeCommand
         // GC keeps for later; serving allocates almost nothing, so give it back now: the resident size is then what
         // the zone needs (issue 6: at most 25 MiB with 1,000 Services).
         StartupMemory.Release(); // and the binary's start-only pages
+        _ = new IdleTrim().RunAsync(ct); // and later, what each burst of queries grew
 
         // Serve has no built-in health address: what is given must bind.
         await using var monitoring = await Monitoring.StartAsync("serve", monitoringSettings.Listen, listenIsDefault: false,

@@ -92,11 +92,17 @@ public sealed class Telemetry : IRuntimeMetrics
             "Managed heap size after the last garbage collection (live objects and fragmentation).");
         var committed = factory.CreateGauge("dotnet_gc_committed_memory_bytes",
             "Memory the garbage collector has committed from the operating system.");
+        var allocated = factory.CreateCounter("dotnet_gc_allocated_bytes_total",
+            "Bytes allocated on the managed heap since the start (what makes the GC collect and grow).");
+        var paused = factory.CreateCounter("dotnet_gc_pause_seconds_total",
+            "Time every thread stood still for garbage collections since the start (DNS answers wait too).");
         Registry.AddBeforeCollectCallback(() =>
         {
+            paused.IncTo(GC.GetTotalPauseDuration().TotalSeconds);
             var info = GC.GetGCMemoryInfo();
             heapSize.Set(info.HeapSizeBytes);
             committed.Set(info.TotalCommittedBytes);
+            allocated.IncTo(GC.GetTotalAllocatedBytes(precise: false));
         });
     }
 

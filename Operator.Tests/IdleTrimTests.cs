@@ -1,0 +1,74 @@
+using MiniLb.Operator.Tests.Kube;
+
+namespace MiniLb.Operator.Tests;
+
+/// <summary>
+/// After a burst of work the heap it grew is handed back once the process is quiet again; a busy process is not
+/// paused for it, and an idle one is not collected over and over.
+/// </summary>
+public sealed class IdleTrimTests
+{
+    private RecordingTimeProvider time = null!;
+    private CancellationTokenSource stop = null!;
+    private long allocated;
+    private int trims;
+    private Task running = Task.CompletedTask;
+
+    [SetUp]
+    public async Task Start()
+    {
+        time = new RecordingTimeProvider();
+        stop = new CancellationTokenSource();
+        allocated = 100L << 20;
+        trims = 0;
+        var idle = new IdleTrim(time, () => Interlocked.Read(ref allocated), () => Interlocked.Increment(ref trims));
+        running = idle.RunAsync(stop.Token);
+        await time.NextTimerAsync(t => t == IdleTrim.Interval);
+    }
+
+    [TearDown]
+    public async Task Stop()
+    {
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(20));
+        stop.Dispose();
+    }
+
+    /// <summary>Lets one interval pass with <paramref name="bytes"/> allocated in it; returns the trims so far.</summary>
+    private async Task<int> IntervalAsync(long bytes)
+    {
+        Interlocked.Add(ref allocated, bytes);
+        time.Advance(IdleTrim.Interval);
+        // The loop reads the counter when its timer fires; its next timer says it has decided.
+        await time.NextTimerAsync(t => t == IdleTrim.Interval);
+        return Volatile.Read(ref trims);
+    }
+
+    [Test]
+    public async Task A_burst_is_trimmed_once_it_is_over_and_not_while_it_lasts()
+    {
+        Assert.That(await IntervalAsync(6L << 20), Is.Zero, "still allocating");
+        Assert.That(await IntervalAsync(6L << 20), Is.Zero, "still allocating, 12 MiB since the start");
+        Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "quiet after 12 MiB");
+        Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "nothing new to give back");
+        Assert.That(await IntervalAsync(0), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Small_allocations_while_idle_do_not_trigger_a_collection_each_interval()
+    {
+        for (var i = 0; i < 20; i++)
+            Assert.That(await IntervalAsync(50L << 10), Is.Zero, $"interval {i}: 50 KiB per interval is what an idle run allocates");
+    }
+
+    [Test]
+    public void The_rule_needs_both_a_burst_and_quiet()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0), Is.True);
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating - 1, 0), Is.False, "no burst");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating * 4, IdleTrim.QuietBelow), Is.False, "not over");
+        });
+    }
+}

@@ -1,0 +1,63 @@
+namespace MiniLb.Operator;
+
+/// <summary>
+/// Gives the heap a burst of work grew back once the burst is over. A DNS load on the slow path, an EndpointSlice
+/// churn or a relist makes the GC grow its heap (the gen0 budget, free regions, garbage promoted before it died);
+/// a quiet process makes no further collection, so RSS stays where the burst left it until the next burst. Like Go's
+/// scavenger, minilb then hands the free part back: when at least <see cref="AfterAllocating"/> were allocated since
+/// the last trim and the last <see cref="Interval"/> allocated less than <see cref="QuietBelow"/>, one aggressive,
+/// compacting collection returns free regions to the system. The fast DNS path allocates nothing, so a steady fast-path
+/// load counts as quiet; the trim then pauses it once, for a collection of the live heap (docs/benchmarks.md).
+/// </summary>
+internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated = null, Action? trim = null)
+{
+    /// <summary>How often the allocation counter is read: one wake-up per interval, a few microseconds each.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A burst worth trimming after: several times the 2 MiB gen0 budget. An idle `run` (the Lease renewal every
+    /// 5 s, watch bookmarks) allocates about 10 KB a second, so it trims every quarter of an hour or so.
+    /// </summary>
+    public const long AfterAllocating = 8L << 20;
+
+    /// <summary>Less than this in one interval is quiet: idle `run` allocates about a fifth of it.</summary>
+    public const long QuietBelow = 256L << 10;
+
+    private readonly TimeProvider time = time ?? TimeProvider.System;
+    private readonly Func<long> allocated = allocated ?? (() => GC.GetTotalAllocatedBytes(precise: false));
+    private readonly Action trim = trim ?? Collect;
+
+    /// <summary>How many trims ran (for tests and logs).</summary>
+    public int Trims { get; private set; }
+
+    /// <summary>The rule: a burst happened since the last trim, and it is over.</summary>
+    public static bool ShouldTrim(long sinceTrim, long lastInterval) => sinceTrim >= AfterAllocating && lastInterval < QuietBelow;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var atTrim = allocated();
+        var atLastLook = atTrim;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(Interval, time, ct);
+                var now = allocated();
+                if (ShouldTrim(now - atTrim, now - atLastLook))
+                {
+                    trim();
+                    Trims++;
+                    // What the collection itself allocated is not a burst.
+                    now = allocated();
+                    atTrim = now;
+                }
+                atLastLook = now;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static void Collect() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+}
