@@ -55,6 +55,8 @@ public class MonitoringEndpointTests
         body = await Http.GetStringAsync(Url(endpoint, "/metrics"));
         Assert.That(Gauge(body, "dotnet_gc_committed_memory_bytes"), Is.GreaterThan(0), "what the GC holds from the OS");
         Assert.That(Gauge(body, "dotnet_gc_last_collection_heap_size_bytes"), Is.GreaterThan(0).And.LessThanOrEqualTo(Gauge(body, "dotnet_gc_committed_memory_bytes")));
+        Assert.That(Gauge(body, "dotnet_gc_allocated_bytes_total"), Is.GreaterThan(0), "what makes the GC collect and grow");
+        Assert.That(Gauge(body, "dotnet_gc_pause_seconds_total"), Is.GreaterThan(0), "the collection above paused the process");
     }
 
     private static double Gauge(string metrics, string name) =>
