@@ -28,6 +28,24 @@ public class SliceIndexTests
     }
 
     [Test]
+    public void A_Service_keeps_each_of_its_slices_once_through_updates_and_removals()
+    {
+        var index = new SliceIndex();
+        index.Upsert(Slice("web-1", "web", "node-a"));
+        index.Upsert(Slice("web-2", "web", "node-b"));
+        index.Upsert(Slice("web-3", "web", "node-c"));
+        index.Upsert(Slice("web-2", "web", "node-d")); // an update: still one entry
+
+        Assert.That(index.Of("shop/web").Select(s => s.Name), Is.EquivalentTo(new[] { "web-1", "web-2", "web-3" }));
+        index.Remove("shop/web-1");
+        Assert.That(index.Of("shop/web").Select(s => s.Name), Is.EquivalentTo(new[] { "web-2", "web-3" }));
+        index.Remove("shop/web-2");
+        index.Remove("shop/web-3");
+        Assert.That(index.Of("shop/web"), Is.Empty);
+        Assert.That(index.ServicesOn("node-d"), Is.Empty);
+    }
+
+    [Test]
     public void A_slice_that_moves_to_another_Service_touches_both()
     {
         var index = new SliceIndex();

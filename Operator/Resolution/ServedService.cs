@@ -77,7 +77,14 @@ internal static class Hostnames
     /// A normalised hostname as a <see cref="DomainName"/>. Kubernetes names hold no escapes, so splitting is
     /// enough and several times cheaper than <see cref="DomainName.Parse"/>.
     /// </summary>
-    public static DomainName ToName(string hostname) => new(hostname.Split('.'));
+    public static DomainName ToName(string hostname)
+    {
+        var labels = hostname.Split('.');
+        // The labels after the first (namespace, domain, a shared parent) repeat over every name of the zone.
+        for (var i = 1; i < labels.Length; i++)
+            labels[i] = Names.Intern(labels[i])!;
+        return new(labels);
+    }
 
     public static IReadOnlyList<string> SplitList(string value) =>
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

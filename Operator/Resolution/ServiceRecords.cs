@@ -58,11 +58,11 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
                 foreach (var endpoint in endpoints)
                     targets.Add(new SrvTarget((ushort)number, targetOf?.GetValueOrDefault(endpoint) ?? endpointNames[endpoint.Address]));
             }
-            var srvName = Below(name, "_" + port.Name, "_" + protocol);
+            var srvName = Below(name, Resolution.Names.Intern("_" + port.Name)!, Resolution.Names.Intern("_" + protocol)!);
             names.Add(new(srvName, new ZoneNode([], [], [.. targets.Distinct()])));
         }
         foreach (var protocol in protocols)
-            names.Add(new(Below(name, "_" + protocol), ZoneNode.Empty));
+            names.Add(new(Below(name, Resolution.Names.Intern("_" + protocol)!), ZoneNode.Empty));
 
         return new(hostname, names[0].Value, names.ToImmutable());
     }

@@ -14,14 +14,14 @@ public sealed class ServiceJson
     [JsonPropertyName("spec")] public ServiceSpecJson? Spec { get; set; }
     [JsonPropertyName("status")] public ServiceStatusJson? Status { get; set; }
 
-    public ServiceView ToView() => new(Metadata?.Namespace, Metadata?.Name ?? "", Metadata?.Uid, Metadata?.ResourceVersion)
+    public ServiceView ToView() => new(Names.Intern(Metadata?.Namespace), Metadata?.Name ?? "", Metadata?.Uid, Metadata?.ResourceVersion)
     {
         Type = Names.Intern(Spec?.Type),
         LoadBalancerClass = Names.Intern(Spec?.LoadBalancerClass),
         Aliases = ServiceView.AliasesOf(Metadata?.Annotations),
         Exclude = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ExcludeAnnotation),
         Serve = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ServeAnnotation),
-        Ports = [.. (Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port ?? 0, p.TargetPort?.ToString()))],
+        Ports = [.. (Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port ?? 0, Names.Intern(p.TargetPort?.ToString())))],
         Ingress = [.. Status?.LoadBalancer?.Ingress ?? []],
     };
 }
@@ -79,7 +79,7 @@ public sealed class EndpointSliceJson
     {
         var serviceName = Metadata?.Labels?.TryGetValue(ServiceRecords.ServiceNameLabel, out var label) == true && !string.IsNullOrEmpty(label) ? label : null;
         // No uid: nothing refers to a slice (no events, no status), and at 10,000 slices it is 1 MB.
-        return new(Metadata?.Namespace, Metadata?.Name ?? "", null, Metadata?.ResourceVersion)
+        return new(Names.Intern(Metadata?.Namespace), Metadata?.Name ?? "", null, Metadata?.ResourceVersion)
         {
             ServiceName = serviceName,
             AddressType = Names.Intern(AddressType),
