@@ -49,21 +49,6 @@ public sealed class ControllerRunnerTests
     }
 
     [Test]
-    public async Task An_update_of_the_same_generation_is_not_reconciled_when_the_controller_says_so()
-    {
-        Start(new ControllerOptions { IgnoreUpdate = ControllerOptions.SameGeneration }, Node("a", "1", generation: 1));
-        Assert.That(await controller.NextCallAsync(), Is.EqualTo("reconcile a@1"));
-
-        await watch.Writer.WriteAsync((WatchEventType.Modified, Node("a", "2", generation: 1)));
-        await watch.Writer.WriteAsync((WatchEventType.Modified, Node("a", "3", generation: 2)));
-        Assert.That(await controller.NextCallAsync(), Is.EqualTo("reconcile a@3"), "a status write (same generation) is skipped, a spec change is not");
-        Assert.That(controller.Calls, Has.Count.EqualTo(2));
-
-        await watch.Writer.WriteAsync((WatchEventType.Deleted, Node("a", "4", generation: 2)));
-        Assert.That(await controller.NextCallAsync(), Is.EqualTo("deleted a@3"), "deletions still reach the controller");
-    }
-
-    [Test]
     public async Task A_deleted_object_is_reported_with_its_last_known_state()
     {
         Start(Node("a", "1"));
@@ -182,8 +167,7 @@ public sealed class ControllerRunnerTests
             yield return change;
     }
 
-    private static V1Node Node(string name, string version, long? generation = null) =>
-        new() { Metadata = new V1ObjectMeta { Name = name, ResourceVersion = version, Generation = generation } };
+    private static V1Node Node(string name, string version) => new() { Metadata = new V1ObjectMeta { Name = name, ResourceVersion = version } };
 
     private sealed class ScriptedController : IEntityController<V1Node>
     {

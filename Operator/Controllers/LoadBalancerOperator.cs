@@ -125,9 +125,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         var patches = new StatusPatches(status);
         var serviceRunner = Host.AddController(services, new ServiceController(inForce, patches, events));
         var facts = new OperatorFacts(Nodes, slices, feed, Access, Liveness);
-        // Its own status writes come back as updates of the same generation; reconciling them found nothing to write.
-        var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, facts, patches, events, options.Time),
-            new ControllerOptions { IgnoreUpdate = ControllerOptions.SameGeneration });
+        var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, facts, patches, events, options.Time));
         Liveness.Changed += changes =>
         {
             configRunner.Queue.Add(options.ConfigName);

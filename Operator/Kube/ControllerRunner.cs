@@ -12,16 +12,6 @@ public sealed record ControllerOptions
 
     /// <summary>Delays between retries of a failing object.</summary>
     public Backoff Retry { get; init; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
-
-    /// <summary>
-    /// An update (old, new) that needs no reconcile, such as the controller's own status write coming back; null:
-    /// every update is reconciled. Additions, deletions and a new leader still queue the object.
-    /// </summary>
-    public Func<object, object, bool>? IgnoreUpdate { get; init; }
-
-    /// <summary>Ignores updates that leave <c>metadata.generation</c> as it was: status and metadata-only writes.</summary>
-    public static bool SameGeneration(object old, object now) =>
-        old is IMetadata<V1ObjectMeta> a && now is IMetadata<V1ObjectMeta> b && a.Metadata.Generation is { } generation && b.Metadata.Generation == generation;
 }
 
 /// <summary>
@@ -85,8 +75,6 @@ public sealed class ControllerRunner<T> where T : class, IKubernetesObject<V1Obj
 
     private void OnChange(InformerEvent<T> change)
     {
-        if (change is { Type: InformerEventType.Modified, Old: { } old, New: { } now } && options.IgnoreUpdate?.Invoke(old, now) == true)
-            return;
         var key = Informer<T>.KeyOf((change.New ?? change.Old)!);
         if (change.Type == InformerEventType.Deleted)
             deleted[key] = change.Old!;
