@@ -11,6 +11,7 @@ public sealed class IdleTrimTests
     private RecordingTimeProvider time = null!;
     private CancellationTokenSource stop = null!;
     private long allocated;
+    private long committed;
     private int trims;
     private Task running = Task.CompletedTask;
 
@@ -20,8 +21,13 @@ public sealed class IdleTrimTests
         time = new RecordingTimeProvider();
         stop = new CancellationTokenSource();
         allocated = 100L << 20;
+        committed = 10L << 20;
         trims = 0;
-        var idle = new IdleTrim(time, () => Interlocked.Read(ref allocated), () => Interlocked.Increment(ref trims));
+        var idle = new IdleTrim(time, () => Interlocked.Read(ref allocated), () => Interlocked.Read(ref committed), () =>
+        {
+            Interlocked.Increment(ref trims);
+            Interlocked.Exchange(ref committed, 9L << 20); // the trim gives back
+        });
         running = idle.RunAsync(stop.Token);
         await time.NextTimerAsync(t => t == IdleTrim.Interval);
     }
@@ -55,6 +61,15 @@ public sealed class IdleTrimTests
     }
 
     [Test]
+    public async Task A_smaller_burst_that_grew_the_heap_is_trimmed_too()
+    {
+        Interlocked.Add(ref committed, 5L << 20); // the GC took 5 MiB more while 3 MiB were allocated
+        Assert.That(await IntervalAsync(3L << 20), Is.Zero, "still allocating");
+        Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "quiet, the heap 5 MiB bigger than after the last trim");
+        Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "back to its size: nothing to give back");
+    }
+
+    [Test]
     public async Task Small_allocations_while_idle_do_not_trigger_a_collection_each_interval()
     {
         for (var i = 0; i < 20; i++)
@@ -66,9 +81,10 @@ public sealed class IdleTrimTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0), Is.True);
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating - 1, 0), Is.False, "no burst");
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating * 4, IdleTrim.QuietBelow), Is.False, "not over");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0, 0), Is.True);
+            Assert.That(IdleTrim.ShouldTrim(0, IdleTrim.AfterGrowing, 0), Is.True, "the heap grew");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating - 1, IdleTrim.AfterGrowing - 1, 0), Is.False, "no burst");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating * 4, IdleTrim.AfterGrowing, IdleTrim.QuietBelow), Is.False, "not over");
         });
     }
 }
