@@ -36,9 +36,6 @@ internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated 
     private readonly Func<long> committed = committed ?? (() => GC.GetGCMemoryInfo().TotalCommittedBytes);
     private readonly Action trim = trim ?? Collect;
 
-    /// <summary>How many trims ran (for tests and logs).</summary>
-    public int Trims { get; private set; }
-
     /// <summary>The rule: a burst happened since the last trim (it allocated, or the heap grew), and it is over.</summary>
     public static bool ShouldTrim(long allocatedSinceTrim, long grownSinceTrim, long allocatedLastInterval) =>
         (allocatedSinceTrim >= AfterAllocating || grownSinceTrim >= AfterGrowing) && allocatedLastInterval < QuietBelow;
@@ -57,7 +54,6 @@ internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated 
                 if (ShouldTrim(now - atTrim, committed() - committedAtTrim, now - atLastLook))
                 {
                     trim();
-                    Trims++;
                     // What the collection itself allocated is not a burst.
                     now = allocated();
                     atTrim = now;

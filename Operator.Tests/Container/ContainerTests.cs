@@ -93,7 +93,7 @@ public sealed class ContainerTests : OperatorFixture
             "serve", "--snapshot", "/etc/minilb/snapshot.yaml", "--listen", $"127.0.0.1:{port}", "--health-listen", $"127.0.0.1:{health}");
         await WaitUntilAsync(async () => (await LogsAsync(name)).Contains("Press Ctrl-C to stop.", StringComparison.Ordinal), "serve starts in the container");
         var logs = await LogsAsync(name);
-        var served = logs.Split('\n').SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1).First().Trim();
+        var served = EndToEnd.AotBinary.ServedNames(logs).First();
 
         var answer = await AddressesAsync(port, served);
         var memory = await Podman.MemoryAsync(name);

@@ -24,7 +24,7 @@ public sealed class LameDuckTests : OperatorFixture
         await using var serve = AotBinary.Start("serve", "--snapshot", AotBinary.RepositoryFile("config/samples/cluster-snapshot.yaml"),
             "--listen", $"127.0.0.1:{port}", "--health-listen", $"127.0.0.1:{health}", "--lame-duck", $"{LameDuckSeconds}");
         await serve.WaitForOutputAsync("Press Ctrl-C to stop.");
-        var name = serve.Output.Split('\n').SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1).First().Trim();
+        var name = AotBinary.ServedNames(serve.Output).First();
 
         var stop = await StopWhileQueryingAsync(serve, port, name, health);
 

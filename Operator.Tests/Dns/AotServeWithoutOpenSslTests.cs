@@ -22,7 +22,7 @@ public sealed class AotServeWithoutOpenSslTests
         await using var serve = AotBinary.Start("serve", "--snapshot", AotBinary.RepositoryFile("config/samples/cluster-snapshot.yaml"),
             "--listen", $"127.0.0.1:{port}");
         await serve.WaitForOutputAsync("Press Ctrl-C to stop.");
-        var name = serve.Output.Split('\n').SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1).First().Trim();
+        var name = AotBinary.ServedNames(serve.Output).First();
         var server = new IPEndPoint(IPAddress.Loopback, port);
 
         (string Query, byte[] Wire, ReturnCode Expected)[] queries =

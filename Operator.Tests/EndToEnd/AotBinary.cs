@@ -87,6 +87,12 @@ public sealed class AotBinary : IAsyncDisposable
         }
     }
 
+    /// <summary>The names <c>serve</c> lists under "Names served:" in its start-up output.</summary>
+    public static IEnumerable<string> ServedNames(string output) => output.Split('\n')
+        .SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1)
+        .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal) && !l.Contains("(none", StringComparison.Ordinal))
+        .Select(l => l.Trim());
+
     /// <summary>Resident memory now, from /proc.</summary>
     public long ResidentBytes()
     {

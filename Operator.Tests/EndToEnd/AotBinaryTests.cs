@@ -22,7 +22,7 @@ public sealed class AotBinaryTests : OperatorFixture
         await WaitUntilAsync(() => Task.FromResult(serve.HasExited || serve.Output.Contains("Press Ctrl-C to stop.")), "serve starts", TimeSpan.FromMinutes(1));
         await serve.WaitForOutputAsync("Press Ctrl-C to stop.");
         var idle = serve.ResidentBytes();
-        var name = ServedNames(serve.Output).First();
+        var name = AotBinary.ServedNames(serve.Output).First();
 
         var answer = await AddressesAsync(port, name);
         Assert.That(answer, Is.Not.Null.And.Not.Empty, $"{name} answers with addresses");
@@ -108,12 +108,6 @@ public sealed class AotBinaryTests : OperatorFixture
         Assert.That(error, Does.Contain("make manifests"));
         Assert.That(Directory.Exists(Path.Combine(Scratch, "config")), Is.False, "nothing half-written");
     }
-
-    /// <summary>The names serve lists under "Names served:".</summary>
-    private static IEnumerable<string> ServedNames(string output) => output.Split('\n')
-        .SkipWhile(l => !l.Contains("Names served:", StringComparison.Ordinal)).Skip(1)
-        .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal) && !l.Contains("(none", StringComparison.Ordinal))
-        .Select(l => l.Trim());
 
     private static async Task<string> DigAsync(int port, string name)
     {

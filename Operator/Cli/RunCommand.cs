@@ -172,7 +172,7 @@ public static class RunCommand
             await minilb.Host.WaitForSyncAsync(stop.Token);
             StartupMemory.Release(); // and the binary's start-only pages
             await minilb.Config.FirstApplied.WaitAsync(stop.Token);
-            _ = ReleaseWhenSettledAsync(minilb, stop.Token);
+            _ = GiveBackMemoryAsync(minilb, stop.Token);
             await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             // On SIGTERM the lease is given up at once, so another replica writes statuses while this one still answers DNS.
@@ -196,7 +196,7 @@ public static class RunCommand
     /// <see cref="Settled"/> (checked each second, for at most two minutes), they are given back too, so the steady
     /// state starts from what serving needs. Then <see cref="IdleTrim"/> does the same after every later burst.
     /// </summary>
-    private static async Task ReleaseWhenSettledAsync(LoadBalancerOperator minilb, CancellationToken ct)
+    private static async Task GiveBackMemoryAsync(LoadBalancerOperator minilb, CancellationToken ct)
     {
         var last = Stopwatch.GetTimestamp();
         void Published(Resolution.Zone _) => Volatile.Write(ref last, Stopwatch.GetTimestamp());

@@ -143,6 +143,7 @@ internal sealed class OperatorFacts : IClusterFacts
             return plan;
         }
     }
+
     public IReadOnlyList<StrayPodAddress> StrayPodAddresses => podNetwork.Findings;
     public ServedCounts Served => feed.Counts();
     public string? Forbidden => access.Summary();

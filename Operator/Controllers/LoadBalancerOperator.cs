@@ -56,6 +56,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     private readonly ILogger log;
     private readonly Informer<MiniLbConfig> configs;
     private readonly ZoneFeed feed;
+    private readonly OperatorFacts facts;
     private string? loggedRoutes;
     private IReadOnlyDictionary<string, System.Net.IPAddress> livenessTargets = new Dictionary<string, System.Net.IPAddress>();
     private int livenessTargetsStale = 1;
@@ -124,7 +125,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         var inForce = new LiveConfigInForce(Config);
         var patches = new StatusPatches(status);
         var serviceRunner = Host.AddController(services, new ServiceController(inForce, patches, events));
-        var facts = new OperatorFacts(Nodes, slices, feed, Access, Liveness);
+        facts = new OperatorFacts(Nodes, slices, feed, Access, Liveness);
         var configRunner = Host.AddController(configs, new MiniLbConfigController(inForce, facts, patches, events, options.Time));
         Liveness.Changed += changes =>
         {
@@ -246,7 +247,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
     {
         if (!Nodes.HasSynced)
             return;
-        var text = DescribeRoutes(RoutePlan.FromNodes(Nodes.Items));
+        var text = DescribeRoutes(facts.Routes);
         if (Interlocked.Exchange(ref loggedRoutes, text) != text)
             log.LogInformation("Routes changed. {Routes}", text.TrimEnd());
     }
