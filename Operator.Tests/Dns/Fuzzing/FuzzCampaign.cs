@@ -226,8 +226,13 @@ internal sealed class FuzzCampaign
                 frames[i] = packets.Next();
                 Count(packets);
             }
-            await TestDnsServer.SendTcpAsync(socket, [.. frames, check.Query]);
+            // A hostile frame that is a mutated copy of a query may carry the check's ID and question; its answer
+            // (REFUSED for a wrong class, say) must not be read as the check's. The check takes an ID no frame uses.
             var id = BinaryPrimitives.ReadUInt16BigEndian(check.Query);
+            while (frames.Any(f => f.Length >= 2 && BinaryPrimitives.ReadUInt16BigEndian(f) == id))
+                id++;
+            BinaryPrimitives.WriteUInt16BigEndian(check.Query, id);
+            await TestDnsServer.SendTcpAsync(socket, [.. frames, check.Query]);
             for (var replies = 0; replies <= count; replies++)
             {
                 var reply = await TestDnsServer.ReceiveTcpAsync(socket, Patience);
