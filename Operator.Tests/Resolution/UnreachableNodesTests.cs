@@ -110,4 +110,20 @@ public class UnreachableNodesTests
         model.Publish();
         Assert.That((model.ServedCount, model.ServedEndpoints), Is.EqualTo((2, 2)));
     }
+
+    [Test]
+    public void A_Service_served_while_a_node_is_unreachable_gets_that_nodes_endpoints_back_when_it_returns()
+    {
+        var model = Model();
+        model.Upsert(Service("default", "late", type: "ClusterIP", loadBalancerClass: null));
+        model.Upsert(Slice("default", "late", "late-1", "IPv4", [On("10.244.1.20", "node-a"), On("10.244.2.20", "node-b")]));
+        model.SetUnreachableNodes(new HashSet<string> { "node-a" });
+        model.Publish();
+
+        model.Upsert(Service("default", "late"));
+        Assert.That(V4(model.Publish(), "late.default.minilb"), Is.EqualTo(new[] { "10.244.2.20" }));
+
+        model.SetUnreachableNodes(new HashSet<string>());
+        Assert.That(V4(model.Publish(), "late.default.minilb"), Is.EqualTo(new[] { "10.244.1.20", "10.244.2.20" }));
+    }
 }

@@ -31,10 +31,10 @@ public static class PodNetworkPreflight
         {
             if (endpoint.Ready == false || endpoint.NodeName is not { Length: > 0 } nodeName || !nodes.ByName.TryGetValue(nodeName, out var node))
                 continue;
-            foreach (var text in endpoint.Addresses)
+            for (var i = 0; i < endpoint.AddressCount; i++)
             {
                 // hostNetwork pods carry their node's address; that is no sign of foreign IPAM.
-                if (!IPAddress.TryParse(text, out var address) || node.Addresses.Contains(text))
+                if (endpoint.Address(i) is not { } address || node.Addresses.Contains(endpoint.AddressText(i)))
                     continue;
                 if (!node.Cidrs.Any(c => c.Contains(address)))
                     (stray ??= []).Add(new(nodeName, address, slice.Key));

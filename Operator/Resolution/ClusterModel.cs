@@ -27,6 +27,7 @@ public sealed class ClusterModel
 
     // What the current zone holds per served Service, and the reverse indexes aliases need.
     private readonly Dictionary<string, ServiceRecords> published = new(StringComparer.Ordinal);
+    private readonly EndpointNodes endpointNodes = new();
     private readonly Dictionary<string, string> serviceOfHostname = new(StringComparer.Ordinal);
     private readonly Dictionary<DomainName, int> servicesInNamespace = new();
     private readonly AliasClaims claims = new();
@@ -90,7 +91,7 @@ public sealed class ClusterModel
     {
         var next = nodeNames.ToHashSet(StringComparer.Ordinal);
         foreach (var node in next.Where(n => !unreachableNodes.Contains(n)).Concat(unreachableNodes.Where(n => !next.Contains(n))))
-            dirtyServices.UnionWith(slices.ServicesOn(node));
+            dirtyServices.UnionWith(endpointNodes.ServicesOn(node));
         unreachableNodes = next;
     }
 
@@ -314,7 +315,10 @@ public sealed class ClusterModel
         {
             var hostname = ServedService.HostnameOf(service, settings);
             after = ServiceRecords.Build(service, hostname, slices.Of(key), unreachableNodes);
+            endpointNodes.Set(key, slices.Of(key));
         }
+        else
+            endpointNodes.Forget(key);
 
         var changed = false;
         var keep = after?.Names.Select(n => n.Key).ToHashSet() ?? [];

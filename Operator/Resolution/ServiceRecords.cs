@@ -97,9 +97,9 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         {
             if (!endpoint.IsReady || (endpoint.NodeName is { } node && unreachable?.Contains(node) == true))
                 continue;
-            foreach (var text in endpoint.Addresses)
+            for (var i = 0; i < endpoint.AddressCount; i++)
             {
-                if (IPAddress.TryParse(text, out var address) && address.AddressFamily == family)
+                if (endpoint.Address(i) is { } address && address.AddressFamily == family)
                     yield return new(address, endpoint.Hostname);
             }
         }
@@ -130,10 +130,13 @@ internal sealed record ServiceRecords(string Hostname, ZoneNode Node, ImmutableA
         if (slice.AddressType is not ("IPv4" or "IPv6"))
             yield break;
         var family = slice.AddressType == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
-        foreach (var text in slice.Endpoints.SelectMany(e => e.Addresses))
+        foreach (var endpoint in slice.Endpoints)
         {
-            if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != family)
-                yield return text;
+            for (var i = 0; i < endpoint.AddressCount; i++)
+            {
+                if (endpoint.Address(i)?.AddressFamily != family)
+                    yield return endpoint.AddressText(i);
+            }
         }
     }
 

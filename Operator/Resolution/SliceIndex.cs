@@ -1,8 +1,8 @@
 namespace MiniLb.Operator.Resolution;
 
 /// <summary>
-/// The EndpointSlices by key, grouped by the Service they belong to (<c>kubernetes.io/service-name</c>) and by the
-/// nodes their endpoints run on, so a change finds the Services it touches without looking at the others.
+/// The EndpointSlices by key, grouped by the Service they belong to (<c>kubernetes.io/service-name</c>), so a change
+/// finds the Service it touches without looking at the others (the nodes of served Services: <see cref="EndpointNodes"/>).
 /// </summary>
 internal sealed class SliceIndex
 {
@@ -10,7 +10,6 @@ internal sealed class SliceIndex
     private readonly Dictionary<string, string> serviceOfSlice = new(StringComparer.Ordinal);
     // A Service has one slice, rarely a few: a small array each (a HashSet per Service was 180 bytes at 10,000 Services).
     private readonly Dictionary<string, string[]> slicesOfService = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Dictionary<string, int>> servicesOnNode = new(StringComparer.Ordinal);
 
     public int Count => slices.Count;
 
@@ -27,7 +26,6 @@ internal sealed class SliceIndex
         var serviceKey = ClusterModel.Key(slice.Namespace, serviceName);
         serviceOfSlice[key] = serviceKey;
         slicesOfService[serviceKey] = slicesOfService.TryGetValue(serviceKey, out var keys) ? [.. keys, key] : [key];
-        CountNodes(slice, serviceKey, +1);
         if (!affected.Contains(serviceKey))
             affected.Add(serviceKey);
         return affected;
@@ -36,7 +34,7 @@ internal sealed class SliceIndex
     /// <summary>Removes a slice; returns the Service it belonged to, if any.</summary>
     public string? Remove(string key)
     {
-        if (!slices.Remove(key, out var old) || !serviceOfSlice.Remove(key, out var serviceKey))
+        if (!slices.Remove(key) || !serviceOfSlice.Remove(key, out var serviceKey))
             return null;
         if (slicesOfService.TryGetValue(serviceKey, out var keys))
         {
@@ -46,32 +44,11 @@ internal sealed class SliceIndex
             else
                 slicesOfService[serviceKey] = [.. keys.Where(k => k != key)];
         }
-        CountNodes(old, serviceKey, -1);
         return serviceKey;
     }
 
     public IEnumerable<SliceView> Of(string serviceKey) =>
         slicesOfService.TryGetValue(serviceKey, out var keys) ? keys.Select(k => slices[k]) : [];
-
-    /// <summary>The Services with at least one endpoint on <paramref name="node"/>.</summary>
-    public IEnumerable<string> ServicesOn(string node) =>
-        servicesOnNode.TryGetValue(node, out var services) ? services.Keys : [];
-
-    private void CountNodes(SliceView slice, string serviceKey, int delta)
-    {
-        foreach (var endpoint in slice.Endpoints)
-        {
-            if (endpoint.NodeName is not { Length: > 0 } node)
-                continue;
-            if (!servicesOnNode.TryGetValue(node, out var services))
-                servicesOnNode[node] = services = new(StringComparer.Ordinal);
-            var count = services.GetValueOrDefault(serviceKey) + delta;
-            if (count > 0)
-                services[serviceKey] = count;
-            else if (services.Remove(serviceKey) && services.Count == 0)
-                servicesOnNode.Remove(node);
-        }
-    }
 }
 
 /// <summary>

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Net;
 using k8s.Models;
 using MiniLb.Operator.Kube;
 
@@ -56,11 +58,88 @@ public sealed record SliceView(string? Namespace, string Name, string? Uid, stri
     public static SliceView From(V1EndpointSlice slice) => ViewJson.Project(slice, ViewJson.Default.EndpointSliceJson).ToView();
 }
 
-/// <summary>One endpoint of a slice. Conditions as written: null means unset (ready and serving count as true then).</summary>
-public sealed record EndpointView(ImmutableArray<string> Addresses, bool? Ready, bool? Serving, bool? Terminating, string? NodeName, string? Hostname)
+/// <summary>
+/// One endpoint of a slice. Conditions as written: null means unset (ready and serving count as true then).
+/// A value kept inline in its slice's array, 32 bytes: at 10,000 slices of 5 endpoints a record per endpoint with
+/// its address strings was 6 MB of the heap. The one IPv4 address the endpoint-slice controller writes is kept as
+/// its 4 bytes (read back as the text written, which it always is for such an address); anything else (IPv6,
+/// several addresses, text that is not an address) as the strings written.
+/// </summary>
+public readonly record struct EndpointView
 {
+    private static readonly ImmutableArray<string> none = [];
+
+    private readonly uint ipv4;
+    private readonly string[]? written;
+    private readonly byte conditions;
+
+    public EndpointView(ImmutableArray<string> addresses, bool? ready, bool? serving, bool? terminating, string? nodeName, string? hostname)
+    {
+        if (!addresses.IsDefault && addresses.Length == 1 && CompactIpv4(addresses[0]) is { } compact)
+            ipv4 = compact;
+        else
+            written = addresses.IsDefaultOrEmpty ? [] : [.. addresses];
+        conditions = (byte)(Condition(ready) | Condition(serving) << 2 | Condition(terminating) << 4);
+        NodeName = nodeName;
+        Hostname = hostname;
+    }
+
+    /// <summary>The addresses as written.</summary>
+    public ImmutableArray<string> Addresses => written is null ? [Ipv4Text(ipv4)] : written.Length == 0 ? none : [.. written];
+
+    public int AddressCount => written?.Length ?? 1;
+
+    /// <summary>The address at <paramref name="index"/>, or null where the text written is not an address.</summary>
+    public IPAddress? Address(int index) =>
+        written is null ? Ipv4(ipv4) : IPAddress.TryParse(written[index], out var address) ? address : null;
+
+    /// <summary>The text written at <paramref name="index"/>.</summary>
+    public string AddressText(int index) => written is null ? Ipv4Text(ipv4) : written[index];
+
+    public bool? Ready => Unpack(conditions);
+    public bool? Serving => Unpack(conditions >> 2);
+    public bool? Terminating => Unpack(conditions >> 4);
+    public string? NodeName { get; }
+    public string? Hostname { get; }
+
     /// <summary>Ready (true or unset), serving (not false) and not terminating — what kube-proxy would send traffic to.</summary>
     public bool IsReady => Ready != false && Serving != false && Terminating != true;
+
+    public bool Equals(EndpointView other) =>
+        ipv4 == other.ipv4 && conditions == other.conditions && NodeName == other.NodeName && Hostname == other.Hostname
+        && (written is null ? other.written is null : other.written is not null && written.AsSpan().SequenceEqual(other.written));
+
+    public override int GetHashCode() => HashCode.Combine(ipv4, conditions, NodeName, Hostname, written?.Length ?? -1);
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Addresses = [{string.Join(", ", Addresses)}], Ready = {Ready}, Serving = {Serving}, Terminating = {Terminating}, NodeName = {NodeName}, Hostname = {Hostname}");
+        return true;
+    }
+
+    /// <summary>The address in network order as a number, when <paramref name="text"/> is a dotted IPv4 address that reads back as written.</summary>
+    private static uint? CompactIpv4(string text)
+    {
+        if (text.Length is < 7 or > 15 || !IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            return null;
+        Span<byte> bytes = stackalloc byte[4];
+        address.TryWriteBytes(bytes, out _);
+        var value = BinaryPrimitives.ReadUInt32BigEndian(bytes);
+        return Ipv4Text(value) == text ? value : null;
+    }
+
+    private static IPAddress Ipv4(uint value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
+        return new IPAddress(bytes);
+    }
+
+    private static string Ipv4Text(uint value) => $"{value >> 24}.{(value >> 16) & 0xff}.{(value >> 8) & 0xff}.{value & 0xff}";
+
+    private static int Condition(bool? value) => value switch { null => 0, false => 1, true => 2 };
+
+    private static bool? Unpack(int bits) => (bits & 3) switch { 1 => false, 2 => true, _ => null };
 }
 
 public sealed record SlicePortView(string? Name, string? Protocol, int? Port);
