@@ -9,6 +9,7 @@
 # SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
 # LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
 # KUBELETS (true: bench/kubelets.py listens on port 10250 of every Node's InternalIP, as kubelets do; false: probes are refused),
+# AFTER_LOAD (a shell command run after the load with MINILB_PID set, e.g. dotnet-dump collect),
 # PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
 # hottest symbols are printed; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
 set -euo pipefail
@@ -135,3 +136,5 @@ curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_(last_collection_heap_size|c
 # After a quiet interval minilb hands back what the burst grew (Operator/IdleTrim.cs, checked every 5 s).
 sleep 12
 echo "  12 s later:  $(status $MINILB_PID) $(curl -s "http://$HEALTH/metrics" | awk '/^dotnet_gc_committed_memory_bytes/ {printf "GC committed %.1f MB, ", $2/1e6} /^dotnet_gc_pause_seconds_total/ {printf "GC pauses %.1f ms in all", $2*1000}')"
+# AFTER_LOAD: a command run now with MINILB_PID set, e.g. a heap dump of a JIT build (docs/benchmarks.md, "Where the heap goes")
+if [ -n "${AFTER_LOAD:-}" ]; then MINILB_PID=$MINILB_PID bash -c "$AFTER_LOAD"; fi
