@@ -34,9 +34,7 @@ public static class PodNetworkPreflight
             for (var i = 0; i < endpoint.AddressCount; i++)
             {
                 // hostNetwork pods carry their node's address; that is no sign of foreign IPAM.
-                if (endpoint.Address(i) is not { } address || node.Addresses.Contains(endpoint.AddressText(i)))
-                    continue;
-                if (!node.Cidrs.Any(c => c.Contains(address)))
+                if (endpoint.Address(i) is { } address && !node.Cidrs.Any(c => c.Contains(address)) && !node.Addresses.Contains(endpoint.AddressText(i)))
                     (stray ??= []).Add(new(nodeName, address, slice.Key));
             }
         }

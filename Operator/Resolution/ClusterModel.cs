@@ -314,8 +314,9 @@ public sealed class ClusterModel
         if (services.TryGetValue(key, out var service) && ServedService.IsServed(service, settings))
         {
             var hostname = ServedService.HostnameOf(service, settings);
-            after = ServiceRecords.Build(service, hostname, slices.Of(key), unreachableNodes);
-            endpointNodes.Set(key, slices.Of(key));
+            var serviceSlices = slices.Of(key).ToArray();
+            after = ServiceRecords.Build(service, hostname, serviceSlices, unreachableNodes);
+            endpointNodes.Set(key, serviceSlices);
         }
         else
             endpointNodes.Forget(key);

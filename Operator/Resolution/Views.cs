@@ -124,8 +124,9 @@ public readonly record struct EndpointView
             return null;
         Span<byte> bytes = stackalloc byte[4];
         address.TryWriteBytes(bytes, out _);
-        var value = BinaryPrimitives.ReadUInt32BigEndian(bytes);
-        return Ipv4Text(value) == text ? value : null;
+        Span<char> canonical = stackalloc char[15];
+        return address.TryFormat(canonical, out var written) && canonical[..written].SequenceEqual(text)
+            ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : null;
     }
 
     private static IPAddress Ipv4(uint value)
