@@ -1,6 +1,9 @@
 namespace MiniLb.Operator.Tests;
 
-/// <summary>Which mappings the end of start-up hands back: the binary's code and read-only data, nothing writable, nothing of others.</summary>
+/// <summary>
+/// Which mappings the end of start-up hands back: the binary's code, read-only data and data segment (its type data),
+/// not the anonymous memory after it, nothing of other files.
+/// </summary>
 public sealed class StartupMemoryTests
 {
     private static readonly string[] Maps =
@@ -17,19 +20,20 @@ public sealed class StartupMemoryTests
     ];
 
     [Test]
-    public void Only_the_read_only_mappings_of_the_binary_are_handed_back()
+    public void Only_the_binarys_own_file_mappings_are_handed_back()
     {
-        var mappings = StartupMemory.ReadOnlyMappings(Maps, "/app/minilb").Select(m => ((long)m.Start, (ulong)m.Length));
+        var mappings = StartupMemory.FileMappings(Maps, "/app/minilb").Select(m => ((long)m.Start, (ulong)m.Length));
 
         Assert.That(mappings, Is.EqualTo(new[]
         {
             (0x55d0c1800000L, 0x1d000UL),
             (0x55d0c181d000L, 0x79d000UL),
             (0x55d0c1fba000L, 0x777000UL),
+            (0x55d0c2731000L, 0x3a000UL),
         }));
     }
 
     [Test]
     public void A_binary_that_is_not_mapped_gives_nothing() =>
-        Assert.That(StartupMemory.ReadOnlyMappings(Maps, "/usr/bin/dotnet"), Is.Empty);
+        Assert.That(StartupMemory.FileMappings(Maps, "/usr/bin/dotnet"), Is.Empty);
 }

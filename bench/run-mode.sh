@@ -41,6 +41,7 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 status() { grep -E 'VmRSS|VmHWM' "/proc/$1/status" | awk '{printf "%s %.1f MiB  ", $1, $2/1024}'; }
 # user+system CPU of a process in clock ticks
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+majflt() { awk '{print $12}' "/proc/$1/stat"; } # page faults that read from disk (the binary's pages handed back)
 HZ=$(getconf CLK_TCK)
 # Sleeps $2 seconds and prints how often process $1 was switched in meanwhile (threads that exit included): its wakeups.
 count_wakeups() {
@@ -118,10 +119,10 @@ if [ "$CHURN_QPS" != 0 ]; then
   PERF=$!
 fi
 profile_start churn
-before=$(ticks $MINILB_PID)
+before=$(ticks $MINILB_PID); faults_before=$(majflt $MINILB_PID)
 changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
-after=$(ticks $MINILB_PID)
-echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) * 1000 / $HZ - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU"
+after=$(ticks $MINILB_PID); faults_after=$(majflt $MINILB_PID)
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) * 1000 / $HZ - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU, $((faults_after - faults_before)) major page faults"
 profile_stop churn
 if [ "$CHURN_QPS" != 0 ]; then
   wait $PERF || true

@@ -33,7 +33,7 @@ public sealed class ContainerTests : OperatorFixture
     }
 
     [Test]
-    public async Task Image_reports_the_version_carries_its_labels_has_no_shell_and_fits_in_25_MB()
+    public async Task Image_reports_the_version_carries_its_labels_has_no_shell_and_fits_in_28_MB()
     {
         var version = await Podman.PodmanAsync(["run", "--rm", "--pull=never", .. Podman.Limits, Podman.Image, "--version"]);
         var labels = JsonNode.Parse(await Podman.InspectAsync(Podman.Image, "{{json .Config.Labels}}"))!;
@@ -48,7 +48,9 @@ public sealed class ContainerTests : OperatorFixture
             Assert.That((string?)labels["org.opencontainers.image.revision"], Does.Match("^[0-9a-f]{40}$"));
             Assert.That((string?)labels["org.opencontainers.image.source"], Is.Not.Empty);
             Assert.That(shell.ExitCode, Is.Not.Zero, "the image has no shell");
-            Assert.That(size, Is.LessThanOrEqualTo(25_000_000), "image size");
+            // 25 MB until the binary kept its type data undehydrated (2.4 MB more on disk for 3-5 MiB less memory
+            // in every pod: Operator.csproj, docs/building.md); the position-independent build still fits in 25.
+            Assert.That(size, Is.LessThanOrEqualTo(28_000_000), "image size");
         });
     }
 
