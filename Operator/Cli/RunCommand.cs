@@ -160,6 +160,7 @@ public static class RunCommand
         };
         minilb.Liveness.UnreachableChanged += nodes => telemetry.UnreachableNodes(nodes.Count);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        StartupMemory.ReleasePagesSoFar(); // the command line, kubeconfig and hosting, before the first LISTs
         var running = minilb.RunAsync(stop.Token);
         OperatorHealth.Register(monitoring.Checks, minilb, running);
         var stopping = LameDuck.Register(monitoring.Checks);
