@@ -24,16 +24,12 @@ internal static class StartupMemory
     {
         // The steady state needs the zone and caches only; the rest of the heap the GC would keep for later.
         CollectAggressively();
-        // Only the NativeAOT binary is minilb's own code; under the JIT the process image is the dotnet host.
         // At once what is reclaimable now (read-only data, code no longer running), so the work right after start-up
         // (the leader's first status writes) does not add to it; and again a moment later, for the code pages
         // start-up used in its last milliseconds (measured: asked at once, 5.2 of 5.3 MiB of code stayed resident;
         // a second later, 1.0 MiB).
-        if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } binary)
-        {
-            PageOut(binary);
-            _ = Task.Delay(PageOutDelay).ContinueWith(_ => PageOut(binary), TaskScheduler.Default);
-        }
+        ReleasePagesSoFar();
+        _ = Task.Delay(PageOutDelay).ContinueWith(_ => ReleasePagesSoFar(), TaskScheduler.Default);
     }
 
     /// <summary>One blocking, compacting collection of every generation that hands free regions back to the system.</summary>
@@ -49,6 +45,7 @@ internal static class StartupMemory
     /// </summary>
     public static void ReleasePagesSoFar()
     {
+        // Only the NativeAOT binary is minilb's own code; under the JIT the process image is the dotnet host.
         if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } binary)
             PageOut(binary);
     }
