@@ -10,7 +10,7 @@ VERSION := $(shell tr -d '[:space:]' < VERSION)
 IMAGE ?= minilb:$(VERSION)
 CONTAINER ?= docker
 
-.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-p99 bench-scale bench-run-mode bench-micro fuzz overload test-slow lab
+.PHONY: help build demo routes test test-all tools clean manifests fake-apiserver publish image image-docker bench bench-p99 bench-scale bench-run-mode bench-micro code-order fuzz overload test-slow lab
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -60,7 +60,7 @@ publish: artifacts/publish/minilb ## NativeAOT binary artifacts/publish/minilb (
 
 # Rebuilt only when a source of the binary changed: native linking takes minutes on a small machine.
 PUBLISH_INPUTS := $(shell find Operator -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*') \
-  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Directory.Build.props Directory.Packages.props VERSION
+  Operator/Operator.csproj Operator/KubernetesClient.roots.xml Operator/code-order.txt Directory.Build.props Directory.Packages.props VERSION
 artifacts/publish/minilb: $(PUBLISH_INPUTS)
 	@command -v clang >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
 	$(DOTNET) publish Operator -c Release -r linux-x64 -p:PublishAot=true -o artifacts/publish
@@ -84,6 +84,9 @@ bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 
 bench-run-mode: ## the AOT binary in `run` mode against the test API server, realistic objects: RSS idle/load/peak, idle CPU, CPU per EndpointSlice change (SERVICES=10000 for the scale run)
 	bash bench/run-mode.sh
+
+code-order: ## regenerate Operator/code-order.txt, the binary's method order, from page-fault profiles of `run` (root, perf; ROUNDS=3, ~10 min)
+	bash bench/code-order.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish
 	$(DOTNET) run -c Release --project bench/MiniLb.Bench -- --filter '*' --job short --inProcess --artifacts $(CURDIR)/artifacts/bench/micro $(BENCH_ARGS)
