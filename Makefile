@@ -85,7 +85,7 @@ bench-scale: ## the same at 10,000 Services / 50,000 endpoints
 bench-run-mode: ## the AOT binary in `run` mode against the test API server, realistic objects: RSS idle/load/peak, idle CPU, CPU per EndpointSlice change (SERVICES=10000 for the scale run)
 	bash bench/run-mode.sh
 
-code-order: ## regenerate Operator/code-order.txt, the binary's method order, from page-fault profiles of `run` (root, perf; ROUNDS=3, ~10 min)
+code-order: ## regenerate Operator/code-order.txt, the binary's method order, from page-fault profiles of `run` (root, perf; ROUNDS=4, ~4 min a round)
 	bash bench/code-order.sh
 
 bench-micro: ## BenchmarkDotNet: responder vs fast path, one EndpointSlice change + Publish

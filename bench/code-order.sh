@@ -8,11 +8,11 @@
 # the binary's unmapped pages are dropped from the page cache every 0.1 s, and its code is paged out every 50 ms:
 # every use of a page then faults by itself, again and again, and the faults name the methods used.
 # The profiled run is slow (~10 ms of CPU per change instead of 2); its figures are not the bench's.
-# Settings: ROUNDS (3), WORK (artifacts/code-order), FROM (1; a later round resumes with the profiles already in WORK).
+# Settings: ROUNDS (4), WORK (artifacts/code-order), FROM (1; a later round resumes with the profiles already in WORK).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 WORK=${WORK:-artifacts/code-order}
 [ "$(id -u)" = 0 ] || { echo "code-order: needs root (read_ahead_kb, perf -a)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "code-order: needs perf (apt-get install linux-perf)" >&2; exit 1; }
