@@ -86,26 +86,18 @@ public sealed class StartupMemoryTests
     /// <summary>The functions in the symbol table of a 64-bit little-endian ELF file: name → address.</summary>
     private static Dictionary<string, ulong> CodeSymbols(byte[] elf)
     {
-        var headers = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(0x28));
-        var size = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3a));
-        var count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3c));
+        var sections = Sections(elf);
         var symbols = new Dictionary<string, ulong>(StringComparer.Ordinal);
-        for (var i = 0; i < count; i++)
+        foreach (var table in sections.Where(section => section.Type == 2)) // SHT_SYMTAB
         {
-            var header = elf.AsSpan(headers + i * size);
-            if (BinaryPrimitives.ReadUInt32LittleEndian(header[4..]) != 2) // SHT_SYMTAB
-                continue;
-            var table = (int)BinaryPrimitives.ReadUInt64LittleEndian(header[0x18..]);
-            var length = (int)BinaryPrimitives.ReadUInt64LittleEndian(header[0x20..]);
-            var link = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[0x28..]);
-            var strings = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(headers + link * size + 0x18));
-            for (var entry = table; entry < table + length; entry += 24)
+            var strings = sections[table.Link].Offset;
+            for (var entry = table.Offset; entry < table.Offset + table.Size; entry += 24)
             {
                 var symbol = elf.AsSpan(entry, 24);
                 if ((symbol[4] & 0xf) is not (0 or 2)) // STT_NOTYPE (section markers) or STT_FUNC
                     continue;
-                var name = elf.AsSpan(strings + (int)BinaryPrimitives.ReadUInt32LittleEndian(symbol));
-                symbols.TryAdd(Encoding.ASCII.GetString(name[..name.IndexOf((byte)0)]), BinaryPrimitives.ReadUInt64LittleEndian(symbol[8..]));
+                symbols.TryAdd(CString(elf, strings + (int)BinaryPrimitives.ReadUInt32LittleEndian(symbol)),
+                    BinaryPrimitives.ReadUInt64LittleEndian(symbol[8..]));
             }
         }
         return symbols;
@@ -114,15 +106,31 @@ public sealed class StartupMemoryTests
     /// <summary>The section names of a 64-bit little-endian ELF file.</summary>
     private static List<string> SectionNames(byte[] elf)
     {
+        var sections = Sections(elf);
+        var names = sections[BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3e))].Offset; // e_shstrndx
+        return sections.Select(section => CString(elf, names + section.Name)).ToList();
+    }
+
+    private readonly record struct Section(int Name, uint Type, int Offset, int Size, int Link);
+
+    /// <summary>The section headers of a 64-bit little-endian ELF file.</summary>
+    private static List<Section> Sections(byte[] elf)
+    {
         var headers = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(0x28));
         var size = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3a));
         var count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3c));
-        var namesIndex = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3e));
-        var names = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(headers + namesIndex * size + 0x18));
         return Enumerable.Range(0, count).Select(i =>
         {
-            var name = elf.AsSpan(names + (int)BinaryPrimitives.ReadUInt32LittleEndian(elf.AsSpan(headers + i * size)));
-            return Encoding.ASCII.GetString(name[..name.IndexOf((byte)0)]);
+            var header = elf.AsSpan(headers + i * size);
+            return new Section((int)BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt32LittleEndian(header[4..]),
+                (int)BinaryPrimitives.ReadUInt64LittleEndian(header[0x18..]), (int)BinaryPrimitives.ReadUInt64LittleEndian(header[0x20..]),
+                (int)BinaryPrimitives.ReadUInt32LittleEndian(header[0x28..]));
         }).ToList();
+    }
+
+    private static string CString(byte[] bytes, int offset)
+    {
+        var text = bytes.AsSpan(offset);
+        return Encoding.ASCII.GetString(text[..text.IndexOf((byte)0)]);
     }
 }
