@@ -11,13 +11,16 @@ public sealed class LeaseLeadershipTests
     private ScriptedApiServer server = null!;
     private JsonObject? lease;
     private int version;
+    private int conflicts;
 
     [SetUp]
     public async Task Start()
     {
         server = await StartAsync();
         lease = null;
-        // Enough of the Lease API for KubernetesClient's LeaseLock: read, create, replace.
+        conflicts = 0;
+        // Enough of the Lease API for KubernetesClient's LeaseLock: read, create, replace (refused, as the API server
+        // does, when it carries another resourceVersion than the Lease's).
         server.Always(r => r.Method == "GET" && r.Path == $"{Leases}/minilb-leader", (context, request) =>
         {
             lock (this)
@@ -27,7 +30,13 @@ public sealed class LeaseLeadershipTests
         {
             lock (this)
             {
-                lease = JsonNode.Parse(request.Body)!.AsObject();
+                var written = JsonNode.Parse(request.Body)!.AsObject();
+                if (request.Method == "PUT" && (string?)written["metadata"]?["resourceVersion"] != version.ToString())
+                {
+                    conflicts++;
+                    return Status(409, "Conflict")(context, request);
+                }
+                lease = written;
                 lease["metadata"]!["resourceVersion"] = (++version).ToString();
                 return Json(lease.ToJsonString(), request.Method == "POST" ? 201 : 200)(context, request);
             }
@@ -88,6 +97,57 @@ public sealed class LeaseLeadershipTests
         Assert.That((string?)Lease()["spec"]!["holderIdentity"], Is.EqualTo("replica-2"));
         await stopSecond.CancelAsync();
         await secondRun;
+    }
+
+    [Test]
+    public async Task The_leader_renews_with_one_request_a_renewal()
+    {
+        await using var first = await LeadingAsync("replica-1");
+        var reads = server.Requests.Count(r => r.Method == "GET");
+        await WaitUntil(() => server.Requests.Count(r => r.Method == "PUT") >= 5);
+
+        Assert.That(server.Requests.Count(r => r.Method == "GET"), Is.EqualTo(reads), "renewed without reading the Lease first");
+        Assert.That(first.Elector.IsLeader, Is.True);
+        Assert.That((string?)Lease()["spec"]!["holderIdentity"], Is.EqualTo("replica-1"));
+    }
+
+    [Test]
+    public async Task A_leader_whose_lease_was_taken_behind_its_back_reads_it_again_and_stops_leading()
+    {
+        await using var first = await LeadingAsync("replica-1");
+
+        lock (this)
+        {
+            // Someone else holds the Lease now, for a long time (as after this replica was cut off from the API server).
+            lease!["spec"]!["holderIdentity"] = "replica-2";
+            lease["spec"]!["leaseDurationSeconds"] = 3600;
+            lease["spec"]!["renewTime"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ");
+            lease["metadata"]!["resourceVersion"] = (++version).ToString();
+        }
+        await WaitUntil(() => !first.Elector.IsLeader);
+
+        Assert.That(Volatile.Read(ref conflicts), Is.GreaterThan(0), "its renewal was refused");
+        Assert.That((string?)Lease()["spec"]!["holderIdentity"], Is.EqualTo("replica-2"), "and did not overwrite the new holder");
+    }
+
+    /// <summary>A replica competing for the lease, once it leads; disposing it stops it.</summary>
+    private async Task<Running> LeadingAsync(string identity)
+    {
+        var elector = Elector(identity);
+        var stop = new CancellationTokenSource();
+        var running = new Running(elector, stop, elector.RunAsync(stop.Token));
+        await WaitUntil(() => elector.IsLeader);
+        return running;
+    }
+
+    private sealed record Running(LeaseLeadership Elector, CancellationTokenSource Stop, Task Run) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Stop.CancelAsync();
+            await Run;
+            Stop.Dispose();
+        }
     }
 
     private LeaseLeadership Elector(string identity) => new(server.Client(), new LeaseLeadershipOptions
