@@ -8,10 +8,12 @@
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
 # SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
 # LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
+# HTTPS (false; true: the test API server serves TLS with HTTP/2, as kube-apiserver does, and minilb multiplexes its
+# requests over one connection instead of one HTTP/1.1 connection per request in flight),
 # KUBELETS (true: bench/kubelets.py listens on port 10250 of every Node's InternalIP, as kubelets do; false: probes are refused),
 # AFTER_LOAD (a shell command run after the load with MINILB_PID set, e.g. dotnet-dump collect),
 # PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
-# hottest symbols are printed; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
+# hottest symbols are printed; PROFILE_HZ samples a second, 999; the data stays in artifacts/bench/perf-<phase>.data for `perf report`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +28,17 @@ CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
 LIVENESS=${LIVENESS:-true}
 KUBELETS=${KUBELETS:-true}
+HTTPS=${HTTPS:-false}
 DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}
 DNS=${DNS:-127.0.0.1:15353}
 HEALTH=${HEALTH:-127.0.0.1:18080}
 
+if ! command -v dnsperf >/dev/null; then
+  echo "bench: installing dnsperf from Debian packages" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf >/dev/null
+fi
 [ -x "$MINILB" ] || make --no-print-directory publish
 [ "$DATA/churn.json" -nt bench/cluster.py ] || python3 bench/cluster.py --services "$SERVICES" --nodes "$NODES" --out "$DATA"
 SERVED=$(cat "$DATA/served")
@@ -41,6 +48,25 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 status() { grep -E 'VmRSS|VmHWM' "/proc/$1/status" | awk '{printf "%s %.1f MiB  ", $1, $2/1024}'; }
 # user+system CPU of a process in clock ticks
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of minilb in microseconds: from its own cpuacct cgroup (v1) or cpu.stat (v2) where the script may make one
+# (root), which counts every thread to the nanosecond, exited ones included; else from its ticks (10 ms each, so 30 s
+# of idle can only read 0, 0.33, 0.67, 1.0 ... millicores).
+CPU_GROUP=
+cpu_group() {
+  local dir
+  for dir in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup; do
+    [ -w "$dir" ] || continue
+    [ -e "$dir/cpuacct.usage" ] || { [ -e "$dir/cgroup.controllers" ] && grep -qw cpu "$dir/cgroup.controllers"; } || continue
+    mkdir -p "$dir/minilb-bench-$$" 2>/dev/null && echo "$1" > "$dir/minilb-bench-$$/cgroup.procs" 2>/dev/null \
+      && { CPU_GROUP=$dir/minilb-bench-$$; return; }
+    rmdir "$dir/minilb-bench-$$" 2>/dev/null || true
+  done
+}
+cpu_us() {
+  if [ -e "$CPU_GROUP/cpuacct.usage" ]; then echo $(( $(cat "$CPU_GROUP/cpuacct.usage") / 1000 ))
+  elif [ -n "$CPU_GROUP" ]; then awk '/^usage_usec/ {print $2}' "$CPU_GROUP/cpu.stat"
+  else echo $(( $(ticks "$1") * 1000000 / HZ )); fi
+}
 majflt() { awk '{print $12}' "/proc/$1/stat"; } # page faults that read from disk (the binary's pages handed back)
 HZ=$(getconf CLK_TCK)
 # Sleeps $2 seconds and prints how often process $1 was switched in meanwhile (threads that exit included): its wakeups.
@@ -55,7 +81,7 @@ count_wakeups() {
 PROFILE=${PROFILE:-}
 profile_start() {
   [ "$PROFILE" = "$1" ] || return 0
-  perf record -q -g -F 999 -p "$MINILB_PID" -o "artifacts/bench/perf-$1.data" > /dev/null 2>&1 &
+  perf record -q -g -F "${PROFILE_HZ:-999}" -p "$MINILB_PID" -o "artifacts/bench/perf-$1.data" > /dev/null 2>&1 &
   PERF_PID=$!
 }
 profile_stop() {
@@ -69,7 +95,7 @@ profile_stop() {
 mkdir -p artifacts/bench
 # In its own session, so that stopping its process group stops `dotnet run` and the server it started.
 # A bookmark per watch a minute, as kube-apiserver sends them (the test server's default of 5 s wakes minilb 12 times as often).
-setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE --bookmark-seconds 60" > artifacts/bench/run-mode-apiserver.log 2>&1 &
+setsid make --no-print-directory fake-apiserver ARGS="--port $PORT --kubeconfig $KUBECONFIG_FILE --bookmark-seconds 60$( [ "$HTTPS" = true ] && echo " --https")" > artifacts/bench/run-mode-apiserver.log 2>&1 &
 API=$!
 MINILB_PID=
 PERF_PID=
@@ -81,6 +107,7 @@ stop_all() {
   for _ in $(seq 1 150); do [ -n "${MINILB_PID:-}" ] && kill -0 "$MINILB_PID" 2>/dev/null || break; sleep 0.1; done
   [ -n "${MINILB_PID:-}" ] && kill -9 "$MINILB_PID" 2>/dev/null || true
   kill -- -$API 2>/dev/null || true
+  [ -n "$CPU_GROUP" ] && rmdir "$CPU_GROUP" 2>/dev/null || true
 }
 trap stop_all EXIT
 for _ in $(seq 1 300); do grep -q '^ready' artifacts/bench/run-mode-apiserver.log && break; sleep 1; done
@@ -98,6 +125,7 @@ fi
 start=$(date +%s.%N)
 "$MINILB" run --kubeconfig "$KUBECONFIG_FILE" --health-listen "$HEALTH" --log-level Warning ${MINILB_ARGS:-} > artifacts/bench/run-mode-minilb.log 2>&1 &
 MINILB_PID=$!
+cpu_group $MINILB_PID
 served=0
 for _ in $(seq 1 2400); do
   served=$( { curl -s "http://$HEALTH/metrics" || true; } | awk '/^minilb_served_services / {print $2}')
@@ -109,9 +137,9 @@ echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) -
 sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
 profile_start idle
-before=$(ticks $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(ticks $MINILB_PID)
-IDLE_MC=$(echo "($after - $before) * 1000 / $HZ / $IDLE_SECONDS" | bc -l)
-echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s, $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
+before=$(cpu_us $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(cpu_us $MINILB_PID)
+IDLE_MC=$(echo "($after - $before) / 1000 / $IDLE_SECONDS" | bc -l)
+echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s ($( [ -n "$CPU_GROUP" ] && echo "cgroup CPU time" || echo "10 ms ticks")), $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
 profile_stop idle
 
 if [ "$CHURN_QPS" != 0 ]; then
@@ -119,10 +147,10 @@ if [ "$CHURN_QPS" != 0 ]; then
   PERF=$!
 fi
 profile_start churn
-before=$(ticks $MINILB_PID); faults_before=$(majflt $MINILB_PID)
+before=$(cpu_us $MINILB_PID); faults_before=$(majflt $MINILB_PID)
 changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
-after=$(ticks $MINILB_PID); faults_after=$(majflt $MINILB_PID)
-echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) * 1000 / $HZ / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) * 1000 / $HZ / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) * 1000 / $HZ - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU, $((faults_after - faults_before)) major page faults"
+after=$(cpu_us $MINILB_PID); faults_after=$(majflt $MINILB_PID)
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) / 1000 / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) / 1000 / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) / 1000 - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU, $((faults_after - faults_before)) major page faults"
 profile_stop churn
 if [ "$CHURN_QPS" != 0 ]; then
   wait $PERF || true
