@@ -8,8 +8,8 @@
 # DNS, HEALTH, PORT (listen addresses), MINILB_ARGS (extra `run` arguments, e.g. --leader-election false),
 # SETTLE_SECONDS (5; 30 above 1,000 Services), IDLE_SECONDS (30), CHURN_RATE (5), CHURN_SECONDS (30), CHURN_QPS (0: no queries during the churn; e.g. 2000),
 # LIVENESS (true; false turns node liveness off in the MiniLbConfig, to tell its probes of every node each second from the rest),
-# HTTPS (false; true: the test API server serves TLS, as kube-apiserver always does; minilb then loads OpenSSL and
-# asks for HTTP/2 in the TLS handshake),
+# HTTPS (true: the test API server serves TLS and HTTP/2, as kube-apiserver always does, so minilb runs its TLS and
+# HTTP/2 code and OpenSSL as in a cluster; false: plain HTTP/1.1, the figures of the sessions before the tenth),
 # KUBELETS (true: bench/kubelets.py listens on port 10250 of every Node's InternalIP, as kubelets do; false: probes are refused),
 # AFTER_LOAD (a shell command run after the load with MINILB_PID set, e.g. dotnet-dump collect),
 # PROFILE (idle or churn: that phase runs under `perf record -g`, its CPU figure then includes perf's own cost, and the
@@ -28,7 +28,7 @@ CHURN_SECONDS=${CHURN_SECONDS:-30}
 CHURN_QPS=${CHURN_QPS:-0}
 LIVENESS=${LIVENESS:-true}
 KUBELETS=${KUBELETS:-true}
-HTTPS=${HTTPS:-false}
+HTTPS=${HTTPS:-true}
 DATA=artifacts/bench/run-mode-$SERVICES-$NODES
 KUBECONFIG_FILE=artifacts/bench/run-mode.kubeconfig
 PORT=${PORT:-16443}

@@ -100,6 +100,9 @@ public sealed class TestApiServer : IAsyncDisposable
     public Credentials IssueClientCertificate(string user, params string[] groups) =>
         (Authority ?? throw new InvalidOperationException("client certificates need TestApiServerOptions.Https")).IssueClient(user, groups);
 
+    /// <summary>Every (user, connection) pair requests came from, with their HTTP version ("HTTP/2", "HTTP/1.1").</summary>
+    public IReadOnlyDictionary<(string User, string Connection), string> Connections => _endpoints.Connections;
+
     /// <summary>The address it serves on, e.g. http://127.0.0.1:41234.</summary>
     public Uri Uri { get; private set; } = new("http://127.0.0.1:0");
 
@@ -122,7 +125,7 @@ public sealed class TestApiServer : IAsyncDisposable
         {
             kestrel.Listen(IPAddress.Loopback, port, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1;
+                listen.Protocols = Authority is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                 if (Authority is null) return;
                 listen.UseHttps(https =>
                 {

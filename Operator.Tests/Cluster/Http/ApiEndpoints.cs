@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,6 +17,13 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, Access acce
 {
     private readonly CancellationTokenSource _stopping = new();
 
+    /// <summary>
+    /// How each user connected: every (user, connection) pair requests came from, with the HTTP version they used
+    /// (the connection is Kestrel's id for it). Over TLS the server offers HTTP/2, so a test can see whether a client
+    /// shares one connection or opens one per request or watch.
+    /// </summary>
+    public ConcurrentDictionary<(string User, string Connection), string> Connections { get; } = new();
+
     /// <summary>Ends every open watch (server shutdown).</summary>
     public void Stop() => _stopping.Cancel();
 
@@ -32,6 +40,7 @@ public sealed class ApiEndpoints(ResourceVerbs verbs, Faults faults, Access acce
             }
             if (await faults.InterceptAsync(context)) return;
             await access.AuthenticateAsync(context);
+            Connections.TryAdd((Access.UserOf(context).Name, context.Connection.Id), request.Protocol);
             await RouteAsync(context);
         }
         catch (ApiError error)
