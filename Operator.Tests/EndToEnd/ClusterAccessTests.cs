@@ -85,6 +85,9 @@ public sealed class ClusterAccessTests : OperatorFixture
         await WaitUntilAsync(async () => await AddressesAsync(port, "web.default.minilb") is ["10.244.0.5", "10.244.0.6"], "a live endpoint edit");
         await WaitUntilAsync(async () => await HostnameOfAsync("default", "shop") == "shop.default.minilb", "a new Service gets its hostname");
         Assert.That(run.Output + run.Error, Does.Not.Contain("Forbidden"), "the chart's RBAC grants every call minilb makes");
+        // As client-go: the Lease, status writes, events and every watch over one HTTP/2 connection, not one HTTP/1.1 connection each.
+        Assert.That(Server.Connections.Where(c => c.Key.User == $"system:serviceaccount:{Namespace}:{Account}").Select(c => c.Value),
+            Is.EqualTo(new[] { "HTTP/2" }), "minilb's connections to the API server and their HTTP versions");
         Assert.That(await run.StopAsync(), Is.Zero, run.Error);
     }
 

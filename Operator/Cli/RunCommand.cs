@@ -94,7 +94,7 @@ public static class RunCommand
             await error.WriteLineAsync($"minilb {command}: {e.Message}");
             return null;
         }
-        var client = new Kubernetes(configuration);
+        var client = ClusterConnection.Client(configuration);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ReachTimeout);
         try

@@ -35,7 +35,11 @@ public static class ClusterConnection
             "no cluster to connect to: not inside a pod, no --kubeconfig, no KUBECONFIG and no ~/.kube/config");
     }
 
-    public static IKubernetes Connect(string? kubeconfig) => new Kubernetes(Configuration(kubeconfig));
+    /// <summary>
+    /// A client that asks for HTTP/2 on every request, as client-go does (<see cref="PreferHttp2"/>): over TLS the
+    /// Lease renewals, status writes and every watch share one connection to the API server.
+    /// </summary>
+    public static Kubernetes Client(KubernetesClientConfiguration configuration) => new(configuration, new PreferHttp2());
 
     private static KubernetesClientConfiguration FromFile(string path, string source)
     {
