@@ -5,41 +5,56 @@ using MiniLb.Operator.Tests.EndToEnd;
 namespace MiniLb.Operator.Tests;
 
 /// <summary>
-/// Which mappings the end of start-up hands back: the binary's code, read-only data and data segment (its type data),
-/// not the anonymous memory after it, nothing of other files.
+/// Which mappings the end of start-up hands back: the binary's code, read-only data and data segment (its type data)
+/// and the shared libraries' (OpenSSL, libc), not the anonymous memory after the binary, nothing of other files.
 /// </summary>
 public sealed class StartupMemoryTests
 {
-    private static readonly string[] Maps =
+    // /proc/self/smaps as the kernel writes it, reduced to the header line and the Anonymous field of each mapping.
+    private static readonly string[] Smaps =
     [
-        "55d0c1800000-55d0c181d000 r--p 00000000 08:01 1234                       /app/minilb",
-        "55d0c181d000-55d0c1fba000 r-xp 0001d000 08:01 1234                       /app/minilb",
-        "55d0c1fba000-55d0c2731000 r--p 007ba000 08:01 1234                       /app/minilb",
-        "55d0c2731000-55d0c276b000 rw-p 00f30000 08:01 1234                       /app/minilb",
-        "55d0c276b000-55d0c2c28000 rw-p 00000000 00:00 0 ",
-        "7f1a2c000000-7f1a2c028000 r--p 00000000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6",
-        "7f1a2c028000-7f1a2c1bd000 r-xp 00028000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6",
-        "7f1a2c400000-7f1a2c401000 r--p 00000000 08:01 77                         /app/minilb-old (deleted)",
-        "7ffd5e1f0000-7ffd5e211000 rw-p 00000000 00:00 0                          [stack]",
+        "55d0c1800000-55d0c181d000 r--p 00000000 08:01 1234                       /app/minilb", "Rss:  116 kB", "Anonymous:  0 kB",
+        "55d0c181d000-55d0c1fba000 r-xp 0001d000 08:01 1234                       /app/minilb", "Anonymous:  0 kB",
+        "55d0c1fba000-55d0c2731000 r--p 007ba000 08:01 1234                       /app/minilb", "Anonymous:  0 kB",
+        "55d0c2731000-55d0c276b000 rw-p 00f30000 08:01 1234                       /app/minilb", "Anonymous:  212 kB",
+        "55d0c276b000-55d0c2c28000 rw-p 00000000 00:00 0 ", "Anonymous:  4852 kB",
+        "7f1a2c000000-7f1a2c028000 r--p 00000000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  0 kB",
+        "7f1a2c028000-7f1a2c1bd000 r-xp 00028000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  0 kB", "VmFlags: rd ex mr mw me sd",
+        "7f1a2c1bd000-7f1a2c1c1000 r--p 001bc000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  16 kB",
+        "7f1a2c1c1000-7f1a2c1c3000 rw-p 001c0000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  8 kB",
+        "7f1a2c300000-7f1a2c3a0000 r-xp 00000000 08:01 98                         /usr/lib/x86_64-linux-gnu/libssl.so", "Anonymous:  0 kB",
+        "7f1a2c3a0000-7f1a2c3b0000 r--p 00000000 08:01 97                         /usr/lib/locale/C.utf8/LC_CTYPE", "Anonymous:  0 kB",
+        "7f1a2c400000-7f1a2c401000 r--p 00000000 08:01 77                         /app/minilb-old (deleted)", "Anonymous:  0 kB",
+        "7ffd5e1f0000-7ffd5e211000 rw-p 00000000 00:00 0                          [stack]", "Anonymous:  132 kB",
     ];
 
     [Test]
-    public void Only_the_binarys_own_file_mappings_are_handed_back()
+    public void The_binary_and_the_shared_libraries_are_handed_back_and_nothing_else()
     {
-        var mappings = StartupMemory.FileMappings(Maps, "/app/minilb").Select(m => ((long)m.Start, (ulong)m.Length));
+        var advice = StartupMemory.Mappings(Smaps).Select(m => ((long)m.Start, (ulong)m.Length, StartupMemory.Advice(m, "/app/minilb")));
 
-        Assert.That(mappings, Is.EqualTo(new[]
+        Assert.That(advice, Is.EqualTo(new[]
         {
-            (0x55d0c1800000L, 0x1d000UL),
-            (0x55d0c181d000L, 0x79d000UL),
-            (0x55d0c1fba000L, 0x777000UL),
-            (0x55d0c2731000L, 0x3a000UL),
+            (0x55d0c1800000L, 0x1d000UL, StartupMemory.PageAdvice.PageOut),
+            (0x55d0c181d000L, 0x79d000UL, StartupMemory.PageAdvice.PageOut),
+            (0x55d0c1fba000L, 0x777000UL, StartupMemory.PageAdvice.PageOut),
+            (0x55d0c2731000L, 0x3a000UL, StartupMemory.PageAdvice.PageOut),
+            (0x55d0c276b000L, 0x4bd000UL, StartupMemory.PageAdvice.Keep), // the heap after the binary
+            (0x7f1a2c000000L, 0x28000UL, StartupMemory.PageAdvice.PageOutAndLetGo),
+            (0x7f1a2c028000L, 0x195000UL, StartupMemory.PageAdvice.PageOutAndLetGo),
+            (0x7f1a2c1bd000L, 0x4000UL, StartupMemory.PageAdvice.PageOut), // read-only now, but relocated by the loader: written
+            (0x7f1a2c1c1000L, 0x2000UL, StartupMemory.PageAdvice.PageOut), // writable
+            (0x7f1a2c300000L, 0xa0000UL, StartupMemory.PageAdvice.PageOutAndLetGo),
+            (0x7f1a2c3a0000L, 0x10000UL, StartupMemory.PageAdvice.Keep), // a data file, not a library
+            (0x7f1a2c400000L, 0x1000UL, StartupMemory.PageAdvice.Keep), // another file
+            (0x7ffd5e1f0000L, 0x21000UL, StartupMemory.PageAdvice.Keep),
         }));
     }
 
     [Test]
-    public void A_binary_that_is_not_mapped_gives_nothing() =>
-        Assert.That(StartupMemory.FileMappings(Maps, "/usr/bin/dotnet"), Is.Empty);
+    public void A_binary_that_is_not_mapped_gives_only_the_libraries() =>
+        Assert.That(StartupMemory.Mappings(Smaps).Where(m => StartupMemory.Advice(m, "/usr/bin/dotnet") != StartupMemory.PageAdvice.Keep).Select(m => m.Path).Distinct(),
+            Is.EqualTo(new[] { "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libssl.so" }));
 
     /// <summary>
     /// NativeAOT's default build rebuilds the type data of all 28,916 types into anonymous memory before <c>Main</c>

@@ -16,7 +16,7 @@ namespace MiniLb.Operator;
 /// </summary>
 internal static class StartupMemory
 {
-    private const int MadvRandom = 1, MadvPageout = 21; // <asm-generic/mman-common.h>; MADV_PAGEOUT since Linux 5.4
+    private const int MadvRandom = 1, MadvDontneed = 4, MadvPageout = 21; // <asm-generic/mman-common.h>; MADV_PAGEOUT since Linux 5.4
     private static readonly TimeSpan PageOutDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>Once, when start-up is over: the initial load is built and the server answers.</summary>
@@ -36,12 +36,12 @@ internal static class StartupMemory
     public static void CollectAggressively() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>
-    /// Hands back at once the pages of the binary start-up has read so far. Called first thing in <c>Main</c> (what
-    /// the loader and the runtime touched before it) and before <c>run</c> starts its informers (the command line,
-    /// the kubeconfig's YAML, hosting): the first LISTs then start from what they use, and start-up's peak does not
-    /// carry the rest (measured: `run` 1k peak 37.3 -> 34.1 MiB). The kernel keeps what is in use; what a later step
-    /// needs again comes back by itself. MADV_RANDOM keeps fault-around from mapping 64 KiB for each page start-up
-    /// touches from here on.
+    /// Hands back at once the pages of the binary and of the shared libraries start-up has read so far. Called first
+    /// thing in <c>Main</c> (what the loader and the runtime touched before it) and before <c>run</c> starts its
+    /// informers (the command line, the kubeconfig's YAML, hosting): the first LISTs then start from what they use,
+    /// and start-up's peak does not carry the rest (measured: `run` 1k peak 37.3 -> 34.1 MiB). The kernel keeps what
+    /// is in use; what a later step needs again comes back by itself. MADV_RANDOM keeps fault-around from mapping
+    /// 64 KiB for each page start-up touches from here on.
     /// </summary>
     public static void ReleasePagesSoFar()
     {
@@ -51,21 +51,30 @@ internal static class StartupMemory
     }
 
     /// <summary>
-    /// Asks the kernel to reclaim the binary's mappings: code, read-only data and the data segment, where the type
-    /// data is. Only pages that are still the file's are reclaimed for good; a data page the program wrote is its
-    /// own copy, which the kernel keeps (or, where the node has swap, may write there as it would any idle page).
-    /// MADV_RANDOM first: a page used again is then read alone, not with the 128 KiB the kernel would read around
-    /// it, so what comes back is what serving uses. A kernel without MADV_PAGEOUT (before 5.4) or one that refuses
-    /// it leaves the pages as they are.
+    /// Asks the kernel to reclaim the mappings of the binary (code, read-only data and the data segment, where the
+    /// type data is) and of the shared libraries: OpenSSL's, which the TLS connections to the API server load and
+    /// whose start (configuration, certificates, the handshakes) reads 4 MiB of them, and libc's. Only pages that are
+    /// still the file's are reclaimed for good; a data page the program wrote is its own copy, which the kernel keeps
+    /// (or, where the node has swap, may write there as it would any idle page). A library page other processes map
+    /// too stays in memory for them; this process lets go of its mapping of it where the mapping is read-only and
+    /// holds no page of its own (<see cref="Advice"/>), and maps it again, from memory, if it uses it. MADV_RANDOM
+    /// first: a page used again is then read alone, not with the 128 KiB the kernel would read around it, so what
+    /// comes back is what serving uses. A kernel without MADV_PAGEOUT (before 5.4) or one that refuses it leaves the
+    /// pages as they are.
     /// </summary>
     private static void PageOut(string binary)
     {
         try
         {
-            foreach (var (start, length) in FileMappings(File.ReadLines("/proc/self/maps"), binary))
+            foreach (var mapping in Mappings(File.ReadLines("/proc/self/smaps")))
             {
-                _ = Madvise(start, length, MadvRandom);
-                _ = Madvise(start, length, MadvPageout);
+                var advice = Advice(mapping, binary);
+                if (advice == PageAdvice.Keep)
+                    continue;
+                _ = Madvise(mapping.Start, mapping.Length, MadvRandom);
+                _ = Madvise(mapping.Start, mapping.Length, MadvPageout);
+                if (advice == PageAdvice.PageOutAndLetGo)
+                    _ = Madvise(mapping.Start, mapping.Length, MadvDontneed);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -74,20 +83,62 @@ internal static class StartupMemory
         }
     }
 
-    /// <summary>The mappings of the file <paramref name="path"/> in /proc/PID/maps lines: start and length.</summary>
-    internal static IEnumerable<(nint Start, nuint Length)> FileMappings(IEnumerable<string> maps, string path)
+    internal enum PageAdvice { Keep, PageOut, PageOutAndLetGo }
+
+    /// <summary>
+    /// What start-up's end does with a mapping: the binary's and the shared libraries' are paged out; a library's
+    /// read-only mapping that holds no page of this process's own (<c>Anonymous: 0</c>; the loader's relocated data is
+    /// read-only too, but written) is also let go of, since MADV_DONTNEED on it only drops this process's view of the
+    /// file. Anything else (the heap, stacks, other files, a writable or written mapping) is kept as it is.
+    /// </summary>
+    internal static PageAdvice Advice(Mapping mapping, string binary)
     {
-        foreach (var line in maps)
+        if (mapping.Path == binary)
+            return PageAdvice.PageOut;
+        if (!IsSharedLibrary(mapping.Path))
+            return PageAdvice.Keep;
+        return mapping.Permissions.Contains('w') || mapping.AnonymousKiB != 0 ? PageAdvice.PageOut : PageAdvice.PageOutAndLetGo;
+    }
+
+    /// <summary>A file the loader mapped as a shared library: <c>/usr/lib/x86_64-linux-gnu/libssl.so.3</c>, <c>libc.so.6</c>.</summary>
+    internal static bool IsSharedLibrary(string path) =>
+        path.StartsWith('/') && System.IO.Path.GetFileName(path) is var name && (name.EndsWith(".so", StringComparison.Ordinal) || name.Contains(".so.", StringComparison.Ordinal));
+
+    /// <summary>One mapping of /proc/PID/smaps: where it is, its permissions, its file, and its anonymous (written) KiB.</summary>
+    internal readonly record struct Mapping(nint Start, nuint Length, string Permissions, string Path, long AnonymousKiB);
+
+    /// <summary>The mappings in /proc/PID/smaps lines (a header line per mapping, then its fields).</summary>
+    internal static IEnumerable<Mapping> Mappings(IEnumerable<string> smaps)
+    {
+        Mapping? current = null;
+        foreach (var line in smaps)
         {
-            // 55d0c1a00000-55d0c2200000 r-xp 0001d000 08:01 1234   /path/to/minilb
-            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 6 || fields[5].Trim() != path)
+            if (line.StartsWith("Anonymous:", StringComparison.Ordinal) && current is { } mapping)
+            {
+                current = mapping with { AnonymousKiB = long.Parse(line.AsSpan(10).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) };
                 continue;
-            var range = fields[0].Split('-');
-            var start = ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            var end = ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            yield return ((nint)start, (nuint)(end - start));
+            }
+            if (Header(line) is not { } next)
+                continue;
+            if (current is { } done)
+                yield return done;
+            current = next;
         }
+        if (current is { } last)
+            yield return last;
+    }
+
+    /// <summary>A maps line (<c>55d0c1a00000-55d0c2200000 r-xp 0001d000 08:01 1234   /path/to/minilb</c>), or null for a field line.</summary>
+    private static Mapping? Header(string line)
+    {
+        var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+        var dash = fields.Length < 5 ? -1 : fields[0].IndexOf('-');
+        if (dash <= 0)
+            return null;
+        if (!ulong.TryParse(fields[0].AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var start)
+            || !ulong.TryParse(fields[0].AsSpan(dash + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var end))
+            return null;
+        return new Mapping((nint)start, (nuint)(end - start), fields[1], fields.Length == 6 ? fields[5].Trim() : "", 0);
     }
 
     // DllImport, not LibraryImport: the generated marshalling needs unsafe code, which the project does not allow.
