@@ -341,6 +341,55 @@ public sealed class InformerTests
         Assert.That(log.Messages.Single(m => m.Contains("not served")), Does.Contain("looking again every 00:00:30"));
     }
 
+    [Test]
+    public async Task Absent_Gateway_API_kinds_cost_one_discovery_look_per_interval_and_no_LIST_until_their_kind_is_served()
+    {
+        const string discovery = "/apis/gateway.networking.k8s.io/v1";
+        string[] paths = [discovery + "/gateways", discovery + "/httproutes"];
+        foreach (var path in paths)
+            server.Once(IsList(path), Status(404, "NotFound"));
+        server.Once(r => r.Path == discovery, Status(404, "NotFound"));
+        server.Once(r => r.Path == discovery, Json("""
+            {"kind":"APIResourceList","apiVersion":"v1","groupVersion":"gateway.networking.k8s.io/v1",
+             "resources":[{"name":"gateways","namespaced":true,"kind":"Gateway","verbs":["list","watch"]},{"name":"gateways/status","namespaced":true,"kind":"Gateway","verbs":["get"]}]}
+            """));
+        server.Once(IsList(paths[0]), Json("""
+            {"apiVersion":"gateway.networking.k8s.io/v1","kind":"GatewayList","metadata":{"resourceVersion":"9"},
+             "items":[{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":"web","namespace":"apps","resourceVersion":"8"}}]}
+            """));
+        server.Always(IsWatch(paths[0]), Stream(Channel.CreateUnbounded<string>().Reader));
+        var interval = TimeSpan.FromSeconds(30);
+        var client = server.Client();
+        var options = new InformerOptions { Random = () => 0, Groups = GroupDiscovery.Over(client, time, interval / 2) };
+        var gateways = new Informer<V1Gateway>(ListWatches.Custom(client, Kinds.Gateway, GatewayJson.Default.V1Gateway), new CapturingLogger<Informer<V1Gateway>>(), time, options);
+        var routes = new Informer<V1HttpRoute>(ListWatches.Custom(client, Kinds.HttpRoute, GatewayJson.Default.V1HttpRoute), new CapturingLogger<Informer<V1HttpRoute>>(), time, options);
+        gateways.Subscribe(e => changes.Writer.TryWrite($"{e.Type} {Informer<V1Gateway>.KeyOf((e.New ?? e.Old)!)}"));
+        running = Task.WhenAll(gateways.RunAsync(stop.Token), routes.RunAsync(stop.Token));
+
+        async Task<List<string>> AfterAnInterval(int requests)
+        {
+            for (var waiting = 0; waiting < 2; waiting++)
+                await time.NextTimerAsync(d => d == interval);
+            time.Advance(interval);
+            var seen = new List<string>();
+            for (var i = 0; i < requests; i++)
+                seen.Add(await server.NextRequestAsync() is var r ? $"{r.Method} {r.Path}" : "");
+            return seen;
+        }
+
+        Assert.That(new[] { (await server.NextRequestAsync()).Path, (await server.NextRequestAsync()).Path }, Is.EquivalentTo(paths),
+            "each kind is LISTed once at start");
+        Assert.That(await AfterAnInterval(1), Is.EqualTo(new[] { "GET " + discovery }), "one look (404) for both kinds, no LIST");
+        Assert.That(gateways.IsAbsent && routes.IsAbsent, Is.True);
+        Assert.That(await AfterAnInterval(2), Is.EqualTo(new[] { "GET " + discovery, "GET " + paths[0] }),
+            "one look, which lists Gateway: only Gateway is LISTed");
+
+        Assert.That(await NextChangesAsync(1), Is.EqualTo(new[] { "Added apps/web" }), "the kind now listed is LISTed and watched");
+        Assert.That(gateways.IsAbsent, Is.False);
+        Assert.That(routes.IsAbsent, Is.True, "HTTPRoute is still not in the list: not LISTed");
+        Assert.That(server.Requests.Count(r => r.Path == paths[1]), Is.EqualTo(1));
+    }
+
     private Informer<ServiceView> Run(ListWatch<ServiceView> source, InformerOptions? options = null)
     {
         var informer = new Informer<ServiceView>(source, new CapturingLogger<Informer<ServiceView>>(), time, options ?? new InformerOptions { Random = () => 0 });

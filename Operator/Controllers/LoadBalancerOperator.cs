@@ -69,7 +69,13 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         Leadership = options.Lease is { } lease
             ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) { Access = Access }
             : new AlwaysLeader();
-        Host = new OperatorHost(Leadership, loggers, options.Time, (options.Informers ?? new InformerOptions()) with { Access = Access });
+        var informers = options.Informers ?? new InformerOptions();
+        Host = new OperatorHost(Leadership, loggers, options.Time, informers with
+        {
+            Access = Access,
+            // One look per group version and interval for absent Gateway API kinds; fresh for half an interval, so their informers share it.
+            Groups = informers.Groups ?? (client is Kubernetes ? GroupDiscovery.Over(client, options.Time, informers.DiscoveryInterval / 2) : null),
+        });
         var initial = LiveConfig.TryRead(options.Defaults, out var defaults, out _) ? defaults.Zone : new ZoneSettings();
         Zones = new ZoneHolder(Zone.Empty(initial));
         Config = new LiveConfig(options.ConfigName, Zones, loggers, options.Defaults, options.Dns, options.Flags);

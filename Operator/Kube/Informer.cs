@@ -39,6 +39,12 @@ public sealed record InformerOptions
     /// </summary>
     public TimeSpan DiscoveryInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Asked before an absent <see cref="ResourceKind.Optional"/> kind is LISTed again: whether its group is served at
+    /// all, one request per group version and interval (<see cref="GroupDiscovery"/>). None: the LIST itself is the look.
+    /// </summary>
+    public GroupDiscovery? Groups { get; init; }
+
     /// <summary>Source of jitter in [0, 1).</summary>
     public Func<double> Random { get; init; } = System.Random.Shared.NextDouble;
 
@@ -140,6 +146,22 @@ public sealed class Informer<T> : IInformer where T : class, IKubernetesObject<V
         {
             TimeSpan delay;
             var listing = ResourceVersion is null;
+            if (listing && IsAbsent && Kind.Optional && options.Groups is { } groups)
+            {
+                try
+                {
+                    // Still not served: wait another interval without a LIST (and its 404, thrown).
+                    if (!await groups.ServesAsync(Kind, ct))
+                    {
+                        await Task.Delay(options.DiscoveryInterval, time, ct);
+                        continue;
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
             try
             {
                 if (listing)
