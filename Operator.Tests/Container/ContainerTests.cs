@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
 using MiniLb.Operator.Tests.Chart;
+using MiniLb.Operator.Tests.Cluster;
 using MiniLb.Operator.Tests.Controllers;
 
 namespace MiniLb.Operator.Tests.Container;
@@ -21,6 +22,9 @@ public sealed class ContainerTests : OperatorFixture
 {
     private const int Services = 1000;
     private readonly List<string> containers = [];
+
+    // TLS with the cluster CA, as every API server is: the figures then include OpenSSL and the TLS connection.
+    protected override TestApiServerOptions Options => new() { BookmarkInterval = TimeSpan.FromSeconds(1), Https = true };
 
     [SetUp]
     public Task RequireImage() => Podman.RequireImageAsync();
