@@ -23,7 +23,8 @@ public sealed class StartupMemoryTests
         "7f1a2c1bd000-7f1a2c1c1000 r--p 001bc000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  16 kB",
         "7f1a2c1c1000-7f1a2c1c3000 rw-p 001c0000 08:01 99                         /usr/lib/x86_64-linux-gnu/libc.so.6", "Anonymous:  8 kB",
         "7f1a2c300000-7f1a2c3a0000 r-xp 00000000 08:01 98                         /usr/lib/x86_64-linux-gnu/libssl.so", "Anonymous:  0 kB",
-        "7f1a2c3a0000-7f1a2c3b0000 r--p 00000000 08:01 97                         /usr/lib/locale/C.utf8/LC_CTYPE", "Anonymous:  0 kB",
+        "7f1a2c3a0000-7f1a2c3a1000 r--p 000a0000 08:01 98                         /usr/lib/x86_64-linux-gnu/libssl.so", "Anonymous:  garbled",
+        "7f1a2c3b0000-7f1a2c3c0000 r--p 00000000 08:01 97                         /usr/lib/locale/C.utf8/LC_CTYPE", "Anonymous:  0 kB",
         "7f1a2c400000-7f1a2c401000 r--p 00000000 08:01 77                         /app/minilb-old (deleted)", "Anonymous:  0 kB",
         "7ffd5e1f0000-7ffd5e211000 rw-p 00000000 00:00 0                          [stack]", "Anonymous:  132 kB",
     ];
@@ -45,7 +46,8 @@ public sealed class StartupMemoryTests
             (0x7f1a2c1bd000L, 0x4000UL, StartupMemory.PageAdvice.PageOut), // read-only now, but relocated by the loader: written
             (0x7f1a2c1c1000L, 0x2000UL, StartupMemory.PageAdvice.PageOut), // writable
             (0x7f1a2c300000L, 0xa0000UL, StartupMemory.PageAdvice.PageOutAndLetGo),
-            (0x7f1a2c3a0000L, 0x10000UL, StartupMemory.PageAdvice.Keep), // a data file, not a library
+            (0x7f1a2c3a0000L, 0x1000UL, StartupMemory.PageAdvice.PageOut), // a count that cannot be read counts as written
+            (0x7f1a2c3b0000L, 0x10000UL, StartupMemory.PageAdvice.Keep), // a data file, not a library
             (0x7f1a2c400000L, 0x1000UL, StartupMemory.PageAdvice.Keep), // another file
             (0x7ffd5e1f0000L, 0x21000UL, StartupMemory.PageAdvice.Keep),
         }));

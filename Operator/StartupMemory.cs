@@ -115,7 +115,11 @@ internal static class StartupMemory
         {
             if (line.StartsWith("Anonymous:", StringComparison.Ordinal) && current is { } mapping)
             {
-                current = mapping with { AnonymousKiB = long.Parse(line.AsSpan(10).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) };
+                // Unreadable counts as written: such a mapping is only paged out, never let go of.
+                current = mapping with
+                {
+                    AnonymousKiB = long.TryParse(line.AsSpan(10).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kib) ? kib : long.MaxValue,
+                };
                 continue;
             }
             if (Header(line) is not { } next)
