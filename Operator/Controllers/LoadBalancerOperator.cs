@@ -74,7 +74,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         {
             Access = Access,
             // One look per group version and interval for absent Gateway API kinds; fresh for half an interval, so their informers share it.
-            Groups = informers.Groups ?? (client is Kubernetes ? GroupDiscovery.Over(client, options.Time, informers.DiscoveryInterval / 2) : null),
+            Groups = informers.Groups ?? GroupDiscovery.Over(client, options.Time, informers.DiscoveryInterval / 2),
         });
         var initial = LiveConfig.TryRead(options.Defaults, out var defaults, out _) ? defaults.Zone : new ZoneSettings();
         Zones = new ZoneHolder(Zone.Empty(initial));

@@ -22,26 +22,20 @@ public sealed class GroupDiscovery(Func<string, CancellationToken, Task<IReadOnl
     private readonly Dictionary<string, (long At, Task<IReadOnlySet<string>?> Answer)> answers = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Looks at <c>/apis/&lt;group&gt;/&lt;version&gt;</c> through the client's HTTP pipeline (TLS, credentials): the
-    /// plurals it lists, or null for a 404. An answer is reused for <paramref name="fresh"/>.
+    /// Looks at <c>/apis/&lt;group&gt;/&lt;version&gt;</c> through the client's HTTP pipeline: the plurals it lists, or
+    /// null for a 404. An answer is reused for <paramref name="fresh"/>. None for a client that is not KubernetesClient's
+    /// (a test's fake): its informers' LISTs are then the look.
     /// </summary>
-    public static GroupDiscovery Over(IKubernetes client, TimeProvider time, TimeSpan fresh)
-    {
-        var api = client as Kubernetes ?? throw new ArgumentException($"group discovery needs KubernetesClient's Kubernetes client, not {client.GetType().Name}", nameof(client));
-        return new GroupDiscovery(async (groupVersion, ct) =>
+    public static GroupDiscovery? Over(IKubernetes client, TimeProvider time, TimeSpan fresh) =>
+        client is not Kubernetes api ? null : new GroupDiscovery(async (groupVersion, ct) =>
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api.BaseUri, $"apis/{groupVersion}"));
-            request.Headers.Accept.ParseAdd("application/json");
-            if (api.Credentials is { } credentials)
-                await credentials.ProcessHttpRequestAsync(request, ct);
-            using var response = await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            using var response = await JsonListWatch.GetAsync(api, $"apis/{groupVersion}", ct);
             if (response.StatusCode == HttpStatusCode.NotFound)
                 return null;
             response.EnsureSuccessStatusCode();
             await using var body = await response.Content.ReadAsStreamAsync(ct);
             return Plurals(await JsonDocument.ParseAsync(body, cancellationToken: ct));
         }, time, fresh);
-    }
 
     /// <summary>The <c>resources[].name</c> of an APIResourceList (subresources such as <c>gateways/status</c> included).</summary>
     internal static IReadOnlySet<string> Plurals(JsonDocument list)

@@ -145,13 +145,23 @@ public static class JsonListWatch
         }
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct)
+    /// <summary>
+    /// A GET of a path under the API server through the client's HTTP pipeline (TLS, credentials, HTTP/2 where the
+    /// client asks for it: <see cref="PreferHttp2"/>), answered as soon as the headers arrive, whatever its status.
+    /// </summary>
+    internal static async Task<HttpResponseMessage> GetAsync(Kubernetes api, string relative, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api.BaseUri, relative)) { Version = HttpVersion.Version20 };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api.BaseUri, relative));
         request.Headers.Accept.ParseAdd("application/json");
         if (api.Credentials is { } credentials)
             await credentials.ProcessHttpRequestAsync(request, ct);
-        var response = await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        return await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct)
+    {
+        var response = await GetAsync(api, relative, ct);
+        var request = response.RequestMessage!;
         if (response.IsSuccessStatusCode)
             return response;
         var content = await response.Content.ReadAsStringAsync(ct);
