@@ -244,7 +244,7 @@ public class ChartTests
         {
             "/services/status:patch", "minilb.io/minilbconfigs/status:patch",
             "/events:create", "/events:patch", "events.k8s.io/events:create", "events.k8s.io/events:patch",
-            "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:update",
+            "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:patch",
         };
         var readVerbs = new[] { "get", "list", "watch" };
         var grants = Grants(rendered.Single("ClusterRole")).Concat(Grants(rendered.Single("Role"))).ToList();
@@ -268,7 +268,7 @@ public class ChartTests
             "gateway.networking.k8s.io/gateways:watch", "gateway.networking.k8s.io/httproutes:watch",
             "gateway.networking.k8s.io/grpcroutes:watch", "gateway.networking.k8s.io/tlsroutes:watch",
             "minilb.io/minilbconfigs:watch", "/services/status:patch", "minilb.io/minilbconfigs/status:patch",
-            "coordination.k8s.io/leases:get", "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:update",
+            "coordination.k8s.io/leases:get", "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:patch",
             "/events:create",
         };
         Assert.That(grants, Is.SupersetOf(needed));

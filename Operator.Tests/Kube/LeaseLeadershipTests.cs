@@ -12,6 +12,7 @@ public sealed class LeaseLeadershipTests
     private JsonObject? lease;
     private int version;
     private int conflicts;
+    private volatile bool unanswered;
 
     [SetUp]
     public async Task Start()
@@ -19,26 +20,44 @@ public sealed class LeaseLeadershipTests
         server = await StartAsync();
         lease = null;
         conflicts = 0;
-        // Enough of the Lease API for KubernetesClient's LeaseLock: read, create, replace (refused, as the API server
-        // does, when it carries another resourceVersion than the Lease's).
+        unanswered = false;
+        // Enough of the Lease API for leader election: read, create (refused when the Lease exists), and a merge patch
+        // (refused, as the API server does, when it carries another resourceVersion than the Lease's).
         server.Always(r => r.Method == "GET" && r.Path == $"{Leases}/minilb-leader", (context, request) =>
         {
             lock (this)
                 return lease is null ? Status(404, "NotFound")(context, request) : Json(lease.ToJsonString())(context, request);
         });
-        server.Always(r => r.Method is "POST" or "PUT", (context, request) =>
+        server.Always(r => r.Method == "POST" && r.Path == Leases, (context, request) =>
         {
             lock (this)
             {
-                var written = JsonNode.Parse(request.Body)!.AsObject();
-                if (request.Method == "PUT" && (string?)written["metadata"]?["resourceVersion"] != version.ToString())
+                if (lease is not null)
+                    return Status(409, "AlreadyExists")(context, request);
+                lease = JsonNode.Parse(request.Body)!.AsObject();
+                lease["metadata"]!["resourceVersion"] = (++version).ToString();
+                return Json(lease.ToJsonString(), 201)(context, request);
+            }
+        });
+        server.Always(r => r.Method == "PATCH" && r.Path == $"{Leases}/minilb-leader", (context, request) =>
+        {
+            if (unanswered)
+                return Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            lock (this)
+            {
+                Assert.That(request.ContentType, Does.StartWith("application/merge-patch+json"));
+                var patch = JsonNode.Parse(request.Body)!.AsObject();
+                if (lease is null)
+                    return Status(404, "NotFound")(context, request);
+                if (patch["metadata"]?["resourceVersion"] is { } given && (string?)given != version.ToString())
                 {
                     conflicts++;
                     return Status(409, "Conflict")(context, request);
                 }
-                lease = written;
+                foreach (var (field, value) in patch["spec"]!.AsObject())
+                    lease["spec"]![field] = value?.DeepClone();
                 lease["metadata"]!["resourceVersion"] = (++version).ToString();
-                return Json(lease.ToJsonString(), request.Method == "POST" ? 201 : 200)(context, request);
+                return Json(lease.ToJsonString())(context, request);
             }
         });
     }
@@ -72,7 +91,7 @@ public sealed class LeaseLeadershipTests
         Assert.That(changes, Is.EqualTo(new[] { true, false }));
         Assert.That((string?)Lease()["spec"]!["holderIdentity"], Is.Empty);
         Assert.That((int?)Lease()["spec"]!["leaseDurationSeconds"], Is.EqualTo(1));
-        Assert.That(server.Requests.Last().Method, Is.EqualTo("PUT"), "released with an update of the Lease");
+        Assert.That(server.Requests.Last().Method, Is.EqualTo("PATCH"), "released with a patch of the Lease");
     }
 
     [Test]
@@ -104,7 +123,7 @@ public sealed class LeaseLeadershipTests
     {
         await using var first = await LeadingAsync("replica-1");
         var reads = server.Requests.Count(r => r.Method == "GET");
-        await WaitUntil(() => server.Requests.Count(r => r.Method == "PUT") >= 5);
+        await WaitUntil(() => server.Requests.Count(r => r.Method == "PATCH") >= 5);
 
         Assert.That(server.Requests.Count(r => r.Method == "GET"), Is.EqualTo(reads), "renewed without reading the Lease first");
         Assert.That(first.Elector.IsLeader, Is.True);
@@ -128,6 +147,56 @@ public sealed class LeaseLeadershipTests
 
         Assert.That(Volatile.Read(ref conflicts), Is.GreaterThan(0), "its renewal was refused");
         Assert.That((string?)Lease()["spec"]!["holderIdentity"], Is.EqualTo("replica-2"), "and did not overwrite the new holder");
+    }
+
+    [Test]
+    public async Task A_leader_whose_renewals_go_unanswered_stops_leading_at_the_renew_deadline_before_its_lease_lapses()
+    {
+        var time = new RecordingTimeProvider();
+        var options = new LeaseLeadershipOptions { Namespace = "minilb", Identity = "replica-1" };
+        var elector = new LeaseLeadership(server.Client(), options, new CapturingLogger<LeaseLeadership>(), time);
+        using var stop = new CancellationTokenSource();
+        var run = elector.RunAsync(stop.Token);
+        await WaitUntil(() => elector.IsLeader);
+        var acquired = time.GetUtcNow();
+        await time.NextTimerAsync(t => t == options.RetryPeriod);
+
+        unanswered = true; // the API server takes the renewals in and never answers
+        time.Advance(options.RetryPeriod);
+        await WaitUntil(() => server.Requests.Any(r => r.Method == "PATCH"));
+        time.Advance(options.RenewDeadline - options.RetryPeriod - TimeSpan.FromSeconds(1));
+        await Task.Delay(200);
+        Assert.That(elector.IsLeader, Is.True, "within the renew deadline it still leads");
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        // At once: the request's own timeout (JsonLeaseLock.RequestTimeout, real time) is not what ended it.
+        await WaitUntil(() => !elector.IsLeader, within: TimeSpan.FromSeconds(3));
+        Assert.That(time.GetUtcNow() - acquired, Is.EqualTo(options.RenewDeadline));
+        Assert.That(options.RenewDeadline, Is.LessThan(options.LeaseDuration), "it stopped before another replica may take the lease");
+
+        unanswered = false;
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Test]
+    public async Task A_renewal_refused_because_someone_else_edited_the_Lease_is_retried_at_once_and_the_leader_keeps_leading()
+    {
+        await using var first = await LeadingAsync("replica-1");
+        var changes = new List<bool>();
+        first.Elector.Changed += changes.Add;
+        lock (this)
+        {
+            // A label from a policy tool: the Lease's resourceVersion moves on, its holder does not change.
+            lease!["metadata"]!["labels"] = new JsonObject { ["team"] = "net" };
+            lease["metadata"]!["resourceVersion"] = (++version).ToString();
+        }
+        var patches = server.Requests.Count(r => r.Method == "PATCH");
+        await WaitUntil(() => server.Requests.Count(r => r.Method == "PATCH") >= patches + 3);
+
+        Assert.That(Volatile.Read(ref conflicts), Is.EqualTo(1), "the one stale renewal");
+        Assert.That(changes, Is.Empty, "it never stopped leading");
+        Assert.That((string?)Lease()["metadata"]!["labels"]!["team"], Is.EqualTo("net"));
     }
 
     /// <summary>A replica competing for the lease, once it leads; disposing it stops it.</summary>
@@ -163,9 +232,9 @@ public sealed class LeaseLeadershipTests
             return lease!;
     }
 
-    private static async Task WaitUntil(Func<bool> condition)
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
         while (!condition())
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");

@@ -38,7 +38,7 @@ public sealed class RbacTests
 
         Assert.That(rule.ApiGroups, Is.EqualTo(new[] { "coordination.k8s.io" }));
         Assert.That(rule.Resources, Is.EqualTo(new[] { "leases" }));
-        Assert.That(rule.Verbs, Is.EqualTo(new[] { "get", "create", "update" }));
+        Assert.That(rule.Verbs, Is.EqualTo(new[] { "get", "create", "patch" }));
         Assert.That(RbacGenerator.Rules(Permissions, RbacScope.Cluster).SelectMany(r => r.Resources), Has.None.EqualTo("leases"));
     }
 
@@ -71,7 +71,7 @@ public sealed class RbacTests
         var allowedWrites = new HashSet<string>
         {
             "/services/status:patch", "minilb.io/minilbconfigs/status:patch", "/events:create", "/events:patch",
-            "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:update",
+            "coordination.k8s.io/leases:create", "coordination.k8s.io/leases:patch",
         };
         var grants = role.Rules.SelectMany(r => r.ApiGroups.SelectMany(g => r.Resources.SelectMany(res => r.Verbs.Select(v => $"{g}/{res}:{v}")))).ToList();
 

@@ -67,7 +67,7 @@ public sealed class LoadBalancerOperator : IAsyncDisposable
         log = loggers.CreateLogger<LoadBalancerOperator>();
         Access = new AccessProblems(client, loggers.CreateLogger<AccessProblems>(), options.Time);
         Leadership = options.Lease is { } lease
-            ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>()) { Access = Access }
+            ? new LeaseLeadership(client, lease, loggers.CreateLogger<LeaseLeadership>(), options.Time) { Access = Access }
             : new AlwaysLeader();
         var informers = options.Informers ?? new InformerOptions();
         Host = new OperatorHost(Leadership, loggers, options.Time, informers with

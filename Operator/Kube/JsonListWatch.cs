@@ -148,29 +148,42 @@ public static class JsonListWatch
     /// A GET of a path under the API server through the client's HTTP pipeline (TLS, credentials, HTTP/2 where the
     /// client asks for it: <see cref="PreferHttp2"/>), answered as soon as the headers arrive, whatever its status.
     /// </summary>
-    internal static async Task<HttpResponseMessage> GetAsync(Kubernetes api, string relative, CancellationToken ct)
+    internal static Task<HttpResponseMessage> GetAsync(Kubernetes api, string relative, CancellationToken ct) =>
+        RequestAsync(api, HttpMethod.Get, relative, null, ct);
+
+    /// <summary>A request with an optional JSON body, the same way as <see cref="GetAsync"/>.</summary>
+    private static async Task<HttpResponseMessage> RequestAsync(Kubernetes api, HttpMethod method, string relative, HttpContent? content,
+        CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api.BaseUri, relative));
+        using var request = new HttpRequestMessage(method, new Uri(api.BaseUri, relative)) { Content = content };
         request.Headers.Accept.ParseAdd("application/json");
         if (api.Credentials is { } credentials)
             await credentials.ProcessHttpRequestAsync(request, ct);
         return await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct)
+    private static Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct) =>
+        SendAsync(api, HttpMethod.Get, relative, null, ct);
+
+    /// <summary>
+    /// <see cref="RequestAsync"/>, and an answer other than 2xx is thrown as KubernetesClient throws it
+    /// (<see cref="HttpOperationException"/> with the status and body), so the same status checks apply: the informer's
+    /// 410, 404 and 429 + Retry-After, AccessProblems' 401 and 403, the lease lock's 409.
+    /// </summary>
+    internal static async Task<HttpResponseMessage> SendAsync(Kubernetes api, HttpMethod method, string relative, HttpContent? content,
+        CancellationToken ct)
     {
-        var response = await GetAsync(api, relative, ct);
+        var response = await RequestAsync(api, method, relative, content, ct);
         var request = response.RequestMessage!;
         if (response.IsSuccessStatusCode)
             return response;
-        var content = await response.Content.ReadAsStringAsync(ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
         using (response)
         {
-            // The shape KubernetesClient throws, so the informer's status checks (410, 404, 429 + Retry-After) apply.
             throw new HttpOperationException($"Operation returned an invalid status code '{response.StatusCode}'")
             {
                 Request = new HttpRequestMessageWrapper(request, null),
-                Response = new HttpResponseMessageWrapper(response, content),
+                Response = new HttpResponseMessageWrapper(response, body),
             };
         }
     }

@@ -1,7 +1,7 @@
 using System.Net;
 using k8s;
+using k8s.Autorest;
 using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
@@ -39,7 +39,7 @@ public sealed record LeaseLeadershipOptions
     public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How often the leader renews (a PUT of the Lease; see HeldLeaseLock) and a follower reads it. 5 s rather than
+    /// How often the leader renews (a PATCH of the Lease; see JsonLeaseLock) and a follower reads it. 5 s rather than
     /// client-go's 2 s: the renewals were a tenth of minilb's idle CPU, and leadership only decides who writes status
     /// and events (every replica answers DNS), so a successor taking over within LeaseDuration + 5 s instead of + 2 s
     /// costs nothing a client sees. Two renewals still fit in the RenewDeadline.
@@ -58,19 +58,42 @@ public sealed record LeaseLeadershipOptions
 }
 
 /// <summary>
-/// Leader election over a coordination.k8s.io Lease with KubernetesClient's <see cref="LeaderElector"/>. The library
-/// does not give the lease back when stopped, so a successor would wait out the whole lease; <see cref="RunAsync"/>
-/// releases it on a clean shutdown the way client-go does (empty holder, one-second duration).
-/// The elector keeps its own clock (DateTime.UtcNow), so this class cannot take a TimeProvider.
+/// Leader election over a coordination.k8s.io Lease, by client-go's rules, through k8s.LeaderElection's
+/// <see cref="ILock"/> and <see cref="LeaderElectionRecord"/> (the lock is <see cref="JsonLeaseLock"/>).
+/// <list type="bullet">
+/// <item>Every <see cref="LeaseLeadershipOptions.RetryPeriod"/> one round: the leader renews; a follower reads the Lease
+/// and takes it once its holder let it lapse (no renewal seen for the lease's duration) or gave it up.</item>
+/// <item>The leader stops leading when a round finds the Lease held by another replica, or when no renewal landed
+/// for <see cref="LeaseLeadershipOptions.RenewDeadline"/> (an API outage): before the lease expires for the others.
+/// A renewal refused because the Lease changed (someone labelled it, say) is tried again at once on a fresh read.</item>
+/// <item>On a clean shutdown it gives the Lease back (empty holder, one-second duration), as client-go does, so a
+/// successor need not wait it out.</item>
+/// </list>
+/// KubernetesClient's <see cref="LeaderElector"/> did the same with more wake-ups: each round a Task.Run hop and a
+/// renew-deadline timer that nothing cancels, which fires ten seconds later. Here a round is one timer, and the renew
+/// deadline is a timeout on the round's requests that is disposed, unfired, when they answer.
 /// </summary>
-[EntityRbac(typeof(V1Lease), RbacVerb.Get | RbacVerb.Create | RbacVerb.Update, Scope = RbacScope.OperatorNamespace)]
-public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions options, ILogger<LeaseLeadership> log) : ILeadership
+[GenericRbac("coordination.k8s.io", "leases", RbacVerb.Get | RbacVerb.Create | RbacVerb.Patch, Scope = RbacScope.OperatorNamespace)]
+public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions options, ILogger<LeaseLeadership> log, TimeProvider? time = null)
+    : ILeadership
 {
     private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
+    private readonly TimeProvider time = time ?? TimeProvider.System;
     private readonly CancellationTokenSource resignation = new();
     private readonly TaskCompletionSource released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool leading;
     private volatile bool started;
+    private LeaderElectionRecord? observed;
+    private DateTimeOffset observedAt;
+    private DateTimeOffset renewedAt;
+    private string? reportedLeader;
+
+    private enum Outcome
+    {
+        Held,
+        HeldByOther,
+        Refused,
+    }
 
     public bool IsLeader => leading;
 
@@ -87,23 +110,13 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         started = true;
         using var competing = CancellationTokenSource.CreateLinkedTokenSource(ct, resignation.Token);
         ct = competing.Token;
-        var lease = new HeldLeaseLock(new LeaseLock(client, options.Namespace, options.LeaseName, options.Identity));
+        var lease = new JsonLeaseLock(client, options.Namespace, options.LeaseName, options.Identity);
         try
         {
-            while (!ct.IsCancellationRequested)
+            while (true)
             {
-                try
-                {
-                    await ElectAsync(lease, ct);
-                }
-                catch (Exception e) when (!ct.IsCancellationRequested)
-                {
-                    // The elector gives up on the first failed call (an API outage, say); a replica must keep competing.
-                    Set(false);
-                    if (Access?.Observe(e) != true)
-                        log.LogWarning("Lease {Namespace}/{Lease}: {Error}; trying again in {Delay}", options.Namespace, options.LeaseName, e.Message, options.RetryPeriod);
-                    await Task.Delay(options.RetryPeriod, ct);
-                }
+                await RoundAsync(lease, ct);
+                await Task.Delay(options.RetryPeriod, time, ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -129,24 +142,98 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
             await released.Task;
     }
 
-    private async Task ElectAsync(ILock lease, CancellationToken ct)
+    /// <summary>One round: acquire or renew, within what is left of the renew deadline while leading.</summary>
+    private async Task RoundAsync(ILock lease, CancellationToken ct)
     {
-        using var elector = new LeaderElector(new LeaderElectionConfig(lease)
+        var budget = leading ? options.RenewDeadline - (time.GetUtcNow() - renewedAt) : options.RenewDeadline;
+        using var deadline = new CancellationTokenSource(budget > TimeSpan.Zero ? budget : TimeSpan.Zero, time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
+        Outcome outcome;
+        try
         {
-            LeaseDuration = options.LeaseDuration,
-            RenewDeadline = options.RenewDeadline,
-            RetryPeriod = options.RetryPeriod,
-        });
-        elector.OnStartedLeading += () => Set(true);
-        elector.OnStoppedLeading += () => Set(false);
-        elector.OnNewLeader += leader => log.LogInformation("Lease {Namespace}/{Lease}: the leader is now {Leader}",
-            options.Namespace, options.LeaseName, string.IsNullOrEmpty(leader) ? "nobody" : leader);
-        elector.OnError += e =>
+            outcome = await TryAcquireOrRenewAsync(lease, attempt.Token);
+            if (outcome == Outcome.Refused)
+                outcome = await TryAcquireOrRenewAsync(lease, attempt.Token); // the Lease changed: once more, on a fresh read
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
             if (Access?.Observe(e) != true)
-                log.LogWarning("Lease {Namespace}/{Lease}: {Error}", options.Namespace, options.LeaseName, e.Message);
-        };
-        await elector.RunAndTryToHoldLeadershipForeverAsync(ct);
+            {
+                var error = deadline.IsCancellationRequested ? "no answer within the renew deadline" : e.Message;
+                log.LogWarning("Lease {Namespace}/{Lease}: {Error}; trying again in {Delay}", options.Namespace, options.LeaseName, error, options.RetryPeriod);
+            }
+            outcome = Outcome.Refused;
+        }
+        switch (outcome)
+        {
+            case Outcome.Held:
+                Set(true);
+                break;
+            case Outcome.HeldByOther:
+                Set(false);
+                break;
+            default:
+                if (leading && time.GetUtcNow() - renewedAt >= options.RenewDeadline)
+                    Set(false);
+                break;
+        }
+    }
+
+    private async Task<Outcome> TryAcquireOrRenewAsync(ILock lease, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        LeaderElectionRecord current;
+        try
+        {
+            current = await lease.GetAsync(ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            var first = Record(now, acquired: now, transitions: 0);
+            return await lease.CreateAsync(first, ct) ? Took(first, now) : Outcome.Refused;
+        }
+        Observe(current, now);
+        var mine = current.HolderIdentity == options.Identity;
+        var lapse = current.LeaseDurationSeconds > 0 ? TimeSpan.FromSeconds(current.LeaseDurationSeconds) : options.LeaseDuration;
+        if (!mine && !string.IsNullOrEmpty(current.HolderIdentity) && now < observedAt + lapse)
+            return Outcome.HeldByOther;
+        var next = mine
+            ? Record(now, current.AcquireTime is { } acquired ? new DateTimeOffset(acquired, TimeSpan.Zero) : now, current.LeaderTransitions)
+            : Record(now, acquired: now, current.LeaderTransitions + 1);
+        return await lease.UpdateAsync(next, ct) ? Took(next, now) : Outcome.Refused;
+    }
+
+    private LeaderElectionRecord Record(DateTimeOffset now, DateTimeOffset acquired, int transitions) => new()
+    {
+        HolderIdentity = options.Identity,
+        LeaseDurationSeconds = (int)options.LeaseDuration.TotalSeconds,
+        AcquireTime = acquired.UtcDateTime,
+        RenewTime = now.UtcDateTime,
+        LeaderTransitions = transitions,
+    };
+
+    private Outcome Took(LeaderElectionRecord written, DateTimeOffset now)
+    {
+        Observe(written, now);
+        renewedAt = now;
+        return Outcome.Held;
+    }
+
+    /// <summary>Notes when the Lease last changed (its holder's renewals are what keep it), and logs a new leader.</summary>
+    private void Observe(LeaderElectionRecord record, DateTimeOffset now)
+    {
+        if (observed is null || observed.HolderIdentity != record.HolderIdentity || observed.RenewTime != record.RenewTime
+            || observed.LeaderTransitions != record.LeaderTransitions)
+        {
+            observed = record;
+            observedAt = now;
+        }
+        var leader = record.HolderIdentity ?? "";
+        if (leader == reportedLeader)
+            return;
+        reportedLeader = leader;
+        log.LogInformation("Lease {Namespace}/{Lease}: the leader is now {Leader}", options.Namespace, options.LeaseName,
+            leader.Length == 0 ? "nobody" : leader);
     }
 
     private void Set(bool value)
@@ -173,7 +260,7 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
                 HolderIdentity = "",
                 LeaseDurationSeconds = 1,
                 AcquireTime = record.AcquireTime,
-                RenewTime = DateTime.UtcNow,
+                RenewTime = time.GetUtcNow().UtcDateTime,
                 LeaderTransitions = record.LeaderTransitions,
             }, timeout.Token);
             log.LogInformation(released ? "Lease {Namespace}/{Lease} released" : "Lease {Namespace}/{Lease} could not be released; it expires on its own",
@@ -183,42 +270,5 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         {
             log.LogWarning("Lease {Namespace}/{Lease} not released ({Error}); it expires on its own", options.Namespace, options.LeaseName, e.Message);
         }
-    }
-}
-
-/// <summary>
-/// A lease lock that renews the lease it holds with one request instead of two. KubernetesClient's
-/// <see cref="LeaderElector"/> reads the Lease before every renewal; while this replica holds it and its last write
-/// succeeded, that read can only return what it wrote, so the record it wrote is answered instead (client-go's
-/// elector takes the same fast path). The write still carries the resourceVersion of the last write: if anyone else
-/// changed the Lease meanwhile, the API server refuses it (409 Conflict), the renewal fails and the next one reads the
-/// Lease again. The leader's idle cost was a GET and a PUT every 5 s, the largest part of minilb's idle CPU.
-/// </summary>
-internal sealed class HeldLeaseLock(ILock lease) : ILock
-{
-    private LeaderElectionRecord? written;
-
-    public string Identity => lease.Identity;
-
-    public string Describe() => lease.Describe();
-
-    public async Task<LeaderElectionRecord> GetAsync(CancellationToken cancellationToken = default) =>
-        Volatile.Read(ref written) ?? await lease.GetAsync(cancellationToken);
-
-    public Task<bool> CreateAsync(LeaderElectionRecord record, CancellationToken cancellationToken = default) =>
-        WriteAsync(record, lease.CreateAsync, cancellationToken);
-
-    public Task<bool> UpdateAsync(LeaderElectionRecord record, CancellationToken cancellationToken = default) =>
-        WriteAsync(record, lease.UpdateAsync, cancellationToken);
-
-    private async Task<bool> WriteAsync(LeaderElectionRecord record, Func<LeaderElectionRecord, CancellationToken, Task<bool>> write,
-        CancellationToken ct)
-    {
-        // Until the write is known to have landed, the Lease is whatever the server says.
-        Volatile.Write(ref written, null);
-        var landed = await write(record, ct);
-        if (landed && record.HolderIdentity == lease.Identity)
-            Volatile.Write(ref written, record);
-        return landed;
     }
 }
