@@ -198,7 +198,7 @@ public sealed class LeaseLeadership(IKubernetes client, LeaseLeadershipOptions o
         if (!mine && !string.IsNullOrEmpty(current.HolderIdentity) && now < observedAt + lapse)
             return Outcome.HeldByOther;
         var next = mine
-            ? Record(now, current.AcquireTime is { } acquired ? new DateTimeOffset(acquired, TimeSpan.Zero) : now, current.LeaderTransitions)
+            ? Record(now, current.AcquireTime is { } acquired ? new DateTimeOffset(DateTime.SpecifyKind(acquired, DateTimeKind.Utc)) : now, current.LeaderTransitions)
             : Record(now, acquired: now, current.LeaderTransitions + 1);
         return await lease.UpdateAsync(next, ct) ? Took(next, now) : Outcome.Refused;
     }
