@@ -169,7 +169,7 @@ public sealed class LeaseLeadershipTests
         Assert.That(elector.IsLeader, Is.True, "within the renew deadline it still leads");
 
         time.Advance(TimeSpan.FromSeconds(1));
-        // At once: the request's own timeout (JsonLeaseLock.RequestTimeout, real time) is not what ended it.
+        // At once, on the fake clock: the unanswered request has no other timeout that could end it.
         await WaitUntil(() => !elector.IsLeader, within: TimeSpan.FromSeconds(3));
         Assert.That(time.GetUtcNow() - acquired, Is.EqualTo(options.RenewDeadline));
         Assert.That(options.RenewDeadline, Is.LessThan(options.LeaseDuration), "it stopped before another replica may take the lease");

@@ -46,9 +46,6 @@ internal sealed partial class LeaseJsonContext : JsonSerializerContext;
 /// </summary>
 internal sealed class JsonLeaseLock : ILock
 {
-    /// <summary>How long one request may take: the elector's renew deadline (LeaseLeadershipOptions).</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
-
     private readonly Kubernetes api;
     private readonly string @namespace;
     private readonly string name;
@@ -126,14 +123,13 @@ internal sealed class JsonLeaseLock : ILock
 
     private async Task<LeaseJson> SendAsync(HttpMethod method, string relative, LeaseJson? body, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(RequestTimeout);
+        // No timeout of its own: the caller's token carries it (LeaseLeadership: what is left of the renew deadline).
         using var content = body is null ? null : new StringContent(
             JsonSerializer.Serialize(body, LeaseJsonContext.Default.LeaseJson), Encoding.UTF8,
             method == HttpMethod.Patch ? "application/merge-patch+json" : "application/json");
-        using var response = await JsonListWatch.SendAsync(api, method, relative, content, timeout.Token);
-        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-        return await JsonSerializer.DeserializeAsync(stream, LeaseJsonContext.Default.LeaseJson, timeout.Token)
+        using var response = await JsonListWatch.SendAsync(api, method, relative, content, ct);
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        return await JsonSerializer.DeserializeAsync(stream, LeaseJsonContext.Default.LeaseJson, ct)
             ?? throw new InvalidDataException($"the API server answered Lease {Describe()} with null");
     }
 
