@@ -9,16 +9,17 @@ using k8s.Models;
 
 namespace MiniLb.Operator.Kube;
 
-/// <summary>The <c>metadata</c> fields every projection keeps: identity and the version the informer tracks.</summary>
-public sealed class ObjectMetaJson
+/// <summary>
+/// The <c>metadata</c> fields every projection keeps: identity and the version the informer tracks. A kind whose
+/// projection reads labels or annotations derives from it and reads only those keys (<see cref="KeptKeysConverter"/>).
+/// </summary>
+public class ObjectMetaJson
 {
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("namespace")] public string? Namespace { get; set; }
     [JsonPropertyName("uid")] public string? Uid { get; set; }
     [JsonPropertyName("resourceVersion")] public string? ResourceVersion { get; set; }
     [JsonPropertyName("generation")] public long? Generation { get; set; }
-    [JsonPropertyName("labels")] public Dictionary<string, string>? Labels { get; set; }
-    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
 }
 
 /// <summary>A LIST answer: the items as <typeparamref name="T"/> and the list's resourceVersion and continue token.</summary>

@@ -10,7 +10,7 @@ namespace MiniLb.Operator.Resolution;
 
 public sealed class ServiceJson
 {
-    [JsonPropertyName("metadata")] public ObjectMetaJson? Metadata { get; set; }
+    [JsonPropertyName("metadata")] public ServiceMetaJson? Metadata { get; set; }
     [JsonPropertyName("spec")] public ServiceSpecJson? Spec { get; set; }
     [JsonPropertyName("status")] public ServiceStatusJson? Status { get; set; }
 
@@ -21,10 +21,19 @@ public sealed class ServiceJson
         Aliases = ServiceView.AliasesOf(Metadata?.Annotations),
         Exclude = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ExcludeAnnotation),
         Serve = AnnotationFlag.Of(Metadata?.Annotations, ServedService.ServeAnnotation),
-        Ports = [.. (Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port ?? 0, Names.Intern(p.TargetPort?.ToString())))],
+        Ports = [.. (Spec?.Ports ?? []).Select(p => new ServicePortView(Names.Intern(p.Name), Names.Intern(p.Protocol), p.Port ?? 0, Names.Intern(p.TargetPort)))],
         Ingress = [.. Status?.LoadBalancer?.Ingress ?? []],
     };
 }
+
+/// <summary>A Service's metadata: of its annotations, minilb's own only (helm's and kubectl's are skipped unread).</summary>
+public sealed class ServiceMetaJson : ObjectMetaJson
+{
+    [JsonPropertyName("annotations"), JsonConverter(typeof(ServiceAnnotationsJson))]
+    public Dictionary<string, string>? Annotations { get; set; }
+}
+
+public sealed class ServiceAnnotationsJson() : KeptKeysConverter(ServedService.HostAnnotation, ServedService.ExcludeAnnotation, ServedService.ServeAnnotation);
 
 public sealed class ServiceSpecJson
 {
@@ -38,8 +47,8 @@ public sealed class ServicePortJson
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("protocol")] public string? Protocol { get; set; }
     [JsonPropertyName("port")] public int? Port { get; set; }
-    /// <summary>A number or a port name.</summary>
-    [JsonPropertyName("targetPort")] public System.Text.Json.JsonElement? TargetPort { get; set; }
+    /// <summary>A number or a port name, as text.</summary>
+    [JsonPropertyName("targetPort"), JsonConverter(typeof(IntOrStringTextConverter))] public string? TargetPort { get; set; }
 }
 
 public sealed class ServiceStatusJson
@@ -68,9 +77,18 @@ public sealed class PortStatusJson
     [JsonPropertyName("error")] public string? Error { get; set; }
 }
 
+/// <summary>An EndpointSlice's metadata: of its labels, the owning Service's name only.</summary>
+public sealed class SliceMetaJson : ObjectMetaJson
+{
+    [JsonPropertyName("labels"), JsonConverter(typeof(SliceLabelsJson))]
+    public Dictionary<string, string>? Labels { get; set; }
+}
+
+public sealed class SliceLabelsJson() : KeptKeysConverter(ServiceRecords.ServiceNameLabel);
+
 public sealed class EndpointSliceJson
 {
-    [JsonPropertyName("metadata")] public ObjectMetaJson? Metadata { get; set; }
+    [JsonPropertyName("metadata")] public SliceMetaJson? Metadata { get; set; }
     [JsonPropertyName("addressType")] public string? AddressType { get; set; }
     [JsonPropertyName("endpoints")] public List<EndpointJson>? Endpoints { get; set; }
     [JsonPropertyName("ports")] public List<EndpointPortJson>? Ports { get; set; }
