@@ -76,28 +76,8 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
                 return;
             try
             {
-                await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
-                {
-                    Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
-                    InvolvedObject = new V1ObjectReference
-                    {
-                        ApiVersion = regarding.ApiVersion,
-                        Kind = regarding.Kind,
-                        Name = meta.Name,
-                        NamespaceProperty = meta.NamespaceProperty,
-                        Uid = meta.Uid,
-                        ResourceVersion = meta.ResourceVersion,
-                    },
-                    Type = type.ToString(),
-                    Reason = reason,
-                    Message = message,
-                    Count = 1,
-                    FirstTimestamp = now,
-                    LastTimestamp = now,
-                    Source = new V1EventSource { Component = Component },
-                    ReportingComponent = Component,
-                    ReportingInstance = Instance,
-                }, ns, cancellationToken: ct);
+                await JsonListWatch.WriteAsync(Api, HttpMethod.Post, $"api/v1/namespaces/{Uri.EscapeDataString(ns)}/events",
+                    NewEvent(regarding, name, ns, type, reason, message, now, Instance), "application/json", ct);
                 counts[name] = (1, now);
             }
             catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.Conflict)
@@ -164,10 +144,11 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
     /// <summary>Events live an hour by default; a 404 means it expired and a new one must be created.</summary>
     private async Task<bool> TryBumpAsync(string name, string ns, int count, DateTime now, CancellationToken ct)
     {
-        var patch = new JsonObject { ["count"] = count, ["lastTimestamp"] = now.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'") };
+        var patch = new JsonObject { ["count"] = count, ["lastTimestamp"] = Timestamp(now) };
         try
         {
-            await client.CoreV1.PatchNamespacedEventAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+            await JsonListWatch.WriteAsync(Api, HttpMethod.Patch, $"api/v1/namespaces/{Uri.EscapeDataString(ns)}/events/{Uri.EscapeDataString(name)}",
+                patch.ToJsonString(), "application/merge-patch+json", ct);
             counts[name] = (count, now);
             return true;
         }
@@ -177,6 +158,45 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
             return false;
         }
     }
+
+    private Kubernetes Api => JsonListWatch.Api(client, "writing Events");
+
+    /// <summary>
+    /// A core/v1 Event as JSON text. Built as a JSON tree, not a <see cref="Corev1Event"/>: KubernetesClient writes its
+    /// models by reflection and reads the answer back into one, and at start-up the leader writes an Event for every
+    /// served Service (the answer, the stored Event, is not read: <see cref="JsonListWatch.WriteAsync"/>).
+    /// </summary>
+    internal static string NewEvent(IKubernetesObject<V1ObjectMeta> regarding, string name, string ns, EventType type, string reason,
+        string message, DateTime now, string instance)
+    {
+        var meta = regarding.Metadata;
+        var involved = new JsonObject { ["apiVersion"] = regarding.ApiVersion, ["kind"] = regarding.Kind, ["name"] = meta.Name };
+        if (!string.IsNullOrEmpty(meta.NamespaceProperty))
+            involved["namespace"] = meta.NamespaceProperty;
+        if (meta.Uid is { } uid)
+            involved["uid"] = uid;
+        if (meta.ResourceVersion is { } version)
+            involved["resourceVersion"] = version;
+        return new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["involvedObject"] = involved,
+            ["type"] = type.ToString(),
+            ["reason"] = reason,
+            ["message"] = message,
+            ["count"] = 1,
+            ["firstTimestamp"] = Timestamp(now),
+            ["lastTimestamp"] = Timestamp(now),
+            ["source"] = new JsonObject { ["component"] = Component },
+            ["reportingComponent"] = Component,
+            ["reportingInstance"] = instance,
+        }.ToJsonString();
+    }
+
+    /// <summary>An Event's time as the API writes it (RFC 3339, whole seconds, UTC).</summary>
+    private static string Timestamp(DateTime now) => now.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The same (object, type, reason, message) always maps to the same Event name, so repeats aggregate.</summary>
     public static string NameOf(IKubernetesObject<V1ObjectMeta> regarding, EventType type, string reason, string message)

@@ -163,6 +163,26 @@ public static class JsonListWatch
         return await api.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
     }
 
+    /// <summary>The <see cref="Kubernetes"/> client behind <paramref name="client"/>, whose HTTP pipeline these requests use.</summary>
+    internal static Kubernetes Api(IKubernetes client, string purpose) => client as Kubernetes ?? throw new ArgumentException(
+        $"{purpose} needs KubernetesClient's Kubernetes client, not {client.GetType().Name}", nameof(client));
+
+    /// <summary>
+    /// A write whose answer (the whole object as stored) minilb does not use: a status merge patch, an Event. The body
+    /// is sent as JSON text of <paramref name="mediaType"/>; the answer is read to its end unparsed (so an HTTP/1.1
+    /// connection can be used again), where KubernetesClient's typed call would build the whole model of it, by
+    /// reflection, managedFields included. Fails as <see cref="SendAsync(Kubernetes, HttpMethod, string, HttpContent?, CancellationToken)"/>
+    /// does, and after <see cref="ListTimeout"/> as KubernetesClient's calls do.
+    /// </summary>
+    internal static async Task WriteAsync(Kubernetes api, HttpMethod method, string relative, string body, string mediaType, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ListTimeout);
+        using var content = new StringContent(body, Encoding.UTF8, mediaType);
+        using var response = await SendAsync(api, method, relative, content, timeout.Token);
+        await response.Content.CopyToAsync(Stream.Null, timeout.Token);
+    }
+
     private static Task<HttpResponseMessage> SendAsync(Kubernetes api, string relative, CancellationToken ct) =>
         SendAsync(api, HttpMethod.Get, relative, null, ct);
 

@@ -21,21 +21,22 @@ public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILo
     /// <param name="desired">The same part as it should be; fields outside it are left alone by the merge patch.</param>
     public Task<bool> PatchServiceAsync(IKubernetesObject<V1ObjectMeta> service, JsonNode? current, JsonNode? desired, CancellationToken ct) =>
         PatchAsync("Service", ObjectKey.Of(service), current, desired,
-            body => client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
-                service.Metadata.Name, service.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: ct));
+            $"api/v1/namespaces/{Uri.EscapeDataString(service.Metadata.NamespaceProperty)}/services/{Uri.EscapeDataString(service.Metadata.Name)}/status", ct);
 
     /// <summary>The status of a cluster-scoped custom resource; the application says which kind (the caller declares its RBAC).</summary>
     /// <inheritdoc cref="PatchServiceAsync"/>
     public Task<bool> PatchClusterCustomStatusAsync(ResourceKind kind, string name, JsonNode? current, JsonNode? desired, CancellationToken ct) =>
-        PatchAsync(kind.Kind, name, current, desired,
-            body => client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(body, V1Patch.PatchType.MergePatch),
-                kind.Group, kind.Version, kind.Plural, name, fieldManager: FieldManager, cancellationToken: ct));
+        PatchAsync(kind.Kind, name, current, desired, $"apis/{kind.Group}/{kind.Version}/{kind.Plural}/{Uri.EscapeDataString(name)}/status", ct);
 
     /// <summary>The `{"status": …}` merge patch from one status to another, or null when they are equal.</summary>
     public static string? StatusPatch(JsonNode? current, JsonNode? desired) =>
         MergePatch.TryDiff(current, desired, out var patch) ? new JsonObject { ["status"] = patch }.ToJsonString() : null;
 
-    private async Task<bool> PatchAsync(string kind, string key, JsonNode? current, JsonNode? desired, Func<string, Task> send)
+    /// <summary>
+    /// The patch goes through the client's HTTP pipeline as text and its answer, the whole object, is not parsed
+    /// (<see cref="JsonListWatch.WriteAsync"/>): at start-up the leader writes every served Service's status.
+    /// </summary>
+    private async Task<bool> PatchAsync(string kind, string key, JsonNode? current, JsonNode? desired, string relative, CancellationToken ct)
     {
         if (StatusPatch(current, desired) is not { } body)
             return false;
@@ -44,7 +45,8 @@ public sealed class StatusWriter(IKubernetes client, ILeadership leadership, ILo
             log.LogDebug("{Kind} {Key}: status differs but this replica is not the leader", kind, key);
             return false;
         }
-        await send(body);
+        await JsonListWatch.WriteAsync(JsonListWatch.Api(client, "writing status"), HttpMethod.Patch, $"{relative}?fieldManager={FieldManager}", body,
+            "application/merge-patch+json", ct);
         log.LogDebug("{Kind} {Key}: status patched with {Patch}", kind, key, body);
         return true;
     }
