@@ -170,13 +170,14 @@ public sealed class EventPublisher(IKubernetes client, ILeadership leadership, I
         string message, DateTime now, string instance)
     {
         var meta = regarding.Metadata;
-        var involved = new JsonObject { ["apiVersion"] = regarding.ApiVersion, ["kind"] = regarding.Kind, ["name"] = meta.Name };
-        if (!string.IsNullOrEmpty(meta.NamespaceProperty))
-            involved["namespace"] = meta.NamespaceProperty;
-        if (meta.Uid is { } uid)
-            involved["uid"] = uid;
-        if (meta.ResourceVersion is { } version)
-            involved["resourceVersion"] = version;
+        // Fields the object lacks are left out, as KubernetesClient's serialiser left out nulls.
+        var involved = new JsonObject();
+        foreach (var (field, value) in new[] { ("apiVersion", regarding.ApiVersion), ("kind", regarding.Kind), ("name", meta.Name),
+            ("namespace", meta.NamespaceProperty), ("uid", meta.Uid), ("resourceVersion", meta.ResourceVersion) })
+        {
+            if (!string.IsNullOrEmpty(value))
+                involved[field] = value;
+        }
         return new JsonObject
         {
             ["apiVersion"] = "v1",
