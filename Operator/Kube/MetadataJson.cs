@@ -15,9 +15,6 @@ public abstract class KeptKeysConverter(params string[] keys) : JsonConverter<Di
 {
     private readonly (string Key, byte[] Utf8)[] kept = [.. keys.Select(k => (k, Encoding.UTF8.GetBytes(k)))];
 
-    /// <summary>The keys this converter keeps.</summary>
-    public IReadOnlyList<string> Keys => [.. kept.Select(k => k.Key)];
-
     public override Dictionary<string, string>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
