@@ -32,8 +32,8 @@ public sealed class LeaseSpecJson
 internal sealed partial class LeaseJsonContext : JsonSerializerContext;
 
 /// <summary>
-/// The lock KubernetesClient's <see cref="LeaderElector"/> competes over: a Lease read and written as a small,
-/// source-generated JSON shape through the client's HTTP pipeline, in place of KubernetesClient's LeaseLock.
+/// The lock <see cref="LeaseLeadership"/> competes over: a Lease read and written as a small, source-generated JSON
+/// shape through the client's HTTP pipeline, in place of KubernetesClient's LeaseLock.
 /// <list type="bullet">
 /// <item>No <c>V1Lease</c> model: LeaseLock serialised one with the reflection-based resolver on every renewal,
 /// and after start-up's page-out that code was read back in every 5 s (most of the idle page faults).</item>
@@ -55,8 +55,7 @@ internal sealed class JsonLeaseLock : ILock
 
     public JsonLeaseLock(IKubernetes client, string @namespace, string name, string identity)
     {
-        api = client as Kubernetes ?? throw new ArgumentException(
-            $"the Lease lock needs KubernetesClient's Kubernetes client, not {client.GetType().Name}", nameof(client));
+        api = JsonListWatch.Api(client, "the Lease lock");
         this.@namespace = @namespace;
         this.name = name;
         Identity = identity;

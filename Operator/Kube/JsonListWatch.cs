@@ -55,8 +55,9 @@ internal sealed partial class EnvelopeJson : JsonSerializerContext;
 public static class JsonListWatch
 {
     /// <summary>
-    /// How long a LIST may take, as KubernetesClient's default HttpClientTimeout: its HttpClient has no timeout of
-    /// its own (watches must not have one), so without this a LIST the server never answers would hang the informer.
+    /// How long a LIST or a write (<see cref="WriteAsync"/>) may take, as KubernetesClient's default HttpClientTimeout:
+    /// its HttpClient has no timeout of its own (watches must not have one), so without this a request the server
+    /// never answers would hang the informer or the controller.
     /// </summary>
     public static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(100);
 
@@ -66,8 +67,7 @@ public static class JsonListWatch
         JsonTypeInfo<ListJson<TJson>> list, JsonTypeInfo<TJson> json, Func<TJson, TView> project)
         where TView : class, IKubernetesObject<V1ObjectMeta>
     {
-        var api = client as Kubernetes ?? throw new ArgumentException(
-            $"projected LIST/WATCH of {kind} needs KubernetesClient's Kubernetes client, not {client.GetType().Name}", nameof(client));
+        var api = Api(client, $"projected LIST/WATCH of {kind}");
         var path = kind.Group.Length == 0 ? $"api/{kind.Version}/{kind.Plural}" : $"apis/{kind.Group}/{kind.Version}/{kind.Plural}";
         return new ListWatch<TView>
         {
