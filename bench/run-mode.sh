@@ -148,9 +148,13 @@ if [ "$CHURN_QPS" != 0 ]; then
 fi
 profile_start churn
 before=$(cpu_us $MINILB_PID); faults_before=$(majflt $MINILB_PID)
+count_wakeups $MINILB_PID "$CHURN_SECONDS" > artifacts/bench/run-mode-churn-wakeups.txt &
+WAKEUPS=$!
 changes=$(python3 bench/churn.py "$API_URL" "$DATA/churn.json" "$CHURN_RATE" "$CHURN_SECONDS")
 after=$(cpu_us $MINILB_PID); faults_after=$(majflt $MINILB_PID)
-echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) / 1000 / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) / 1000 / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) / 1000 - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU, $((faults_after - faults_before)) major page faults"
+wait $WAKEUPS || true
+churn_woke=$(cat artifacts/bench/run-mode-churn-wakeups.txt)
+echo "  churn:       $changes EndpointSlice changes at $CHURN_RATE/s$( [ "$CHURN_QPS" != 0 ] && echo " with $CHURN_QPS queries/s"): $(echo "($after - $before) / 1000 / $CHURN_SECONDS" | bc -l | xargs printf '%.1f') millicores, $(echo "($after - $before) / 1000 / $changes" | bc -l | xargs printf '%.2f') ms CPU per change (queries included), $(echo "(($after - $before) / 1000 - $IDLE_MC * $CHURN_SECONDS) / $changes" | bc -l | xargs printf '%.2f') ms above the idle CPU, $((faults_after - faults_before)) major page faults, $(echo "${churn_woke:-0} / $changes" | bc -l | xargs printf '%.1f') thread wakeups per change"
 profile_stop churn
 if [ "$CHURN_QPS" != 0 ]; then
   wait $PERF || true
