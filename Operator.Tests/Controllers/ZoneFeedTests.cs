@@ -1,5 +1,7 @@
+using System.Threading.Channels;
 using ARSoft.Tools.Net;
 using k8s;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Controllers;
 using MiniLb.Operator.Kube;
@@ -8,7 +10,10 @@ using static MiniLb.Operator.Tests.TestObjects;
 
 namespace MiniLb.Operator.Tests.Controllers;
 
-/// <summary>The feed's seam for node liveness: unreachable nodes reach the published zone, and stay set across a new domain.</summary>
+/// <summary>
+/// When changes reach DNS (at once after a quiet spell, together at the end of the coalescing window in a burst), and
+/// the feed's seam for node liveness: unreachable nodes reach the published zone, and stay set across a new domain.
+/// </summary>
 public sealed class ZoneFeedTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
@@ -107,4 +112,85 @@ public sealed class ZoneFeedTests
         await stop.CancelAsync();
         await running.WaitAsync(Wait);
     }
+
+    /// <summary>A slice informer fed by the test: the LIST holds <paramref name="listed"/>, then every write to the channel is a watch event.</summary>
+    private static Informer<SliceView> Fed(Channel<SliceView> events, params SliceView[] listed) => new(new ListWatch<SliceView>
+    {
+        Kind = Kinds.EndpointSlice,
+        List = (_, _, _) => Task.FromResult(new ListPage<SliceView>(listed, "1", null)),
+        Watch = (_, _, _, ct) => Modified(events.Reader, ct),
+    }, NullLogger<Informer<SliceView>>.Instance);
+
+    private static async IAsyncEnumerable<(WatchEventType, SliceView)> Modified(ChannelReader<SliceView> events,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var slice in events.ReadAllAsync(ct))
+            yield return (WatchEventType.Modified, slice);
+    }
+
+    private static SliceView Version(string version, params string[] addresses)
+    {
+        var slice = Slice("default", "web", "web-1", "IPv4", Ready(addresses));
+        slice.Metadata.ResourceVersion = version;
+        return SliceView.From(slice);
+    }
+
+    /// <summary>Sends a watch event and returns once the feed's handler (subscribed before this one) has taken it.</summary>
+    private static async Task SendAsync(Informer<SliceView> slices, Channel<SliceView> events, SliceView slice)
+    {
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var _ = slices.Subscribe(change =>
+        {
+            if (change.New?.ResourceVersion == slice.ResourceVersion)
+                taken.TrySetResult();
+        });
+        await events.Writer.WriteAsync(slice);
+        await taken.Task.WaitAsync(Wait);
+    }
+
+    [Test]
+    public async Task A_change_after_a_quiet_spell_is_answered_at_once_and_changes_right_after_it_together_at_the_end_of_the_window()
+    {
+        var time = new FakeTimeProvider();
+        var settings = new ZoneSettings();
+        var zones = new ZoneHolder(Zone.Empty(settings));
+        var feed = new ZoneFeed(zones, settings, NullLogger<ZoneFeed>.Instance, TimeSpan.FromMilliseconds(20), time);
+        var published = 0;
+        feed.Published += _ => Interlocked.Increment(ref published);
+        var events = Channel.CreateUnbounded<SliceView>();
+        var services = Fixed(ServiceView.From(Service("default", "web")));
+        var slices = Fed(events, Version("1", "10.244.1.5"));
+        feed.Attach(services);
+        feed.Attach(slices);
+        using var stop = new CancellationTokenSource();
+        var running = Task.WhenAll(services.RunAsync(stop.Token), slices.RunAsync(stop.Token), feed.RunAsync(stop.Token));
+        await Task.WhenAll(services.WaitForSyncAsync(stop.Token), slices.WaitForSyncAsync(stop.Token)).WaitAsync(Wait);
+        time.Advance(TimeSpan.FromSeconds(1)); // the LISTs' own window ends: their zone is published
+        Assert.That(await AnswerAsync(zones, "web.default.minilb", a => a.Length == 1), Is.EqualTo(new[] { "10.244.1.5" }));
+        time.Advance(TimeSpan.FromSeconds(1));
+        var before = Volatile.Read(ref published);
+
+        await SendAsync(slices, events, Version("2", "10.244.1.6"));
+        Assert.That(Address(zones), Is.EqualTo("10.244.1.6"), "published by the change itself, with no time passing");
+        Assert.That(Volatile.Read(ref published), Is.EqualTo(before + 1));
+
+        await SendAsync(slices, events, Version("3", "10.244.1.7"));
+        await SendAsync(slices, events, Version("4", "10.244.1.8"));
+        Assert.That(Address(zones), Is.EqualTo("10.244.1.6"), "changes within the window wait for its end");
+        time.Advance(TimeSpan.FromMilliseconds(19));
+        Assert.That(Address(zones), Is.EqualTo("10.244.1.6"));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.That(await AnswerAsync(zones, "web.default.minilb", a => a.SequenceEqual(["10.244.1.8"])), Is.EqualTo(new[] { "10.244.1.8" }));
+        Assert.That(Volatile.Read(ref published), Is.EqualTo(before + 2), "both changes in one zone");
+
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        await SendAsync(slices, events, Version("5", "10.244.1.9"));
+        Assert.That(Address(zones), Is.EqualTo("10.244.1.9"), "quiet again: at once");
+
+        await stop.CancelAsync();
+        await running.WaitAsync(Wait);
+    }
+
+    private static string Address(ZoneHolder zones) =>
+        string.Join(",", zones.Current.Find(DomainName.Parse("web.default.minilb")).Node?.V4.Select(a => a.ToString()) ?? []);
 }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
@@ -12,18 +11,29 @@ public sealed record ServedCounts(int Services, int Endpoints);
 
 /// <summary>
 /// The DNS read model fed from the informer caches: every change goes into a <see cref="ClusterModel"/>, and a new
-/// <see cref="Zone"/> is published shortly after (changes arriving together are published together). New zone
-/// settings rebuild the model from the caches. Runs on every replica.
+/// <see cref="Zone"/> is published. A change after a quiet spell (no publish for the coalescing window) is published
+/// at once, on the thread that made it; changes that follow within the window are published together at its end,
+/// so a burst (a relist, a rollout) costs one zone per window. New zone settings rebuild the model from the caches.
+/// Runs on every replica.
 /// </summary>
+/// <remarks>
+/// Publishing in place, rather than handing every change to a publishing task, is what keeps a change cheap: each
+/// hand-off between threads wakes a sleeping one (and the timer thread for a delay), which on a small VM costs more
+/// than the publish itself (docs/benchmarks.md, "thread wake-ups per change").
+/// </remarks>
 public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<ZoneFeed> log, TimeSpan? coalesce = null, TimeProvider? time = null)
 {
     private readonly TimeSpan coalesce = coalesce ?? TimeSpan.FromMilliseconds(20);
     private readonly TimeProvider time = time ?? TimeProvider.System;
     private readonly Lock modelLock = new();
     private readonly List<Func<IEnumerable<object>>> caches = [];
-    private readonly Channel<bool> pending = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private ClusterModel model = new(settings);
     private IReadOnlySet<string> unreachable = new HashSet<string>(StringComparer.Ordinal);
+
+    // Guarded by modelLock. Publishing starts with RunAsync; until then changes only reach the model.
+    private ITimer? trailing;
+    private bool trailingArmed;
+    private long lastPublished;
 
     /// <summary>Raised after a zone with different data was published.</summary>
     public event Action<Zone>? Published;
@@ -45,6 +55,7 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
         informer.Subscribe(change =>
         {
             IReadOnlyList<string> skipped;
+            Zone? published;
             lock (modelLock)
             {
                 if (change.Type == InformerEventType.Deleted)
@@ -52,16 +63,18 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
                 else
                     model.Upsert(change.New!);
                 skipped = model.TakeSkipped();
+                published = PublishOrDefer();
             }
             foreach (var line in skipped)
                 log.LogWarning("{Skipped}", line);
-            pending.Writer.TryWrite(true);
+            Announce(published);
         });
     }
 
     /// <summary>New zone settings: the model is rebuilt from the caches, so names of the old domain stop resolving.</summary>
     public void Reconfigure(ZoneSettings next)
     {
+        Zone? published;
         lock (modelLock)
         {
             if (LiveConfig.SameZone(model.Settings, next))
@@ -73,23 +86,26 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
             rebuilt.TakeSkipped(); // already logged by the model it replaces
             rebuilt.SetUnreachableNodes(unreachable);
             model = rebuilt;
+            published = PublishOrDefer();
         }
         log.LogInformation("Zone settings changed (domain {Domain}, ttl {Ttl}, loadBalancerClass {Class}); rebuilt the zone", next.Domain, next.Ttl, next.LoadBalancerClass);
-        pending.Writer.TryWrite(true);
+        Announce(published);
     }
 
     /// <summary>
     /// Endpoints on these nodes leave their Services' answers (fail open: a Service left with no address keeps them
-    /// all); a zone is published shortly after. Survives <see cref="Reconfigure"/>.
+    /// all); a zone is published at once, or at the end of the coalescing window. Survives <see cref="Reconfigure"/>.
     /// </summary>
     public void SetUnreachableNodes(IReadOnlySet<string> nodeNames)
     {
+        Zone? published;
         lock (modelLock)
         {
             unreachable = nodeNames.ToHashSet(StringComparer.Ordinal);
             model.SetUnreachableNodes(unreachable);
+            published = PublishOrDefer();
         }
-        pending.Writer.TryWrite(true);
+        Announce(published);
     }
 
     /// <summary>The counts of the last published zone; the model keeps them as it publishes, so this costs nothing per Service.</summary>
@@ -99,29 +115,74 @@ public sealed class ZoneFeed(ZoneHolder zones, ZoneSettings settings, ILogger<Zo
             return new ServedCounts(model.ServedCount, model.ServedEndpoints);
     }
 
-    /// <summary>Publishes zones until cancelled.</summary>
+    /// <summary>Publishes the model as it stands, then every change as it comes, until cancelled.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        pending.Writer.TryWrite(true);
+        using var timer = time.CreateTimer(_ => PublishTrailing(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Zone? published;
+        lock (modelLock)
+        {
+            trailing = timer;
+            trailingArmed = false;
+            published = PublishLocked();
+        }
+        Announce(published);
         try
         {
-            while (await pending.Reader.WaitToReadAsync(ct))
-            {
-                // Let a burst (a relist, a rollout) land before building the zone once.
-                await Task.Delay(coalesce, time, ct);
-                pending.Reader.TryRead(out _);
-                Zone zone;
-                lock (modelLock)
-                    zone = model.Publish();
-                if (ReferenceEquals(zone, zones.Current))
-                    continue;
-                zones.Swap(zone);
-                log.LogDebug("Published zone serial {Serial}", zone.Serial);
-                Published?.Invoke(zone);
-            }
+            await Task.Delay(Timeout.Infinite, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        finally
+        {
+            lock (modelLock)
+                trailing = null;
+        }
+    }
+
+    /// <summary>Under modelLock: publishes now after a quiet spell, else makes sure the window's end publishes.</summary>
+    private Zone? PublishOrDefer()
+    {
+        if (trailing is null || trailingArmed)
+            return null;
+        var quiet = time.GetElapsedTime(lastPublished);
+        if (quiet >= coalesce)
+            return PublishLocked();
+        trailingArmed = true;
+        trailing.Change(coalesce - quiet, Timeout.InfiniteTimeSpan);
+        return null;
+    }
+
+    private void PublishTrailing()
+    {
+        Zone? published;
+        lock (modelLock)
+        {
+            if (trailing is null || !trailingArmed)
+                return;
+            trailingArmed = false;
+            published = PublishLocked();
+        }
+        Announce(published);
+    }
+
+    /// <summary>Under modelLock, so zones are swapped in the order they were built. Null when nothing changed.</summary>
+    private Zone? PublishLocked()
+    {
+        lastPublished = time.GetTimestamp();
+        var zone = model.Publish();
+        if (ReferenceEquals(zone, zones.Current))
+            return null;
+        zones.Swap(zone);
+        return zone;
+    }
+
+    private void Announce(Zone? zone)
+    {
+        if (zone is null)
+            return;
+        log.LogDebug("Published zone serial {Serial}", zone.Serial);
+        Published?.Invoke(zone);
     }
 }
