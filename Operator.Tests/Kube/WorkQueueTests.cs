@@ -59,6 +59,28 @@ public sealed class WorkQueueTests
     }
 
     [Test]
+    public async Task An_immediate_add_replaces_a_delayed_one_so_the_key_is_processed_once()
+    {
+        var time = new FakeTimeProvider();
+        using var queue = new WorkQueue<string>(time);
+        queue.AddAfter("status", TimeSpan.FromSeconds(5));
+        queue.Add("status");
+
+        var (_, key) = await queue.TakeAsync(Timeout);
+        queue.Done(key);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.That(queue.Count, Is.Zero, "the processing that came first read what the delayed add was for");
+
+        queue.Add("status");
+        (_, key) = await queue.TakeAsync(Timeout);
+        queue.AddAfter("status", TimeSpan.FromSeconds(5)); // a change while it is processed: it waits its delay
+        queue.Done(key);
+        Assert.That(queue.Count, Is.Zero);
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.That(queue.Count, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Failures_are_retried_after_doubling_delays_up_to_the_cap_until_forgotten()
     {
         var time = new FakeTimeProvider();

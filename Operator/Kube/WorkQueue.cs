@@ -3,7 +3,8 @@ namespace MiniLb.Operator.Kube;
 /// <summary>
 /// A work queue with client-go's semantics: a key waiting twice is processed once; a key is never handed to two
 /// workers at once; a key added while it is being processed is handed out again after <see cref="Done"/>; failed keys
-/// come back after a capped exponential delay (<see cref="AddRateLimited"/>) until <see cref="Forget"/>.
+/// come back after a capped exponential delay (<see cref="AddRateLimited"/>) until <see cref="Forget"/>. Unlike
+/// client-go's, a key waits for one delay at most, the earliest, and an immediate add replaces it.
 /// </summary>
 public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
 {
@@ -43,11 +44,20 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
         }
     }
 
+    /// <summary>
+    /// Queues the key now. A delayed add of it still waiting (<see cref="AddAfter"/>, a retry) is dropped: the earliest
+    /// wins, as among delays, and the processing this add brings reads the state the delayed one was for. A publish
+    /// that asks for a status write in 5 s and is followed by an immediate reconcile so costs one reconcile, not two.
+    /// </summary>
     public void Add(TKey key)
     {
         lock (gate)
         {
-            if (shuttingDown || !dirty.Add(key) || processing.Contains(key))
+            if (shuttingDown)
+                return;
+            if (waiting.Remove(key, out var pending))
+                pending.Timer.Dispose();
+            if (!dirty.Add(key) || processing.Contains(key))
                 return;
             queue.Enqueue(key);
         }
