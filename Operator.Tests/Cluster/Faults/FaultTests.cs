@@ -180,7 +180,9 @@ public sealed class FaultTests : ApiServerFixture
         for (var tries = 0; tries < 100 && !refusedInTime; tries++)
         {
             try { await Client.CoreV1.ListNamespaceAsync(); await Task.Delay(100); }
-            catch (HttpRequestException) { refusedInTime = true; }
+            // Usually a refused connect (HttpRequestException); a connect the closing listener had already taken
+            // fails a moment later, as a reset, and SocketsHttpHandler lets that SocketException through unwrapped.
+            catch (Exception e) when (e is HttpRequestException or System.Net.Sockets.SocketException) { refusedInTime = true; }
         }
         _time.Advance(TimeSpan.FromSeconds(60));
         await Server.WhenServingAsync().WaitAsync(Patience);
