@@ -14,6 +14,7 @@ public sealed class IdleTrimTests
     private long committed;
     private int trims;
     private Task running = Task.CompletedTask;
+    private TimeSpan nextLook;
 
     [SetUp]
     public async Task Start()
@@ -29,8 +30,11 @@ public sealed class IdleTrimTests
             Interlocked.Exchange(ref committed, 9L << 20); // the trim gives back
         });
         running = idle.RunAsync(stop.Token);
-        await time.NextTimerAsync(t => t == IdleTrim.Interval);
+        nextLook = await NextLookAsync();
+        Assert.That(nextLook, Is.EqualTo(IdleTrim.Interval), "quiet at the start");
     }
+
+    private Task<TimeSpan> NextLookAsync() => time.NextTimerAsync(t => t == IdleTrim.Interval || t == IdleTrim.AfterBusy);
 
     [TearDown]
     public async Task Stop()
@@ -40,13 +44,13 @@ public sealed class IdleTrimTests
         stop.Dispose();
     }
 
-    /// <summary>Lets one interval pass with <paramref name="bytes"/> allocated in it; returns the trims so far.</summary>
+    /// <summary>Lets the time to the next look pass with <paramref name="bytes"/> allocated in it; returns the trims so far.</summary>
     private async Task<int> IntervalAsync(long bytes)
     {
         Interlocked.Add(ref allocated, bytes);
-        time.Advance(IdleTrim.Interval);
+        time.Advance(nextLook);
         // The loop reads the counter when its timer fires; its next timer says it has decided.
-        await time.NextTimerAsync(t => t == IdleTrim.Interval);
+        nextLook = await NextLookAsync();
         return Volatile.Read(ref trims);
     }
 
@@ -58,6 +62,18 @@ public sealed class IdleTrimTests
         Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "quiet after 12 MiB");
         Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "nothing new to give back");
         Assert.That(await IntervalAsync(0), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task The_end_of_a_burst_is_noticed_within_a_second_and_quiet_looks_go_back_to_every_five_seconds()
+    {
+        Assert.That(await IntervalAsync(9L << 20), Is.Zero, "still allocating");
+        Assert.That(nextLook, Is.EqualTo(IdleTrim.AfterBusy), "busy: the next look comes sooner");
+        Assert.That(await IntervalAsync(100L << 10), Is.Zero, "100 KiB in a second is not quiet yet");
+        var before = time.GetUtcNow();
+        Assert.That(await IntervalAsync(10L << 10), Is.EqualTo(1), "quiet for a second after the burst");
+        Assert.That(time.GetUtcNow() - before, Is.EqualTo(IdleTrim.AfterBusy));
+        Assert.That(nextLook, Is.EqualTo(IdleTrim.Interval), "quiet again: one look every five seconds");
     }
 
     [Test]
@@ -81,10 +97,13 @@ public sealed class IdleTrimTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0, 0), Is.True);
-            Assert.That(IdleTrim.ShouldTrim(0, IdleTrim.AfterGrowing, 0), Is.True, "the heap grew");
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating - 1, IdleTrim.AfterGrowing - 1, 0), Is.False, "no burst");
-            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating * 4, IdleTrim.AfterGrowing, IdleTrim.QuietBelow), Is.False, "not over");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0, 0, IdleTrim.Interval), Is.True);
+            Assert.That(IdleTrim.ShouldTrim(0, IdleTrim.AfterGrowing, 0, IdleTrim.Interval), Is.True, "the heap grew");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating - 1, IdleTrim.AfterGrowing - 1, 0, IdleTrim.Interval), Is.False, "no burst");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating * 4, IdleTrim.AfterGrowing, IdleTrim.QuietBelow, IdleTrim.Interval), Is.False, "not over");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0, IdleTrim.QuietBelow / 4, IdleTrim.AfterBusy), Is.False,
+                "a quarter of a five-second budget in one second is not quiet");
+            Assert.That(IdleTrim.ShouldTrim(IdleTrim.AfterAllocating, 0, IdleTrim.QuietBelow / 6, IdleTrim.AfterBusy), Is.True);
         });
     }
 }

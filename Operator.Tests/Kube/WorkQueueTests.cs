@@ -81,6 +81,26 @@ public sealed class WorkQueueTests
     }
 
     [Test]
+    public async Task The_queue_is_busy_while_a_key_is_queued_or_in_hand_but_not_while_one_only_waits_for_its_delay()
+    {
+        var time = new FakeTimeProvider();
+        using var queue = new WorkQueue<string>(time);
+        Assert.That(queue.IsIdle, Is.True);
+
+        queue.Add("a");
+        Assert.That(queue.IsIdle, Is.False, "queued");
+        var (_, key) = await queue.TakeAsync(Timeout);
+        Assert.That(queue.IsIdle, Is.False, "in hand");
+        queue.Done(key);
+        Assert.That(queue.IsIdle, Is.True, "done");
+
+        queue.AddAfter("b", TimeSpan.FromSeconds(5));
+        Assert.That(queue.IsIdle, Is.True, "a delayed key is future work");
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.That(queue.IsIdle, Is.False, "its delay has passed");
+    }
+
+    [Test]
     public async Task Failures_are_retried_after_doubling_delays_up_to_the_cap_until_forgotten()
     {
         var time = new FakeTimeProvider();

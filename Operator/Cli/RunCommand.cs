@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
@@ -189,23 +188,20 @@ public static class RunCommand
         return 0;
     }
 
-    private static readonly TimeSpan Settled = TimeSpan.FromSeconds(3);
-
     /// <summary>
     /// Start-up's second half — the leader's first status writes and events, their watch events, the zones they
-    /// publish — leaves garbage and code pages of its own after the caches are filled. Once no zone was published for
-    /// <see cref="Settled"/> (checked each second, for at most two minutes), they are given back too, so the steady
-    /// state starts from what serving needs. Then <see cref="IdleTrim"/> does the same after every later burst.
+    /// publish — leaves garbage and code pages of its own after the caches are filled. Once it is over
+    /// (<see cref="StartupSettle"/>) they are given back too, so the steady state starts from what serving needs. Then
+    /// <see cref="IdleTrim"/> does the same after every later burst.
     /// </summary>
     private static async Task GiveBackMemoryAsync(LoadBalancerOperator minilb, CancellationToken ct)
     {
-        var last = Stopwatch.GetTimestamp();
-        void Published(Resolution.Zone _) => Volatile.Write(ref last, Stopwatch.GetTimestamp());
+        var settle = new StartupSettle(() => minilb.Host.ControllersBusy);
+        void Published(Resolution.Zone _) => settle.Published();
         minilb.Feed.Published += Published;
         try
         {
-            for (var waited = 0; waited < 120 && Stopwatch.GetElapsedTime(Volatile.Read(ref last)) < Settled; waited++)
-                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            await settle.WaitAsync(ct);
             StartupMemory.Release();
         }
         catch (OperationCanceledException)

@@ -14,6 +14,7 @@ public sealed class OperatorHost(ILeadership leadership, ILoggerFactory loggers,
     private readonly TimeProvider time = time ?? TimeProvider.System;
     private readonly List<IInformer> informers = [];
     private readonly List<Func<CancellationToken, Task>> controllers = [];
+    private readonly List<WorkQueue<string>> queues = [];
     private bool started;
 
     public ILeadership Leadership => leadership;
@@ -22,6 +23,9 @@ public sealed class OperatorHost(ILeadership leadership, ILoggerFactory loggers,
 
     /// <summary>True once every informer has listed its kind (an absent kind counts as listed): readiness.</summary>
     public bool HasSynced => informers.All(i => i.HasSynced);
+
+    /// <summary>True while a controller has a key queued or in hand (keys waiting for a delay not counted).</summary>
+    public bool ControllersBusy => queues.Any(q => !q.IsIdle);
 
     /// <summary>The informer for a kind; one per kind, so every consumer shares its cache and watch.</summary>
     public Informer<T> Watch<T>(ListWatch<T> source) where T : class, IKubernetesObject<V1ObjectMeta>
@@ -44,6 +48,7 @@ public sealed class OperatorHost(ILeadership leadership, ILoggerFactory loggers,
             Access = informerOptions?.Access,
         };
         controllers.Add(runner.RunAsync);
+        queues.Add(runner.Queue);
         return runner;
     }
 

@@ -35,6 +35,16 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
         }
     }
 
+    /// <summary>Nothing queued and nothing in hand; keys waiting for a delay (<see cref="AddAfter"/>, retries) are not counted.</summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (gate)
+                return queue.Count == 0 && processing.Count == 0;
+        }
+    }
+
     public bool IsShuttingDown
     {
         get
