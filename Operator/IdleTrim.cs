@@ -8,8 +8,9 @@ namespace MiniLb.Operator;
 /// the last trim, or the GC's committed memory grew by <see cref="AfterGrowing"/>, and the last look found the process
 /// quiet (less than <see cref="QuietBelow"/> per <see cref="Interval"/>), one aggressive, compacting collection returns
 /// free regions to the system. While a burst lasts it looks every <see cref="AfterBusy"/>, so the heap is given back a
-/// second or two after the burst, not five to ten. The fast DNS path allocates nothing, so a steady fast-path load counts as quiet; the trim then pauses it
-/// once, for a collection of the live heap: 52 ms at 10,000 Services (48 MB live; docs/benchmarks.md).
+/// second or two after the burst, not five to ten. The fast DNS path allocates nothing, so a steady fast-path load
+/// counts as quiet; the trim then pauses it once, for a collection of the live heap: 52 ms at 10,000 Services (48 MB
+/// live; docs/benchmarks.md).
 /// </summary>
 internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated = null, Func<long>? committed = null, Action? trim = null)
 {
