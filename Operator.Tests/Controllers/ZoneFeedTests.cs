@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using ARSoft.Tools.Net;
 using k8s;
+using k8s.Models;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using MiniLb.Operator.Controllers;
@@ -18,24 +19,24 @@ public sealed class ZoneFeedTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-    private static Informer<SliceView> Fixed(params SliceView[] slices) => new(new ListWatch<SliceView>
-    {
-        Kind = Kinds.EndpointSlice,
-        List = (_, _, _) => Task.FromResult(new ListPage<SliceView>(slices, "1", null)),
-        Watch = (_, _, _, ct) => Forever<SliceView>(ct),
-    }, NullLogger<Informer<SliceView>>.Instance);
+    private static Informer<SliceView> Fixed(params SliceView[] slices) => Listed(Kinds.EndpointSlice, slices);
 
-    private static Informer<ServiceView> Fixed(params ServiceView[] services) => new(new ListWatch<ServiceView>
-    {
-        Kind = Kinds.Service,
-        List = (_, _, _) => Task.FromResult(new ListPage<ServiceView>(services, "1", null)),
-        Watch = (_, _, _, ct) => Forever<ServiceView>(ct),
-    }, NullLogger<Informer<ServiceView>>.Instance);
+    private static Informer<ServiceView> Fixed(params ServiceView[] services) => Listed(Kinds.Service, services);
 
-    private static async IAsyncEnumerable<(WatchEventType, T)> Forever<T>([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    /// <summary>An informer whose LIST holds <paramref name="listed"/>; every write to <paramref name="events"/> (none without) is a watch event.</summary>
+    private static Informer<T> Listed<T>(ResourceKind kind, T[] listed, ChannelReader<T>? events = null)
+        where T : class, IKubernetesObject<V1ObjectMeta> => new(new ListWatch<T>
     {
-        await Task.Delay(Timeout.Infinite, ct);
-        yield break;
+        Kind = kind,
+        List = (_, _, _) => Task.FromResult(new ListPage<T>(listed, "1", null)),
+        Watch = (_, _, _, ct) => Modified(events ?? Channel.CreateUnbounded<T>().Reader, ct),
+    }, NullLogger<Informer<T>>.Instance);
+
+    private static async IAsyncEnumerable<(WatchEventType, T)> Modified<T>(ChannelReader<T> events,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var item in events.ReadAllAsync(ct))
+            yield return (WatchEventType.Modified, item);
     }
 
     private static SliceView SliceOn(string service, params (string Address, string Node)[] endpoints)
@@ -114,19 +115,7 @@ public sealed class ZoneFeedTests
     }
 
     /// <summary>A slice informer fed by the test: the LIST holds <paramref name="listed"/>, then every write to the channel is a watch event.</summary>
-    private static Informer<SliceView> Fed(Channel<SliceView> events, params SliceView[] listed) => new(new ListWatch<SliceView>
-    {
-        Kind = Kinds.EndpointSlice,
-        List = (_, _, _) => Task.FromResult(new ListPage<SliceView>(listed, "1", null)),
-        Watch = (_, _, _, ct) => Modified(events.Reader, ct),
-    }, NullLogger<Informer<SliceView>>.Instance);
-
-    private static async IAsyncEnumerable<(WatchEventType, SliceView)> Modified(ChannelReader<SliceView> events,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
-    {
-        await foreach (var slice in events.ReadAllAsync(ct))
-            yield return (WatchEventType.Modified, slice);
-    }
+    private static Informer<SliceView> Fed(Channel<SliceView> events, params SliceView[] listed) => Listed(Kinds.EndpointSlice, listed, events.Reader);
 
     private static SliceView Version(string version, params string[] addresses)
     {
