@@ -54,6 +54,11 @@ public sealed class StartupMemoryTests
     }
 
     [Test]
+    public void The_settled_release_hands_back_the_libraries_and_leaves_the_binary() =>
+        Assert.That(StartupMemory.Mappings(Smaps).Where(m => StartupMemory.Advice(m, binary: null) != StartupMemory.PageAdvice.Keep).Select(m => m.Path).Distinct(),
+            Is.EqualTo(new[] { "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libssl.so" }));
+
+    [Test]
     public void A_binary_that_is_not_mapped_gives_only_the_libraries() =>
         Assert.That(StartupMemory.Mappings(Smaps).Where(m => StartupMemory.Advice(m, "/usr/bin/dotnet") != StartupMemory.PageAdvice.Keep).Select(m => m.Path).Distinct(),
             Is.EqualTo(new[] { "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libssl.so" }));

@@ -32,6 +32,21 @@ internal static class StartupMemory
         _ = Task.Delay(PageOutDelay).ContinueWith(_ => ReleasePagesSoFar(), TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// Once more, when start-up's second half is over (<see cref="StartupSettle"/>): its garbage, and the shared
+    /// libraries' pages it read, but not the binary's. What the second half ran — the leader's first status writes, the
+    /// watch events they cause, the zones they publish, the Lease renewal, DNS answers — is what serving runs. Paged out
+    /// again, it came back from disk in the first idle minute and the first burst of changes: 160–692 major page faults
+    /// in the bench's 30-s idle window and 650–680 in its churn, against 67–70 and 257–262 when the binary is left
+    /// alone, for the same RSS after load (docs/benchmarks.md, fifteenth session).
+    /// </summary>
+    public static void ReleaseSettled()
+    {
+        CollectAggressively();
+        ReleaseLibraryPages();
+        _ = Task.Delay(PageOutDelay).ContinueWith(_ => ReleaseLibraryPages(), TaskScheduler.Default);
+    }
+
     /// <summary>One blocking, compacting collection of every generation that hands free regions back to the system.</summary>
     public static void CollectAggressively() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
@@ -50,6 +65,13 @@ internal static class StartupMemory
             PageOut(binary);
     }
 
+    /// <summary>The shared libraries' pages only, as <see cref="ReleasePagesSoFar"/> hands them back.</summary>
+    private static void ReleaseLibraryPages()
+    {
+        if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported)
+            PageOut(binary: null);
+    }
+
     /// <summary>
     /// Asks the kernel to reclaim the mappings of the binary (code, read-only data and the data segment, where the
     /// type data is) and of the shared libraries: OpenSSL's, which the TLS connections to the API server load and
@@ -62,7 +84,7 @@ internal static class StartupMemory
     /// comes back is what serving uses. A kernel without MADV_PAGEOUT (before 5.4) or one that refuses it leaves the
     /// pages as they are.
     /// </summary>
-    private static void PageOut(string binary)
+    private static void PageOut(string? binary)
     {
         try
         {
@@ -94,7 +116,8 @@ internal static class StartupMemory
     /// read-only too, but written) is also let go of, since MADV_DONTNEED on it only drops this process's view of the
     /// file. Anything else (the heap, stacks, other files, a writable or written mapping) is kept as it is.
     /// </summary>
-    internal static PageAdvice Advice(Mapping mapping, string binary)
+    /// <param name="binary">The binary's path; null when only the libraries are handed back.</param>
+    internal static PageAdvice Advice(Mapping mapping, string? binary)
     {
         if (mapping.Path == binary)
             return PageAdvice.PageOut;

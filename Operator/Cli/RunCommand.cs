@@ -190,9 +190,9 @@ public static class RunCommand
 
     /// <summary>
     /// Start-up's second half — the leader's first status writes and events, their watch events, the zones they
-    /// publish — leaves garbage and code pages of its own after the caches are filled. Once it is over
-    /// (<see cref="StartupSettle"/>) they are given back too, so the steady state starts from what serving needs. Then
-    /// <see cref="IdleTrim"/> does the same after every later burst.
+    /// publish — leaves garbage of its own after the caches are filled. Once it is over (<see cref="StartupSettle"/>)
+    /// it is given back too, with the shared libraries' pages; the binary's code it ran stays, since serving runs the
+    /// same (<see cref="StartupMemory.ReleaseSettled"/>). Then <see cref="IdleTrim"/> gives back what every later burst grows.
     /// </summary>
     private static async Task GiveBackMemoryAsync(LoadBalancerOperator minilb, CancellationToken ct)
     {
@@ -202,7 +202,7 @@ public static class RunCommand
         try
         {
             await settle.WaitAsync(ct);
-            StartupMemory.Release();
+            StartupMemory.ReleaseSettled();
         }
         catch (OperationCanceledException)
         {
