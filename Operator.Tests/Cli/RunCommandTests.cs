@@ -74,10 +74,12 @@ public sealed class RunCommandTests : OperatorFixture
     public async Task Run_with_leader_election_takes_the_lease_in_the_given_namespace()
     {
         await CreateConfigAsync();
-        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--namespace", "kube-system");
+        await using var run = new CliRun.Serving("run", "--kubeconfig", Kubeconfig, "--namespace", "kube-system", "--leader-election-lease-duration", "45");
 
         await WaitUntilAsync(async () => (await Client.CoordinationV1.ListNamespacedLeaseAsync("kube-system")).Items
             .Any(l => l.Metadata.Name == "minilb-leader" && !string.IsNullOrEmpty(l.Spec.HolderIdentity)), "the lease is held");
+        var held = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "kube-system");
+        Assert.That(held.Spec.LeaseDurationSeconds, Is.EqualTo(45), "the lease lasts what --leader-election-lease-duration says");
         Assert.That(await run.StopAsync(), Is.Zero);
         var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync("minilb-leader", "kube-system");
         Assert.That(lease.Spec.HolderIdentity, Is.Empty, "released on a clean stop");
@@ -120,6 +122,37 @@ public sealed class RunCommandTests : OperatorFixture
         Assert.That(run.Error, Does.Contain(flag == "--namespace" ? value : "minilb"));
     }
 
+    [TestCase(new[] { "--leader-election-lease-duration", "20" }, "--leader-election-renew-deadline 20 must be less than --leader-election-lease-duration 20")]
+    [TestCase(new[] { "--leader-election-retry-period", "15" }, "--leader-election-renew-deadline 20 must be at least twice --leader-election-retry-period 15")]
+    public async Task Run_exits_2_for_leader_election_timing_that_cannot_work(string[] flags, string message)
+    {
+        // Checked before the API server is asked anything: the kubeconfig need not even exist.
+        var run = await CliRun.RunAsync(["run", "--kubeconfig", Path.Combine(Scratch, "no-such-kubeconfig"), .. flags]);
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.StartWith($"minilb run: {message}"));
+    }
+
+    [Test]
+    public async Task Run_exits_2_for_a_leader_election_period_out_of_range()
+    {
+        var run = await CliRun.RunAsync("run", "--kubeconfig", Path.Combine(Scratch, "no-such-kubeconfig"), "--leader-election-retry-period", "0");
+
+        Assert.That(run.ExitCode, Is.EqualTo(CommandLine.BadInput));
+        Assert.That(run.Error, Does.Contain("--leader-election-retry-period 0: must be between 1 and 600 seconds"));
+    }
+
+    [Test]
+    public async Task Run_with_leader_election_off_ignores_its_timing()
+    {
+        // The timing only matters with a Lease: no error for values that would not fit together.
+        var run = await CliRun.RunAsync("run", "--kubeconfig", Path.Combine(Scratch, "no-such-kubeconfig"), "--leader-election", "false",
+            "--leader-election-retry-period", "30");
+
+        Assert.That(run.Error, Does.Not.Contain("leader-election-retry-period"));
+        Assert.That(run.Error, Does.Contain("no-such-kubeconfig"));
+    }
+
     [TestCase("--ttl", "0", "--ttl 0: must be 1–3600 seconds")]
     [TestCase("--ttl", "3601", "--ttl 3601: must be 1–3600 seconds")]
     [TestCase("--domain", "Not_A_Zone", "--domain Not_A_Zone: must be a DNS subdomain (RFC 1123)")]
@@ -144,6 +177,8 @@ public sealed class RunCommandTests : OperatorFixture
         foreach (var flag in new[] { "--domain", "--ttl", "--listen", "--load-balancer-class" })
             Assert.That(help.Output, Does.Contain(flag));
         Assert.That(help.Output, Does.Contain("[default: 5]").And.Contain("[default: :53]").And.Contain("MiniLbConfig, when one exists, overrides"));
+        Assert.That(help.Output, Does.Contain("--leader-election-lease-duration <SECONDS>").And.Contain("--leader-election-retry-period <SECONDS>"));
+        Assert.That(help.Output, Does.Contain("[default: 30]").And.Contain("[default: 20]").And.Contain("[default: 10]"));
     }
 
     [Test]

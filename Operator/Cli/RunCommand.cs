@@ -47,6 +47,7 @@ public static class RunCommand
             DefaultValueFactory = _ => true,
             Arity = ArgumentArity.ExactlyOne,
         };
+        var lease = new LeaseFlags();
         var healthListen = MonitoringOptions.HealthListen(DefaultHealthListen);
         var logFormat = MonitoringOptions.LogFormat();
         var logLevel = MonitoringOptions.LogLevel();
@@ -64,6 +65,8 @@ public static class RunCommand
             logLevel,
             lameDuck,
         };
+        foreach (var option in lease.All)
+            command.Options.Add(option);
         foreach (var row in specFlags)
             command.Options.Add(row.Option);
         command.SetAction(async (parse, ct) =>
@@ -73,8 +76,15 @@ public static class RunCommand
                 await parse.InvocationConfiguration.Error.WriteLineAsync($"minilb run: {problem}");
                 return CommandLine.BadInput;
             }
+            LeaseLeadershipOptions? leaseOptions = null;
+            if (parse.GetValue(leaderElection)
+                && (leaseOptions = lease.Apply(parse, LeaseLeadershipOptions.FromEnvironment(parse.GetValue(@namespace)), out var leaseProblem)) is null)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"minilb run: {leaseProblem}");
+                return CommandLine.BadInput;
+            }
             return await RunAsync(parse.GetValue(kubeconfig), parse.GetValue(config)!, parse.GetValue(@namespace),
-                parse.GetValue(leaderElection), TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
+                leaseOptions, TimeSpan.FromSeconds(parse.GetValue(lameDuck)), Monitoring(parse, healthListen, logFormat, logLevel),
                 (spec, given), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct);
         });
         return command;
@@ -113,7 +123,7 @@ public static class RunCommand
     internal static MonitoringSettings Monitoring(ParseResult parse, Option<string?> listen, Option<LogFormat> format, Option<LogLevel> level) =>
         new(parse.GetValue(listen), parse.GetResult(listen) is null or { Implicit: true }, parse.GetValue(format), parse.GetValue(level));
 
-    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, bool leaderElection, TimeSpan lameDuck,
+    private static async Task<int> RunAsync(string? kubeconfig, string configName, string? @namespace, LeaseLeadershipOptions? lease, TimeSpan lameDuck,
         MonitoringSettings monitoringSettings, (MiniLbConfigSpec Spec, IReadOnlyList<GivenFlag> Given) flags, TextWriter output, TextWriter error, CancellationToken ct)
     {
         if (@namespace is not null && !ManifestsCommand.IsDnsLabel(@namespace))
@@ -138,7 +148,7 @@ public static class RunCommand
         var options = new OperatorOptions
         {
             ConfigName = configName,
-            Lease = leaderElection ? LeaseLeadershipOptions.FromEnvironment(@namespace) : null,
+            Lease = lease,
             Defaults = flags.Spec,
             Flags = flags.Given,
             Informers = new InformerOptions { Metrics = telemetry },
@@ -173,10 +183,10 @@ public static class RunCommand
             StartupMemory.Release(); // and the binary's start-only pages
             await minilb.Config.FirstApplied.WaitAsync(stop.Token);
             _ = GiveBackMemoryAsync(minilb, stop.Token);
-            await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(leaderElection ? "on" : "off")}). Press Ctrl-C to stop.");
+            await output.WriteLineAsync($"minilb running ({minilb.Config.DescribeSource()}; leader election {(lease is null ? "off" : $"on, Lease {lease.Namespace}/{lease.LeaseName} of {lease.LeaseDuration.TotalSeconds:0} s renewed every {lease.RetryPeriod.TotalSeconds:0} s")}). Press Ctrl-C to stop.");
             await output.FlushAsync(ct);
             // On SIGTERM the lease is given up at once, so another replica writes statuses while this one still answers DNS.
-            await stopping.WaitForStopAsync(lameDuck, minilb.Leadership is LeaseLeadership lease ? lease.ResignAsync : () => Task.CompletedTask,
+            await stopping.WaitForStopAsync(lameDuck, minilb.Leadership is LeaseLeadership leadership ? leadership.ResignAsync : () => Task.CompletedTask,
                 output, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -35,16 +35,24 @@ public sealed record LeaseLeadershipOptions
     public required string Namespace { get; init; }
     public required string Identity { get; init; }
     public string LeaseName { get; init; } = "minilb-leader";
-    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
-    public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// The defaults: client-go's 15/10/2 s doubled in length and with a 10-s retry, as cert-manager lengthens them
+    /// (60/40/15 s). Leadership only decides who writes status and events; every replica answers DNS, so a successor
+    /// taking over up to 40 s after a leader dies without giving the Lease back costs no client an answer, while a
+    /// renewal every 2 s or 5 s was the largest part of an idle replica's CPU (docs/benchmarks.md). A clean stop gives
+    /// the Lease back, so a rolling upgrade hands over within one retry period.
+    /// </summary>
+    public static readonly TimeSpan DefaultLeaseDuration = TimeSpan.FromSeconds(30), DefaultRenewDeadline = TimeSpan.FromSeconds(20),
+        DefaultRetryPeriod = TimeSpan.FromSeconds(10);
+
+    public TimeSpan LeaseDuration { get; init; } = DefaultLeaseDuration;
+    public TimeSpan RenewDeadline { get; init; } = DefaultRenewDeadline;
 
     /// <summary>
-    /// How often the leader renews (a PATCH of the Lease; see JsonLeaseLock) and a follower reads it. 5 s rather than
-    /// client-go's 2 s: the renewals were a tenth of minilb's idle CPU, and leadership only decides who writes status
-    /// and events (every replica answers DNS), so a successor taking over within LeaseDuration + 5 s instead of + 2 s
-    /// costs nothing a client sees. Two renewals still fit in the RenewDeadline.
+    /// How often the leader renews (a PATCH of the Lease; see JsonLeaseLock) and a follower reads it. Two renewals fit
+    /// in the RenewDeadline.
     /// </summary>
-    public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan RetryPeriod { get; init; } = DefaultRetryPeriod;
 
     /// <summary>Identity from POD_NAME (downward API) or the host name; namespace as given, else POD_NAMESPACE, the service account's, or `default`.</summary>
     public static LeaseLeadershipOptions FromEnvironment(string? @namespace = null) => new()
