@@ -137,9 +137,9 @@ echo "  start → all $served served Services answered: $(echo "$(date +%s.%N) -
 sleep "$SETTLE_SECONDS"
 echo "  idle:        $(status $MINILB_PID)"
 profile_start idle
-before=$(cpu_us $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(cpu_us $MINILB_PID)
+before=$(cpu_us $MINILB_PID); faults_before=$(majflt $MINILB_PID); woke=$(count_wakeups $MINILB_PID "$IDLE_SECONDS"); after=$(cpu_us $MINILB_PID); faults_after=$(majflt $MINILB_PID)
 IDLE_MC=$(echo "($after - $before) / 1000 / $IDLE_SECONDS" | bc -l)
-echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s ($( [ -n "$CPU_GROUP" ] && echo "cgroup CPU time" || echo "10 ms ticks")), $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s"
+echo "  idle CPU:    $(printf '%.2f' "$IDLE_MC") millicores over $IDLE_SECONDS s ($( [ -n "$CPU_GROUP" ] && echo "cgroup CPU time" || echo "10 ms ticks")), $(echo "$woke / $IDLE_SECONDS" | bc -l | xargs printf '%.1f') thread wakeups/s (switches: sleeps, page-fault reads, yields), $((faults_after - faults_before)) major page faults"
 profile_stop idle
 
 if [ "$CHURN_QPS" != 0 ]; then
