@@ -51,7 +51,10 @@ internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated 
 
     /// <summary>The rule: a burst happened since the last trim (it allocated, or the heap grew), and it is over.</summary>
     public static bool ShouldTrim(long allocatedSinceTrim, long grownSinceTrim, long allocatedLastLook, TimeSpan lastLook) =>
-        (allocatedSinceTrim >= AfterAllocating || grownSinceTrim >= AfterGrowing) && IsQuiet(allocatedLastLook, lastLook);
+        HadBurst(allocatedSinceTrim, grownSinceTrim) && IsQuiet(allocatedLastLook, lastLook);
+
+    private static bool HadBurst(long allocatedSinceTrim, long grownSinceTrim) =>
+        allocatedSinceTrim >= AfterAllocating || grownSinceTrim >= AfterGrowing;
 
     /// <summary>Allocated less than <see cref="QuietBelow"/> per <see cref="Interval"/> over the last look.</summary>
     public static bool IsQuiet(long allocatedLastLook, TimeSpan lastLook) =>
@@ -70,7 +73,7 @@ internal sealed class IdleTrim(TimeProvider? time = null, Func<long>? allocated 
                 await Task.Delay(wait, time, ct);
                 var now = allocated();
                 var quiet = IsQuiet(now - atLastLook, wait);
-                if (ShouldTrim(now - atTrim, committed() - committedAtTrim, now - atLastLook, wait))
+                if (quiet && HadBurst(now - atTrim, committed() - committedAtTrim))
                 {
                     trim();
                     // What the collection itself allocated is not a burst.

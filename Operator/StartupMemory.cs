@@ -28,8 +28,7 @@ internal static class StartupMemory
         // (the leader's first status writes) does not add to it; and again a moment later, for the code pages
         // start-up used in its last milliseconds (measured: asked at once, 5.2 of 5.3 MiB of code stayed resident;
         // a second later, 1.0 MiB).
-        ReleasePagesSoFar();
-        _ = Task.Delay(PageOutDelay).ContinueWith(_ => ReleasePagesSoFar(), TaskScheduler.Default);
+        NowAndAMomentLater(ReleasePagesSoFar);
     }
 
     /// <summary>
@@ -43,8 +42,13 @@ internal static class StartupMemory
     public static void ReleaseSettled()
     {
         CollectAggressively();
-        ReleaseLibraryPages();
-        _ = Task.Delay(PageOutDelay).ContinueWith(_ => ReleaseLibraryPages(), TaskScheduler.Default);
+        NowAndAMomentLater(() => PageOutIfNative(binaryToo: false));
+    }
+
+    private static void NowAndAMomentLater(Action pageOut)
+    {
+        pageOut();
+        _ = Task.Delay(PageOutDelay).ContinueWith(_ => pageOut(), TaskScheduler.Default);
     }
 
     /// <summary>One blocking, compacting collection of every generation that hands free regions back to the system.</summary>
@@ -58,18 +62,13 @@ internal static class StartupMemory
     /// is in use; what a later step needs again comes back by itself. MADV_RANDOM keeps fault-around from mapping
     /// 64 KiB for each page start-up touches from here on.
     /// </summary>
-    public static void ReleasePagesSoFar()
+    public static void ReleasePagesSoFar() => PageOutIfNative(binaryToo: true);
+
+    private static void PageOutIfNative(bool binaryToo)
     {
         // Only the NativeAOT binary is minilb's own code; under the JIT the process image is the dotnet host.
         if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } binary)
-            PageOut(binary);
-    }
-
-    /// <summary>The shared libraries' pages only, as <see cref="ReleasePagesSoFar"/> hands them back.</summary>
-    private static void ReleaseLibraryPages()
-    {
-        if (OperatingSystem.IsLinux() && !RuntimeFeature.IsDynamicCodeSupported)
-            PageOut(binary: null);
+            PageOut(binaryToo ? binary : null);
     }
 
     /// <summary>
